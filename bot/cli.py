@@ -1,0 +1,119 @@
+"""`opsloop serve | run | sandbox | check-config | manifest`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+from bot.core.redact import Redactor
+from bot.logs import configure_logging
+from bot.settings import Settings
+
+log = logging.getLogger("opsloop")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one opsloop command and return its exit status."""
+    args = _parser().parse_args(argv)
+    settings = Settings.from_environ()
+    configure_logging(Redactor(settings.secrets()))
+    command: str = args.command
+    if command == "manifest":
+        return _manifest(args.url)
+    if command == "check-config":
+        return _check_config(Path(args.path) if args.path else settings.config_path, settings)
+    if command == "sandbox":
+        from bot.sandbox.run import run_sandbox
+
+        return run_sandbox(settings, host=args.host, port=args.port)
+    return _serve(settings, command, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opsloop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="take Slack's HTTP requests on /slack/events")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    sub.add_parser("run", help="connect to Slack in Socket Mode (SLACK_APP_TOKEN)")
+    sandbox = sub.add_parser("sandbox", help="the bot with a local Slack workspace and console")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=3000, help="the web console's port")
+    check = sub.add_parser("check-config", help="validate opsloop.yml and list every problem")
+    check.add_argument("path", nargs="?", help="default: $OPSLOOP_CONFIG or ./opsloop.yml")
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest")
+    manifest.add_argument("--url", default=None, help="the public /slack/events URL")
+    return parser
+
+
+def _manifest(url: str | None) -> int:
+    from bot.slack.manifest import DEFAULT_REQUEST_URL, manifest_yaml
+    from commands import declared_registry
+
+    sys.stdout.write(manifest_yaml(declared_registry(), url or DEFAULT_REQUEST_URL))
+    return 0
+
+
+def _check_config(path: Path, settings: Settings) -> int:
+    try:
+        config = load_config(path, settings.environ)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(error.problems)} problem(s) in {path}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok ({len(config.services)} services, {len(config.environments)} environments)")
+    return 0
+
+
+def _load(settings: Settings) -> Config | None:
+    try:
+        return load_config(settings.config_path, settings.environ)
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("%s", problem)
+        log.error("opsloop will not start with %d config problem(s)", len(error.problems))
+        return None
+
+
+def _serve(settings: Settings, command: str, args: argparse.Namespace) -> int:
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.bot_token),
+            ("SLACK_SIGNING_SECRET", settings.signing_secret if command == "serve" else "x"),
+            ("SLACK_APP_TOKEN", settings.app_token if command == "run" else "x"),
+        )
+        if not value
+    ]
+    if missing:
+        log.error("set %s to start (see the README)", ", ".join(missing))
+        return 2
+    config = _load(settings)
+    if config is None:
+        return 1
+    from bot.app import build
+
+    bot = build(settings, config)
+    try:
+        if command == "run":
+            from bot.slack.socket_mode import serve_socket_mode
+
+            serve_socket_mode(bot.bolt, settings.app_token)
+        else:
+            server = bot.http_server(args.host, args.port)
+            log.info("opsloop listening on %s/slack/events", server.url)
+            server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        bot.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""The help views, generated from the verbs' own declarations."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from bot.core.values import Block, Reply
+from bot.core.verbs import Verb
+
+SECTION_LIMIT = 3000
+
+
+def overview(verbs: list[Verb]) -> Reply:
+    """`/ops help`: every verb with its usage, grouped by stage, marking what is not built yet."""
+    blocks: list[Block] = [
+        _section(
+            "*opsloop* runs the DevOps loop from Slack. Every verb also works as "
+            "`/ops <verb> ...`. `/ops help <verb>` tells more about one."
+        )
+    ]
+    lines_by_stage = groupby(verbs, key=lambda verb: verb.stage)
+    for stage, stage_verbs in lines_by_stage:
+        lines = [f"*{stage}*"]
+        for verb in stage_verbs:
+            pending = "  _(not available yet)_" if not verb.available else ""
+            lines.append(f"`{verb.usage()}`  {verb.summary}{pending}")
+        blocks.append(_section("\n".join(lines)))
+    text = "opsloop verbs: " + ", ".join(verb.name for verb in verbs)
+    return Reply(text=text, blocks=tuple(blocks))
+
+
+def detail(verb: Verb) -> Reply:
+    """`/ops help <verb>`: the usage, what each argument means, and both ways to type it."""
+    lines = [f"`{verb.usage()}`", verb.summary]
+    if not verb.available:
+        lines.append(f"_The {verb.stage} stage is not available yet._")
+    described = [a for a in verb.args if a.help] + [o for o in verb.options if o.help]
+    for part in described:
+        lines.append(f"• `{part.usage()}`: {part.help}")
+    lines.append(f"Also: `/ops {verb.name} ...`")
+    text = "\n".join(lines)
+    return Reply(text=text, blocks=(_section(text),))
+
+
+def _section(text: str) -> Block:
+    clipped = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clipped}}

@@ -1,0 +1,50 @@
+"""The ports core and the stages talk through; adapters live in integrations/, bot/store/
+and bot/slack/. Every outside system gets a Protocol here and a fake or real local
+instance in its tests.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.core.values import AuditEntry, MessageRef, Reply
+
+
+class AuditLog(Protocol):
+    """The append-only record of every command: who, where, what, and how it ended."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Record one entry. Entries are never changed or removed."""
+        ...
+
+    def latest(self, count: int) -> list[AuditEntry]:
+        """The newest `count` entries, newest first."""
+        ...
+
+
+class EventLedger(Protocol):
+    """Remembers which Slack events were already handled, across restarts."""
+
+    def claim(self, event_id: str) -> bool:
+        """True the first time an event id is seen, False for every repeat."""
+        ...
+
+
+class Notifier(Protocol):
+    """Speaks in Slack: replies, posts, edits and threads."""
+
+    def respond(self, response_url: str, reply: Reply) -> None:
+        """Answer a command or click through its response_url."""
+        ...
+
+    def post(self, channel_id: str, reply: Reply, thread_ts: str | None = None) -> MessageRef:
+        """Post a message (in a thread when thread_ts is given) and say where it is."""
+        ...
+
+    def update(self, ref: MessageRef, reply: Reply) -> None:
+        """Edit a message the bot posted, in place."""
+        ...
+
+    def ephemeral(self, channel_id: str, user_id: str, reply: Reply) -> None:
+        """Show a message to one user in a channel."""
+        ...

@@ -1,0 +1,57 @@
+"""The process environment, read once at start into one Settings object that is passed down.
+
+Nothing else in opsloop reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where Slack, the config and the store are, and the secrets to reach them.
+
+    Secret fields are left out of repr so they cannot leak into a log line by accident.
+    `environ` keeps the snapshot for ${VAR} expansion in opsloop.yml.
+    """
+
+    bot_token: str = field(default="", repr=False)
+    signing_secret: str = field(default="", repr=False)
+    app_token: str = field(default="", repr=False)
+    api_url: str = DEFAULT_API_URL
+    config_path: Path = Path("opsloop.yml")
+    database_url: str = "sqlite:///opsloop.db"
+    docker_host: str | None = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL,
+        OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL and DOCKER_HOST."""
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            bot_token=env.get("SLACK_BOT_TOKEN", ""),
+            signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+            app_token=env.get("SLACK_APP_TOKEN", ""),
+            api_url=normalise_api_url(env.get("SLACK_API_URL") or DEFAULT_API_URL),
+            config_path=Path(env.get("OPSLOOP_CONFIG") or "opsloop.yml"),
+            database_url=env.get("OPSLOOP_DATABASE_URL") or "sqlite:///opsloop.db",
+            docker_host=env.get("DOCKER_HOST") or None,
+            environ=env,
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value these settings hold, for redaction."""
+        return tuple(s for s in (self.bot_token, self.signing_secret, self.app_token) if s)
+
+
+def normalise_api_url(url: str) -> str:
+    """The Web API base with exactly one trailing slash: slack_sdk joins method names with
+    urljoin, which drops the last path segment of a base without one."""
+    return url.rstrip("/") + "/"

@@ -1,0 +1,70 @@
+"""The audit log and the event ledger, in the store."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.core.clock import Clock
+from bot.core.values import AuditEntry
+from bot.store.tables import audit_log, seen_events
+
+
+class SqlAuditLog:
+    """The append-only audit log: there is no update or delete here, by design."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def append(self, entry: AuditEntry) -> None:
+        """Record one entry."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(audit_log).values(
+                    at=entry.at,
+                    user_id=entry.user_id,
+                    channel_id=entry.channel_id,
+                    verb=entry.verb,
+                    arguments=entry.arguments,
+                    outcome=entry.outcome,
+                    detail=entry.detail,
+                )
+            )
+
+    def latest(self, count: int) -> list[AuditEntry]:
+        """The newest `count` entries, newest first."""
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(count)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            AuditEntry(
+                id=row["id"],
+                at=row["at"],
+                user_id=row["user_id"],
+                channel_id=row["channel_id"],
+                verb=row["verb"],
+                arguments=row["arguments"],
+                outcome=row["outcome"],
+                detail=row["detail"],
+            )
+            for row in rows
+        ]
+
+
+class SqlEventLedger:
+    """Slack event ids already handled; the primary key makes a claim atomic."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def claim(self, event_id: str) -> bool:
+        """True the first time, False for a retry or a duplicate, even after a restart."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    insert(seen_events).values(event_id=event_id, seen_at=self._clock.now())
+                )
+        except IntegrityError:
+            return False
+        return True

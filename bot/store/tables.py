@@ -1,0 +1,28 @@
+"""The store's tables. New tables come with their stages; changes to existing ones come
+with an Alembic migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("user_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("verb", String(64), nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+seen_events = Table(
+    "seen_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)

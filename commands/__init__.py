@@ -1,0 +1,23 @@
+"""The stages, one module each. Adding a stage means adding its module to MODULES."""
+
+from __future__ import annotations
+
+from bot.core.verbs import Registry
+from commands import build, code, deploy, monitor, operate, ops, plan, release, ship, test
+from commands.services import Services
+
+MODULES = (plan, code, build, test, release, deploy, operate, monitor, ship, ops)
+
+
+def register_all(registry: Registry, services: Services) -> None:
+    """Let every stage declare its verbs, reactions and buttons."""
+    for module in MODULES:
+        module.register(registry, services)
+
+
+def declared_registry() -> Registry:
+    """Every stage's declarations, with nothing wired behind them: for the app manifest and
+    help, which need the verbs but never call a handler."""
+    registry = Registry()
+    register_all(registry, Services.unwired())
+    return registry
