@@ -1,0 +1,41 @@
+"""opsloop.yml -> a typed, frozen :class:`Config`, or one :class:`ConfigError` naming every problem.
+
+Use :func:`load_config` for a file and :func:`parse_config` for text. Each returns a
+:class:`Config` (frozen pydantic models; unknown keys are errors) or raises :class:`ConfigError`,
+whose ``problems`` list *all* problems found, each with its dotted key path and 1-based line::
+
+    opsloop.yml:12: services.web.port: must be between 1 and 65535
+
+``${VAR}`` in any string value is replaced from the ``environ`` mapping the caller passes (never
+from ``os.environ``); ``$${VAR}`` stands for a literal ``${VAR}``. Secret values (the Jira token)
+are held as :class:`pydantic.SecretStr`, never appear in a problem or a repr, and are listed by
+:meth:`Config.secrets` so logs and Slack messages can redact them. docs/configuration.md
+describes every key.
+"""
+
+from bot.config.loader import ConfigError, ConfigProblem, load_config, parse_config
+from bot.config.models import (
+    Config,
+    DeploySettings,
+    DigestConfig,
+    DockerConfig,
+    EnvironmentConfig,
+    JiraConfig,
+    ServiceConfig,
+    SlackConfig,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "DeploySettings",
+    "DigestConfig",
+    "DockerConfig",
+    "EnvironmentConfig",
+    "JiraConfig",
+    "ServiceConfig",
+    "SlackConfig",
+    "load_config",
+    "parse_config",
+]

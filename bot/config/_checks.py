@@ -1,0 +1,189 @@
+"""Value checks for opsloop.yml and the custom error they raise.
+
+Checks never echo the value they reject: it may have come from a secret ``${VAR}``.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+KeyPath = tuple[str | int, ...]
+
+# A rule on a whole model still points at the exact key it is about: the error carries
+# (relative key path, message) pairs under this context key, and the loader unpacks them.
+AT = "opsloop_at"
+ERROR_TYPE = "opsloop"
+
+
+def fail(message: str, *at: str | int) -> PydanticCustomError:
+    """An error whose message is shown as written, at ``at`` below the validated value."""
+    return fail_many([(tuple(at), message)])
+
+
+def fail_many(problems: Iterable[tuple[KeyPath, str]]) -> PydanticCustomError:
+    """One error carrying several problems, each at its own relative key path."""
+    items = tuple(problems)
+    text = "; ".join(f"{dotted(at)}: {msg}" if at else msg for at, msg in items)
+    # pydantic fills {name} placeholders from the context: keep braces in messages literal.
+    return PydanticCustomError(ERROR_TYPE, text.replace("{", "{{").replace("}", "}}"), {AT: items})
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    """("services", "web", "test", 0) -> "services.web.test[0]"."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
+_SUBJECT = re.compile(r"[UWS][A-Z0-9]{2,}")
+_PROJECT = re.compile(r"[A-Z][A-Z0-9_]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PATH = re.compile(r"/.*", re.DOTALL)
+# The Docker reference grammar (distribution/reference), without tag and digest.
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REGISTRY = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(rf"(?:{_REGISTRY}/)?{_PATH_PART}(?:/{_PATH_PART})*")
+_DOCKER_SCHEMES = ("unix", "tcp", "npipe", "ssh", "http", "https")
+
+
+def _matching(pattern: re.Pattern[str] | str, message: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise fail(message)
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise fail("must be between 1 and 65535")
+    return value
+
+
+def _check_image(value: str) -> str:
+    if "@" in value or ":" in value.rsplit("/", 1)[-1]:
+        raise fail("give the repository without a ':tag' or '@digest'; opsloop tags images itself")
+    if len(value) > 255 or not _IMAGE.fullmatch(value):
+        raise fail(
+            "is not a valid image repository: use [registry-host[:port]/]path with lowercase "
+            "path parts, e.g. 127.0.0.1:5000/web"
+        )
+    return value
+
+
+def check_test_command(value: object) -> object:
+    """Reject a command given as one string: how it would be split is a guess."""
+    if isinstance(value, str):
+        raise fail('give the command as a list, e.g. ["pytest", "-q"]')
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise fail("is not a known time zone (use an IANA name such as Europe/Berlin)") from None
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail("must be an http:// or https:// URL")
+    if parts.username or parts.password:
+        raise fail("must not contain credentials; use user and token (or token_env)")
+    return value
+
+
+def _check_docker_host(value: str) -> str:
+    if "://" not in value or urlsplit(value).scheme not in _DOCKER_SCHEMES:
+        raise fail(
+            "must be a Docker address such as unix:///var/run/docker.sock or tcp://host:2375"
+        )
+    return value
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> str:
+    """What is wrong with one crontab field, or '' when nothing is."""
+    offset = 1 if names is _MONTHS else 0
+    for part in text.split(","):
+        span, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) >= 1):
+            return f"{name} step must be a whole number of at least 1"
+        if span == "*":
+            continue
+        values: list[int] = []
+        for token in span.split("-"):
+            if token.isdigit() and low <= int(token) <= high:
+                values.append(int(token))
+            elif token.lower() in names:
+                values.append(names.index(token.lower()) + offset)
+            else:
+                hint = f", a name ({names[0]}..{names[-1]})" if names else ""
+                return f"{name} must be *, a number from {low} to {high}{hint}, a range or a list"
+        # Weekday numbering differs between cron and APScheduler, so their order is not checked.
+        if len(values) > 2 or (len(values) == 2 and names is not _DAYS and values[0] > values[1]):
+            return f"{name} has a malformed range"
+    return ""
+
+
+def _check_cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5:
+        raise fail(
+            "must have 5 fields (minute hour day-of-month month day-of-week), "
+            "e.g. '0 9 * * mon-fri'"
+        )
+    for text, spec in zip(fields, _CRON_FIELDS, strict=True):
+        if problem := _cron_field_problem(text, *spec):
+            raise fail(problem)
+    return value
+
+
+Name = Annotated[
+    str,
+    _matching(
+        _NAME, "names must be lowercase letters, digits and '-', start with a letter, max 40"
+    ),
+]
+ChannelId = Annotated[str, _matching(_CHANNEL, "must be a Slack channel ID such as C0123ABCD")]
+SlackSubject = Annotated[
+    str,
+    _matching(_SUBJECT, "must be a Slack user ID (U.../W...) or user-group ID (S...), not a name"),
+]
+Port = Annotated[int, AfterValidator(_check_port)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+ImageRepository = Annotated[str, AfterValidator(_check_image)]
+UrlPath = Annotated[str, _matching(_PATH, "must be a path starting with '/'")]
+Crontab = Annotated[str, AfterValidator(_check_cron)]
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+EnvVarName = Annotated[str, _matching(_ENV_NAME, "must be an environment variable name")]
+JiraProjectKey = Annotated[str, _matching(_PROJECT, "must be a Jira project key such as OPS")]
+DockerHost = Annotated[str, AfterValidator(_check_docker_host)]
+RegistryHost = Annotated[str, _matching(_REGISTRY, "must be a registry host[:port]")]

@@ -1,0 +1,184 @@
+"""The typed shape of opsloop.yml: frozen pydantic models that forbid unknown keys.
+
+Constructing a model directly validates it as :func:`bot.config.parse_config` does, except that
+``${VAR}`` expansion and ``jira.token_env`` resolution happen only when loading a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+
+from bot.config._checks import (
+    ChannelId,
+    Crontab,
+    DockerHost,
+    EnvVarName,
+    HttpUrl,
+    ImageRepository,
+    JiraProjectKey,
+    KeyPath,
+    Name,
+    NonEmpty,
+    Port,
+    RegistryHost,
+    SlackSubject,
+    TimeZone,
+    UrlPath,
+    check_test_command,
+    fail,
+    fail_many,
+)
+
+# hide_input_in_errors: a rejected value may be a secret, so pydantic's own texts never show it.
+_MODEL = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class SlackConfig(BaseModel):
+    """Where the bot talks: every run goes to ``ops_channel``; summaries to ``team_channel``."""
+
+    model_config = _MODEL
+    ops_channel: ChannelId
+    team_channel: ChannelId | None = None
+
+
+class DeploySettings(BaseModel):
+    """How one service is deployed to one environment."""
+
+    model_config = _MODEL
+    target: Literal["container", "swarm"]
+    publish: Port | None = None
+    replicas: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _container_is_single(self) -> Self:
+        if self.target == "container" and self.replicas != 1:
+            raise fail("must be 1 for target container (use target swarm to scale)", "replicas")
+        return self
+
+
+class ServiceConfig(BaseModel):
+    """One service: where its code is, how its image is built and tested, where it runs."""
+
+    model_config = _MODEL
+    repo: NonEmpty
+    dockerfile: NonEmpty = "Dockerfile"
+    image: ImageRepository
+    test: Annotated[tuple[str, ...], BeforeValidator(check_test_command)] = ()
+    test_timeout: int = Field(default=600, ge=1)
+    test_report: NonEmpty | None = None
+    port: Port | None = None
+    health: UrlPath = "/"
+    deploy: Mapping[Name, DeploySettings] = Field(default_factory=dict)
+
+
+class EnvironmentConfig(BaseModel):
+    """A place services deploy to, and who must approve deploys there."""
+
+    model_config = _MODEL
+    approvals: int = Field(default=0, ge=0)
+    approvers: tuple[SlackSubject, ...] = ()
+    protected: bool = False
+    approval_timeout_minutes: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _someone_can_approve(self) -> Self:
+        if self.approvals > 0 and not self.approvers:
+            raise fail("approvals is more than 0, so list at least one approver", "approvers")
+        return self
+
+
+class DigestConfig(BaseModel):
+    """A Jira digest posted to Slack on a crontab schedule."""
+
+    model_config = _MODEL
+    cron: Crontab
+    timezone: TimeZone = "UTC"
+    channel: ChannelId | None = None
+
+
+class JiraConfig(BaseModel):
+    """The Jira site, board and project the bot plans with.
+
+    The loader resolves ``token_env`` into ``token``; a model built directly keeps ``token``
+    as given.
+    """
+
+    model_config = _MODEL
+    url: HttpUrl
+    user: NonEmpty | None = None
+    token: SecretStr | None = None
+    token_env: EnvVarName | None = None
+    board: int = Field(ge=1)
+    project: JiraProjectKey
+    digest: DigestConfig | None = None
+
+    @model_validator(mode="after")
+    def _user_has_token(self) -> Self:
+        if self.user is not None and self.token is None and self.token_env is None:
+            raise fail("user is set, so give token or token_env too", "token")
+        return self
+
+
+class DockerConfig(BaseModel):
+    """Which Docker engine and registry to use; None means the engine's own default."""
+
+    model_config = _MODEL
+    host: DockerHost | None = None
+    registry: RegistryHost | None = None
+
+
+def undefined_environments(
+    deploys: Iterable[tuple[str, Iterable[str]]], environments: Iterable[str]
+) -> Iterator[tuple[KeyPath, str]]:
+    """(key path, message) for each services.<name>.deploy.<env> naming no environment."""
+    defined = sorted(environments)
+    for service, envs in deploys:
+        for env in envs:
+            if env in defined:
+                continue
+            close = difflib.get_close_matches(env, defined, n=1)
+            if close:
+                hint = f"did you mean '{close[0]}'?"
+            else:
+                hint = f"defined: {', '.join(defined)}" if defined else "none are defined"
+            message = f"environment '{env}' is not defined under environments ({hint})"
+            yield ("services", service, "deploy", env), message
+
+
+class Config(BaseModel):
+    """The whole opsloop.yml.
+
+    Look services and environments up with :meth:`service` and :meth:`environment`; redact
+    :meth:`secrets` from anything shown to people.
+    """
+
+    model_config = _MODEL
+    slack: SlackConfig
+    services: Mapping[Name, ServiceConfig] = Field(default_factory=dict)
+    environments: Mapping[Name, EnvironmentConfig] = Field(default_factory=dict)
+    jira: JiraConfig | None = None
+    docker: DockerConfig = Field(default_factory=DockerConfig)
+
+    @model_validator(mode="after")
+    def _deploys_name_environments(self) -> Self:
+        deploys = ((name, service.deploy) for name, service in self.services.items())
+        if problems := list(undefined_environments(deploys, self.environments)):
+            raise fail_many(problems)
+        return self
+
+    def service(self, name: str) -> ServiceConfig | None:
+        """The service called ``name``, or None when opsloop.yml defines none by that name."""
+        return self.services.get(name)
+
+    def environment(self, name: str) -> EnvironmentConfig | None:
+        """The environment called ``name``, or None when opsloop.yml defines none by that name."""
+        return self.environments.get(name)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every non-empty secret value in the config (today: the Jira token), for redaction."""
+        token = self.jira.token if self.jira else None
+        return (token.get_secret_value(),) if token and token.get_secret_value() else ()
