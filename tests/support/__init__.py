@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (not fixtures: those live in conftest files)."""
