@@ -40,6 +40,7 @@ class Opsloop:
     settings: Settings
     config: Config
     registry: Registry
+    services: Services
     router: Router
     bolt: App
     metrics: Metrics
@@ -100,9 +101,8 @@ def build(
     notifier = SlackNotifier(client, redact, metrics)
     audit = SqlAuditLog(engine)
     registry = Registry()
-    commands.register_all(
-        registry, Services(config=config, audit=audit, notifier=notifier, clock=clock)
-    )
+    services = Services(config=config, audit=audit, notifier=notifier, clock=clock)
+    commands.register_all(registry, services)
     workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="opsloop-work")
     router = Router(
         RouterDeps(
@@ -121,6 +121,7 @@ def build(
         settings=settings,
         config=config,
         registry=registry,
+        services=services,
         router=router,
         bolt=bolt,
         metrics=metrics,

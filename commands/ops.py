@@ -68,10 +68,8 @@ def audit_view(entries: list[AuditEntry], asked: int) -> Reply:
     if asked > len(entries) and len(entries) == AUDIT_LINE_LIMIT:
         header += f" (at most {AUDIT_LINE_LIMIT} at a time)"
     text = header + "\n" + "\n".join(lines)
-    return Reply(
-        text=text[:3000],
-        blocks=({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},),
-    )
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return Reply(text=header, blocks=(section,))
 
 
 def _clip(arguments: str) -> str:

@@ -1,0 +1,132 @@
+"""Slash commands end to end: signed HTTP into the bot, answers out through the workspace."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.store.tables import audit_log
+from tests.scenarios.conftest import BOT_TOKEN, Harness
+from tests.scenarios.replies import reply_to
+
+
+def test_ops_help_lists_every_verb_with_its_usage(harness: Harness) -> None:
+    response = harness.slack.slash("/ops", "help")
+    assert response.status_code == 200
+    answer = reply_to(harness, "U0ALICE")
+    assert "/deploy <service> <version> [to] <env> [--dry-run]" in answer
+    assert "/ops audit [count]" in answer
+    assert "not available yet" in answer
+
+
+def test_help_for_one_verb_shows_both_spellings(harness: Harness) -> None:
+    harness.slack.slash("/ops", "help lock")
+    answer = reply_to(harness, "U0ALICE")
+    assert "/lock <env> [reason...] [--for <duration>]" in answer
+    assert "/lock list" in answer
+    assert "Also: `/ops lock ...`" in answer
+
+
+def test_a_verb_whose_stage_is_not_built_says_so(harness: Harness) -> None:
+    harness.slack.slash("/deploy", "web 1.2.0 to prod")
+    assert "`/deploy` is not available yet" in reply_to(harness, "U0ALICE")
+
+
+def test_ops_prefix_reaches_the_same_handler(harness: Harness) -> None:
+    harness.slack.slash("/ops", "deploy web 1.2.0 prod")
+    assert "`/deploy` is not available yet" in reply_to(harness, "U0ALICE")
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "expected"),
+    [
+        ("/deploy", "", "Missing <service>"),
+        ("/ops", "frobnicate now", "I don't know the verb `frobnicate`"),
+        ("/deploy", "billing 1.0.0 prod", "Unknown service `billing`"),
+        ("/deploy", "web 1.0.0 moon", "Unknown environment `moon`"),
+        ("/release", "web one-point-oh", "is not a semantic version"),
+        ("/build", 'web "$(touch /tmp/opsloop-pwned)"', "not a valid git branch"),
+        ("/lock", 'prod "unclosed', "No closing quotation"),
+        ("/ops", "audit 0", "not a whole number from 1 to 1000"),
+        ("/lock", "prod " + "x" * 4001, "the limit is 4,000"),
+        ("/lock", "pröd ünïcode", "Unknown environment `pröd`"),
+    ],
+)
+def test_bad_input_gets_a_specific_answer_and_changes_nothing(
+    harness: Harness, command: str, text: str, expected: str
+) -> None:
+    harness.slack.slash(command, text)
+    assert expected in reply_to(harness, "U0ALICE")
+    assert not Path("/tmp/opsloop-pwned").exists()
+    assert harness.workspace.messages("C0DEV") == []
+    assert harness.workspace.messages("C0OPS") == []
+
+
+def test_every_command_is_audited_and_the_log_survives_a_restart(harness: Harness) -> None:
+    harness.slack.slash("/ops", "help")
+    reply_to(harness, "U0ALICE")
+    harness.slack.slash("/deploy", "nope", user_id="U0BOB", channel_id="C0OPS")
+    reply_to(harness, "U0BOB", channel_id="C0OPS")
+    restarted = harness.restart()
+    try:
+        restarted.slack.slash("/ops", "audit 5", user_id="U0CAROL")
+        answer = reply_to(restarted, "U0CAROL")
+    finally:
+        restarted.bot.stop()
+    # The audit command is recorded once it has answered, so it is not in its own answer.
+    lines = [line for line in answer.splitlines() if "<@" in line]
+    assert len(lines) == 2
+    assert "<@U0BOB> in <#C0OPS>: `deploy` `nope` → *not_found*" in lines[0]
+    assert "<@U0ALICE> in <#C0DEV>: `help` `help` → *ok*" in lines[1]
+
+
+def test_forged_and_stale_requests_get_401_and_run_nothing(harness: Harness) -> None:
+    body = b"command=%2Fops&text=audit&user_id=U0ALICE&channel_id=C0DEV&response_url=x"
+    forged = harness.slack.send_raw(body, {}, signature="v0=" + "0" * 64)
+    missing = harness.slack.send_raw(body, {}, signature="")
+    stale = harness.slack.send_raw(body, {}, timestamp=int(time.time()) - 6 * 60)
+    assert [forged.status_code, missing.status_code, stale.status_code] == [401, 401, 401]
+    with harness.bot.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(audit_log)).scalar() == 0
+
+
+def test_url_verification_answers_the_challenge(harness: Harness) -> None:
+    response = harness.slack.url_verification(
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    )
+    assert response.status_code == 200
+    assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in response.text
+
+
+def test_secrets_typed_into_a_command_never_reach_slack_or_the_logs(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = harness.settings.signing_secret
+    harness.slack.slash("/ops", f"{BOT_TOKEN} {secret}")
+    answer = reply_to(harness, "U0ALICE")
+    assert "[redacted]" in answer
+    recorded = json.dumps([call.params for call in harness.workspace.calls])
+    recorded += json.dumps([e.text for e in harness.workspace.ephemerals("C0DEV", "U0ALICE")])
+    for value in (BOT_TOKEN, secret):
+        assert value not in answer
+        assert value not in recorded
+        assert value not in caplog.text
+
+
+def test_healthz_and_metrics(harness: Harness) -> None:
+    harness.slack.slash("/ops", "help")
+    reply_to(harness, "U0ALICE")
+    base = harness.bot.http_server().url
+    health = httpx.get(base + "/healthz")
+    assert health.status_code == 200
+    assert health.json()["ok"] is True
+    metrics = httpx.get(base + "/metrics").text
+    assert 'opsloop_commands_total{outcome="ok",verb="help"} 1.0' in metrics
+    assert "opsloop_ack_seconds_count 1.0" in metrics
