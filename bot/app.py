@@ -4,6 +4,7 @@ them together. The only place that knows every concrete class."""
 from __future__ import annotations
 
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,8 @@ from commands.services import Services
 
 log = logging.getLogger(__name__)
 
-WORKERS = 8
+WORKERS = 2
+SWITCH_INTERVAL = 0.001
 
 
 @dataclass
@@ -89,6 +91,9 @@ def build(
     """Wire a bot from settings and config. With verify_token, the Slack token is checked
     with auth.test now, so a bad token stops the start instead of the first command."""
     clock = clock or SystemClock()
+    # Acks wait on the interpreter lock while workers run stage code; a shorter switch
+    # interval (default 5 ms) lets the acknowledging thread in sooner.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     redact = Redactor((*settings.secrets(), *config.secrets()))
     metrics = Metrics()
     engine = open_store(settings.database_url)
