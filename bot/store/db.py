@@ -1,23 +1,37 @@
-"""Opening the store: SQLite by default, PostgreSQL by URL; the schema is created on first start."""
+"""Opening the store: SQLite by default, PostgreSQL by URL. The schema is brought to the
+newest Alembic revision on every start, so a new database is created and an old one
+migrated the same way."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 
-from bot.store.tables import metadata
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def open_store(url: str) -> Engine:
-    """An engine for `url` with the schema in place. SQLite files get WAL and a busy timeout
-    so the HTTP threads and the workers can write side by side."""
+    """An engine for `url` with the schema at the newest revision. SQLite files get WAL and
+    a busy timeout so the HTTP threads and the workers can write side by side."""
     is_sqlite = url.startswith("sqlite")
     engine = create_engine(url, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine, "connect", _tune_sqlite)
-    metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to `revision`."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
 
 
 def _tune_sqlite(connection: Any, _record: Any) -> None:

@@ -17,7 +17,7 @@ audit_log = Table(
     Column("verb", String(64), nullable=False),
     Column("arguments", Text, nullable=False),
     Column("outcome", String(32), nullable=False),
-    Column("detail", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False),
 )
 
 seen_events = Table(
