@@ -11,6 +11,7 @@
     └── IntegrationError         an outside system failed or is out of reach
         ├── EngineUnavailable    the Docker engine
         ├── RegistryUnavailable  the image registry
+        ├── RepositoryUnavailable a service's git repository
         └── JiraUnavailable      Jira
 
 The router turns every one of them into a short ephemeral reply in one place. Anything
@@ -85,3 +86,7 @@ class RegistryUnavailable(IntegrationError):
 
 class JiraUnavailable(IntegrationError):
     """Jira did not answer, or refused the credentials."""
+
+
+class RepositoryUnavailable(IntegrationError):
+    """A service's git repository could not be read."""
