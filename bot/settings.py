@@ -28,12 +28,14 @@ class Settings:
     config_path: Path = Path("opsloop.yml")
     database_url: str = "sqlite:///opsloop.db"
     docker_host: str | None = None
+    state_dir: Path = Path(".opsloop")
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL,
-        OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL and DOCKER_HOST."""
+        OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL, OPSLOOP_STATE_DIR (repository mirrors, build
+        folders and logs) and DOCKER_HOST."""
         env = dict(os.environ if environ is None else environ)
         return cls(
             bot_token=env.get("SLACK_BOT_TOKEN", ""),
@@ -43,6 +45,7 @@ class Settings:
             config_path=Path(env.get("OPSLOOP_CONFIG") or "opsloop.yml"),
             database_url=env.get("OPSLOOP_DATABASE_URL") or "sqlite:///opsloop.db",
             docker_host=env.get("DOCKER_HOST") or None,
+            state_dir=Path(env.get("OPSLOOP_STATE_DIR") or ".opsloop"),
             environ=env,
         )
 

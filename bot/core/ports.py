@@ -48,3 +48,15 @@ class Notifier(Protocol):
     def ephemeral(self, channel_id: str, user_id: str, reply: Reply) -> None:
         """Show a message to one user in a channel."""
         ...
+
+
+class Directory(Protocol):
+    """Who is who in the Slack workspace."""
+
+    def email(self, user_id: str) -> str | None:
+        """The user's e-mail address, when the profile shows one."""
+        ...
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        """The user IDs in a user group (S...)."""
+        ...

@@ -25,8 +25,9 @@ def open_store(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to `revision`."""
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade the schema to `revision` (every branch head by default: stages add their
+    tables in migrations of their own, each branching from the foundation)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from bot.store.db import MIGRATIONS, migrate, open_store
-from bot.store.tables import metadata
+from bot.store.schema import metadata
 
 
 def test_migrating_from_empty_gives_exactly_the_declared_tables(tmp_path: Path) -> None:
