@@ -99,6 +99,7 @@ def main() -> int:
             signing_secret=secret,
             api_url=api_url,
             database_url=f"sqlite:///{scratch}/bench.db",
+            state_dir=Path(scratch) / "state",
         )
         bot = build(settings, load_config(REPO / "bot/sandbox/opsloop.yml", {}))
         ours = bot.start()

@@ -23,11 +23,13 @@ from bot.metrics import Metrics
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
 from bot.slack.bolt_app import build_bolt_app
+from bot.slack.directory import SlackDirectory
 from bot.slack.http_server import SlackHttpServer
 from bot.slack.notifier import SlackNotifier, retry_handlers
 from bot.store.audit import SqlAuditLog, SqlEventLedger
 from bot.store.db import open_store
 from commands.services import Services
+from integrations.git_repo import GitRepo
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,16 @@ def build(
     notifier = SlackNotifier(client, redact, metrics)
     audit = SqlAuditLog(engine)
     registry = Registry()
-    services = Services(config=config, audit=audit, notifier=notifier, clock=clock)
+    state_dir = settings.state_dir.resolve()
+    services = Services(
+        config=config,
+        audit=audit,
+        notifier=notifier,
+        clock=clock,
+        directory=SlackDirectory(client),
+        state_dir=state_dir,
+        repository=lambda source: GitRepo(source, state_dir / "repos"),
+    )
     commands.register_all(registry, services)
     workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="opsloop-work")
     router = Router(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.config import Config, SlackConfig
+from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock, SystemClock
-from bot.core.ports import AuditLog, Notifier
+from bot.core.ports import AuditLog, Directory, Notifier
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The config and the ports the stages may use. Stages add their ports here as they come.
+    """The config and the ports the stages may use. Stages add their ports here as they come
+    (with a default, so that tests and the manifest can build Services without them).
 
     register() functions only declare: they must not call a port, so that the verbs can be
     listed (for the manifest) without a Slack workspace, a store or an engine.
@@ -22,6 +26,12 @@ class Services:
     audit: AuditLog
     notifier: Notifier
     clock: Clock
+    directory: Directory
+    state_dir: Path
+    repository: Callable[[str], SourceRepository]
+    """The git repository of a source (a service's `repo`), mirrored under state_dir."""
+    issues: IssueLookup | None = field(default=None)
+    """Jira, when configured."""
 
     @classmethod
     def unwired(cls) -> Services:
@@ -32,9 +42,15 @@ class Services:
             audit=unwired,
             notifier=unwired,
             clock=SystemClock(),
+            directory=unwired,
+            state_dir=Path("/nonexistent"),
+            repository=unwired,
         )
 
 
 class _Unwired:
     def __getattr__(self, name: str) -> Any:
         raise RuntimeError(f"{name}() called on declarations-only services")
+
+    def __call__(self, *args: object) -> Any:
+        raise RuntimeError("called on declarations-only services")

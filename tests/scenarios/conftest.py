@@ -76,6 +76,7 @@ def settings(workspace: SlackWorkspace, tmp_path: Path) -> Settings:
         signing_secret=secrets.token_hex(16),
         api_url=workspace.api_url,
         database_url=f"sqlite:///{tmp_path / 'opsloop.db'}",
+        state_dir=tmp_path / "state",
     )
 
 
