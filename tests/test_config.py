@@ -29,7 +29,7 @@ from bot.config import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "bot" / "sandbox" / "opsloop.yml"
-DOCS = ROOT / "docs" / "configuration.md"
+DOCS = ROOT / "README.md"
 TOKEN = "tok-5up3r-s3cr3t-value"
 
 MINIMAL = "slack:\n  ops_channel: C0OPS\n"
@@ -55,7 +55,7 @@ def only_problem(text: str, environ: dict[str, str] | None = None) -> ConfigProb
 def docs_example() -> str:
     section = DOCS.read_text(encoding="utf-8").split("### Complete example", 1)[1]
     match = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
-    assert match, "docs/configuration.md has no yaml block under 'Complete example'"
+    assert match, "README.md has no yaml block under 'Complete example'"
     return match.group(1)
 
 

@@ -9,7 +9,7 @@ whose ``problems`` list *all* problems found, each with its dotted key path and 
 ``${VAR}`` in any string value is replaced from the ``environ`` mapping the caller passes (never
 from ``os.environ``); ``$${VAR}`` stands for a literal ``${VAR}``. Secret values (the Jira token)
 are held as :class:`pydantic.SecretStr`, never appear in a problem or a repr, and are listed by
-:meth:`Config.secrets` so logs and Slack messages can redact them. docs/configuration.md
+:meth:`Config.secrets` so logs and Slack messages can redact them. The README (Configuration)
 describes every key.
 """
 
