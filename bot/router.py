@@ -79,13 +79,8 @@ class Router:
             outcome, detail = Outcome(error.outcome), error.message
             reply = _error_reply(error)
         except Exception:
-            reference = uuid.uuid4().hex[:8]
-            log.exception("command %s failed (reference %s)", verb_name, reference)
-            outcome, detail = Outcome.ERROR, f"unexpected error, reference {reference}"
-            reply = Reply(
-                text=f":x: `{command.command}` failed unexpectedly. The bot's log has the "
-                f"details under reference `{reference}`."
-            )
+            reply, detail = _unexpected(f"`{command.command}`")
+            outcome = Outcome.ERROR
         self._d.metrics.commands.labels(verb=verb_name, outcome=outcome.value).inc()
         self._audit(command, verb_name, outcome, detail)
         self._d.notifier.respond(command.response_url, reply)
@@ -96,7 +91,11 @@ class Router:
             log.info("event %s already handled; ignoring the repeat", reaction.event_id)
             return
         for handler in self._d.registry.reaction_handlers():
-            handler(reaction)
+            try:
+                handler(reaction)
+            except Exception:
+                # One stage's failure must not keep the reaction from the others.
+                log.exception("reaction handler %s failed", getattr(handler, "__name__", handler))
 
     def handle_click(self, click: Click) -> None:
         """Run the handler of the clicked button and answer the clicker if it has something
@@ -109,6 +108,8 @@ class Router:
             reply = handler(click)
         except OpsloopError as error:
             reply = _error_reply(error)
+        except Exception:
+            reply, _detail = _unexpected("That button")
         if reply is not None:
             self._d.notifier.respond(click.response_url, reply)
 
@@ -163,6 +164,16 @@ def _invocation(
         text=command.text,
         command=command.command,
     )
+
+
+def _unexpected(what: str) -> tuple[Reply, str]:
+    reference = uuid.uuid4().hex[:8]
+    log.exception("%s failed (reference %s)", what, reference)
+    reply = Reply(
+        text=f":x: {what} failed unexpectedly. The bot's log has the details under "
+        f"reference `{reference}`."
+    )
+    return reply, f"unexpected error, reference {reference}"
 
 
 def _error_reply(error: OpsloopError) -> Reply:

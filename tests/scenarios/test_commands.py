@@ -11,6 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.values import Invocation, Reply
+from bot.core.verbs import Verb
 from bot.store.tables import audit_log
 from tests.scenarios.conftest import BOT_TOKEN, Harness
 from tests.scenarios.replies import reply_to
@@ -130,3 +132,20 @@ def test_healthz_and_metrics(harness: Harness) -> None:
     metrics = httpx.get(base + "/metrics").text
     assert 'opsloop_commands_total{outcome="ok",verb="help"} 1.0' in metrics
     assert "opsloop_ack_seconds_count 1.0" in metrics
+
+
+def test_a_crashing_handler_is_reported_with_a_reference_and_audited(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(_invocation: Invocation) -> Reply:
+        raise RuntimeError("disk on fire")
+
+    harness.bot.registry.add(Verb("explode", "crashes", "Test", crash, direct=False))
+    harness.slack.slash("/ops", "explode")
+    answer = reply_to(harness, "U0ALICE")
+    assert "`/ops` failed unexpectedly" in answer
+    reference = answer.split("reference `")[1].split("`")[0]
+    assert f"reference {reference}" in caplog.text
+    assert "disk on fire" in caplog.text and "disk on fire" not in answer
+    latest = harness.bot.services.audit.latest(1)[0]
+    assert (latest.verb, latest.outcome) == ("explode", "error")
