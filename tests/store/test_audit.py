@@ -1,0 +1,51 @@
+"""The audit log and the event ledger on a real database."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from bot.core.clock import FakeClock
+from bot.core.values import AuditEntry
+from bot.store.audit import SqlAuditLog, SqlEventLedger
+from bot.store.db import open_store
+
+
+def test_audit_entries_come_back_newest_first(database_url: str) -> None:
+    engine = open_store(database_url)
+    audit = SqlAuditLog(engine)
+    for n in range(5):
+        audit.append(
+            AuditEntry(
+                at=datetime(2026, 1, 1, 9, n, tzinfo=UTC),
+                user_id="U0ALICE",
+                channel_id="C0DEV",
+                verb="deploy",
+                arguments=f"web 1.0.{n} prod ; rm -rf / 'quoted' ünïcode",
+                outcome="ok",
+            )
+        )
+    latest = audit.latest(3)
+    engine.dispose()
+    assert [e.arguments.split()[1] for e in latest] == ["1.0.4", "1.0.3", "1.0.2"]
+    assert latest[0].arguments.endswith("'quoted' ünïcode")
+
+
+def test_an_event_is_claimed_once_even_by_racing_threads(database_url: str) -> None:
+    engine = open_store(database_url)
+    ledger = SqlEventLedger(engine, FakeClock())
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        won = ledger.claim("Ev0RACE")
+        with lock:
+            results.append(won)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert sorted(results) == [False] * 7 + [True]
