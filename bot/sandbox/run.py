@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config, parse_config
+from bot.sandbox.samples import SAMPLES, ensure_samples
 from bot.settings import Settings
 
 log = logging.getLogger("opsloop.sandbox")
@@ -40,6 +41,9 @@ def run_sandbox(settings: Settings, host: str = "127.0.0.1", port: int = 3000) -
         for problem in error.problems:
             log.error("%s", problem)
         return 1
+    made = ensure_samples()
+    if made:
+        log.info("created the sample repositories %s under %s", ", ".join(made), SAMPLES)
     token = SANDBOX_TOKEN_PREFIX + secrets.token_hex(8)
     workspace = SlackWorkspace(bot_token=token, host=host, port=port)
     workspace.start()
