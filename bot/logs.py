@@ -34,3 +34,6 @@ def configure_logging(redact: Redactor, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    # Their INFO lines (each migration step, each HTTP request) drown the bot's own.
+    for chatty in ("alembic", "httpx", "httpcore", "urllib3"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
