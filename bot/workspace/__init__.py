@@ -2,7 +2,8 @@
 
 ``SlackWorkspace`` serves the Web API methods opsloop uses (chat, reactions,
 conversations, users, usergroups, file uploads, response_urls) for a seeded team;
-``SignedClient`` plays Slack towards the bot's /slack/events endpoint.
+``SignedClient`` plays Slack towards the bot's /slack/events endpoint; with an app token,
+``SlackWorkspace.socket_mode`` (``SocketModeLink``) plays Slack over Socket Mode.
 """
 
 from bot.workspace.client import SentRequest, SignedClient, sign
@@ -25,6 +26,8 @@ from bot.workspace.model import (
     Usergroup,
 )
 from bot.workspace.recording import CallRecord
+from bot.workspace.socket_link import SocketModeLink
+from bot.workspace.socket_mode import SocketAck, SocketModeServer
 from bot.workspace.specs import SpecValidator
 from bot.workspace.webapi import DEFAULT_BOT_TOKEN, SlackWorkspace
 
@@ -48,6 +51,9 @@ __all__ = [
     "SignedClient",
     "SlackError",
     "SlackWorkspace",
+    "SocketAck",
+    "SocketModeLink",
+    "SocketModeServer",
     "SpecValidator",
     "UploadedFile",
     "User",

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from bot.workspace.content import Params
 from bot.workspace.faults import Faults
 from bot.workspace.methods_chat import CHAT_METHODS, Ctx, Handler
-from bot.workspace.methods_other import OTHER_METHODS
+from bot.workspace.methods_other import APP_TOKEN_METHODS, OTHER_METHODS
 from bot.workspace.model import JsonDict, SlackError
 from bot.workspace.recording import CallLog, CallRecord
 from bot.workspace.sinks import FileStore, ResponseUrls
@@ -94,6 +94,9 @@ class ApiServer:
         calls: CallLog,
         specs: SpecValidator | None,
         bot_token: str,
+        *,
+        app_token: str | None = None,
+        open_socket: Callable[[], str] | None = None,
     ) -> None:
         self.state = state
         self.files = FileStore(state)
@@ -102,6 +105,8 @@ class ApiServer:
         self.calls = calls
         self.specs = specs
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.open_socket = open_socket
         self.base_url = ""
         self.violations: list[str] = []
         self.internal_errors: list[str] = []
@@ -224,10 +229,15 @@ class ApiServer:
         token = bearer or params.get("token")
         if not token:
             return {"ok": False, "error": "not_authed"}
-        if token != self.bot_token:
-            return {"ok": False, "error": "invalid_auth"}
+        # App-level (xapp-) tokens only open Socket Mode; bot tokens do everything else.
+        app_method = method in APP_TOKEN_METHODS
+        expected = self.app_token if app_method else self.bot_token
+        other = self.bot_token if app_method else self.app_token
+        if token != expected:
+            error = "not_allowed_token_type" if token == other else "invalid_auth"
+            return {"ok": False, "error": error}
         try:
-            return handler(Ctx(self.state, self.files, self.base_url), params)
+            return handler(Ctx(self.state, self.files, self.base_url, self.open_socket), params)
         except SlackError as err:
             body: JsonDict = {"ok": False, "error": err.code}
             if err.messages:

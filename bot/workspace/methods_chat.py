@@ -14,11 +14,13 @@ from bot.workspace.state import WorkspaceState
 
 @dataclass
 class Ctx:
-    """What a method handler may touch: the state, the file store, the server's URL."""
+    """What a method handler may touch: the state, the file store, the server's URL and
+    ``open_socket`` (a fresh Socket Mode URL; None when the workspace has no app token)."""
 
     state: WorkspaceState
     files: FileStore
     base_url: str
+    open_socket: Callable[[], str] | None = None
 
     def render(self, msg: Message) -> JsonDict:
         """The message as Slack shows it, with its files expanded."""

@@ -176,7 +176,18 @@ def files_complete_upload_external(ctx: Ctx, params: Params) -> JsonDict:
     return {"ok": True, "files": [render_file(f, ctx.base_url) for f in done]}
 
 
+def apps_connections_open(ctx: Ctx, params: Params) -> JsonDict:
+    """apps.connections.open (app-level token): a single-use Socket Mode WebSocket URL."""
+    if ctx.open_socket is None:
+        raise SlackError("invalid_auth")
+    return {"ok": True, "url": ctx.open_socket()}
+
+
+# Methods authorised by the app-level (xapp-) token rather than the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
 OTHER_METHODS: dict[str, Handler] = {
+    "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
     "conversations.info": conversations_info,
     "conversations.history": conversations_history,

@@ -23,6 +23,7 @@ from bot.workspace.model import (
 from bot.workspace.recording import CallLog, CallRecord
 from bot.workspace.seed import seed_default
 from bot.workspace.snapshot import build_snapshot, interaction_message
+from bot.workspace.socket_link import SocketModeLink
 from bot.workspace.specs import SpecValidator
 from bot.workspace.state import WorkspaceState
 
@@ -42,7 +43,9 @@ class SlackWorkspace:
     ``WebClient(token=bot_token, base_url=workspace.api_url)`` talks to it. With
     ``specs_dir`` every request/response is checked against Slack's spec
     (see :mod:`bot.workspace.specs`); problems collect in :attr:`spec_violations`.
-    Use as a context manager, or call :meth:`start` / :meth:`stop`.
+    With ``app_token`` (xapp-...) apps.connections.open opens Socket Mode and
+    :attr:`socket_mode` acts on the connected app. Use as a context manager, or call
+    :meth:`start` / :meth:`stop`.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class SlackWorkspace:
         port: int = 0,
         *,
         seed: bool = True,
+        app_token: str | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.state = WorkspaceState()
@@ -61,7 +65,16 @@ class SlackWorkspace:
         self.faults = Faults()
         self.specs = SpecValidator(specs_dir) if specs_dir is not None else None
         self._calls = CallLog(self.state.changes)
-        self._api = ApiServer(self.state, self.faults, self._calls, self.specs, bot_token)
+        self.socket_mode = SocketModeLink(self, host)
+        self._api = ApiServer(
+            self.state,
+            self.faults,
+            self._calls,
+            self.specs,
+            bot_token,
+            app_token=app_token,
+            open_socket=self.socket_mode.new_url,
+        )
         self._host, self._port = host, port
         self._server: WorkspaceHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -86,6 +99,7 @@ class SlackWorkspace:
 
     def stop(self) -> None:
         """Stop serving and release the port (safe to call twice)."""
+        self.socket_mode.stop()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
