@@ -2,24 +2,88 @@
 
 from __future__ import annotations
 
-from bot.core.verbs import Arg, ArgKind, Registry, planned
+from typing import cast
+
+from bot.config import ServiceConfig
+from bot.core.build_views import jobs_list, started
+from bot.core.builds import Checkout
+from bot.core.errors import NotAvailableYet
+from bot.core.jobs import JobKind, JobState
+from bot.core.pipelines import BuildStages, building
+from bot.core.values import Invocation, Reply
+from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.services import Services
 
 STAGE = "Build"
+LISTED = 15
 
 
 def register(registry: Registry, services: Services) -> None:
     """Declare /build, /build list and /build cancel."""
-    del services
+
+    def build(invocation: Invocation) -> Reply:
+        stages = wired(services)
+        name = invocation.arg("service")
+        service = service_config(services, name)
+        ref = invocation.opt("ref") or "HEAD"
+        repo = checkout(services, service)
+        revision = repo.resolve(ref)
+        stages.deps.engine.check()
+        job = stages.new_job(
+            JobKind.BUILD, invocation, ref, revision, f"{service.image}:{revision[:12]}"
+        )
+        work = building(stages.deps, repo, service.repo, service.dockerfile, name)
+        return started(*stages.runner.submit(job, work))
+
+    def build_list(_invocation: Invocation) -> Reply:
+        stages = wired(services)
+        return jobs_list(stages.store.recent(LISTED), services.clock.now())
+
+    def build_cancel(invocation: Invocation) -> Reply:
+        job = wired(services).runner.cancel(invocation.arg("id"))
+        if job.state is JobState.RUNNING:
+            return Reply(text=f":no_entry_sign: Cancelling `{job.id}`; its message will say when.")
+        return Reply(text=f"`{job.id}` is {job.state.value}.")
+
     registry.add(
-        planned(
+        Verb(
             "build",
             "Build a service's image from a git ref (default: HEAD).",
             STAGE,
+            build,
             args=(Arg("service", ArgKind.SERVICE), Arg("ref", ArgKind.REF, optional=True)),
         )
     )
-    registry.add(planned("build list", "Recent and running builds, tests and releases.", STAGE))
     registry.add(
-        planned("build cancel", "Stop a running job.", STAGE, args=(Arg("id", ArgKind.JOB_ID),))
+        Verb("build list", "Recent and running builds, tests and releases.", STAGE, build_list)
     )
+    registry.add(
+        Verb(
+            "build cancel",
+            "Stop a running job.",
+            STAGE,
+            build_cancel,
+            args=(Arg("id", ArgKind.JOB_ID),),
+        )
+    )
+
+
+def wired(services: Services) -> BuildStages:
+    """The build stages, or NotAvailableYet when this bot runs without them."""
+    if services.builds is None:
+        raise NotAvailableYet("Builds are not set up on this bot (no Docker engine wired).")
+    return services.builds
+
+
+def service_config(services: Services, name: str) -> ServiceConfig:
+    """The service's config (the router has already checked that it exists)."""
+    service = services.config.service(name)
+    assert service is not None, name
+    return service
+
+
+def checkout(services: Services, service: ServiceConfig) -> Checkout:
+    """The service's repository, which the git adapter can also export."""
+    # Services types repositories as SourceRepository (what /changes needs); the git
+    # adapter behind it also exports, which is what builds need.
+    return cast(Checkout, services.repository(service.repo))

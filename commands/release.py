@@ -1,8 +1,29 @@
-"""Release: tag a tested image with a version, push it, and post release notes."""
+"""Release: tag a tested image with a version, push it, and post release notes.
+
+Decisions a user of /release meets:
+- Only tested images are released: the revision (default HEAD) needs a succeeded /test job,
+  and the image that test ran must still be on the engine. /release never builds or tests
+  on its own; it says which /build and /test to run.
+- A version already in the registry (with or without a leading `v`) is refused, both when
+  asked and again just before the push; versions are stored without the `v`.
+- The previous release is the newest semver tag in the registry older than the new version;
+  the commits since it start at the org.opencontainers.image.revision label of that image
+  (read from the registry's config blob). Without such a tag the notes say "first release".
+- A push the registry refuses (an errorDetail line inside the engine's 200 answer) fails
+  the job and removes the local version tag again.
+"""
 
 from __future__ import annotations
 
-from bot.core.verbs import Arg, ArgKind, Registry, planned
+import dataclasses
+
+from bot.core.build_views import started
+from bot.core.errors import Conflict
+from bot.core.jobs import JobKind, JobState
+from bot.core.pipelines import releasing
+from bot.core.values import Invocation, Reply
+from bot.core.verbs import Arg, ArgKind, Registry, Verb
+from commands.build import checkout, service_config, wired
 from commands.services import Services
 
 STAGE = "Release"
@@ -10,12 +31,44 @@ STAGE = "Release"
 
 def register(registry: Registry, services: Services) -> None:
     """Declare /release."""
-    del services
+
+    def release(invocation: Invocation) -> Reply:
+        stages = wired(services)
+        name = invocation.arg("service")
+        service = service_config(services, name)
+        version = invocation.arg("version").removeprefix("v")
+        tags = stages.deps.registry.tags(service.image)
+        if version in tags or f"v{version}" in tags:
+            raise Conflict(
+                f"`{name}` {version} is already in the registry; releases are never "
+                "overwritten. Pick a new version."
+            )
+        ref = invocation.opt("ref") or "HEAD"
+        repo = checkout(services, service)
+        revision = repo.resolve(ref)
+        # A release is always an image that passed /test: the newest succeeded test job
+        # of this revision, whose image is still on the engine.
+        stages.deps.engine.check()
+        tested = stages.store.find(JobKind.TEST, name, revision, (JobState.SUCCEEDED,))
+        info = stages.deps.engine.inspect(tested[0].image) if tested else None
+        if info is None:
+            raise Conflict(
+                f"`{name}` at `{revision[:12]}` has no passing test on this engine. "
+                f"Run `/build {name} {ref}` and `/test {name} {ref}` first."
+            )
+        job = stages.new_job(
+            JobKind.RELEASE, invocation, ref, revision, f"{service.image}:{version}"
+        )
+        job = dataclasses.replace(job, version=version)
+        work = releasing(stages.deps, repo, service.image, info.id, services.issues)
+        return started(*stages.runner.submit(job, work))
+
     registry.add(
-        planned(
+        Verb(
             "release",
             "Tag, push and announce a version.",
             STAGE,
+            release,
             args=(
                 Arg("service", ArgKind.SERVICE),
                 Arg("version", ArgKind.VERSION),

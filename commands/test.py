@@ -2,20 +2,61 @@
 
 from __future__ import annotations
 
-from bot.core.verbs import Arg, ArgKind, Registry, planned
+import re
+
+from bot.core import naming
+from bot.core.build_views import started
+from bot.core.errors import Conflict, UsageError
+from bot.core.jobs import JobKind
+from bot.core.pipelines import testing
+from bot.core.values import Invocation, Reply
+from bot.core.verbs import Arg, ArgKind, Registry, Verb
+from commands.build import checkout, service_config, wired
 from commands.services import Services
 
 STAGE = "Test"
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def register(registry: Registry, services: Services) -> None:
     """Declare /test."""
-    del services
+
+    def test(invocation: Invocation) -> Reply:
+        stages = wired(services)
+        name = invocation.arg("service")
+        service = service_config(services, name)
+        if not service.test:
+            raise UsageError(
+                f"`{name}` has no test command: set services.{name}.test in opsloop.yml, "
+                'e.g. test: ["pytest", "-q"].'
+            )
+        given = invocation.opt("ref")
+        engine = stages.deps.engine
+        engine.check()
+        image, revision = "", ""
+        if given and _TAG_RE.match(given):
+            # The word may be one of the service's image tags (a version or a short sha).
+            info = engine.inspect(f"{service.image}:{given}")
+            if info is not None and info.labels.get(naming.OCI_REVISION):
+                image, revision = f"{service.image}:{given}", info.labels[naming.OCI_REVISION]
+        if not image:
+            revision = checkout(services, service).resolve(given or "HEAD")
+            image = f"{service.image}:{revision[:12]}"
+            if engine.inspect(image) is None:
+                raise Conflict(
+                    f"There is no image of `{name}` at `{revision[:12]}` yet. "
+                    f"Run `/build {name} {given or revision[:12]}` first."
+                )
+        job = stages.new_job(JobKind.TEST, invocation, given or "HEAD", revision, image)
+        work = testing(stages.deps, service.test, service.test_timeout, service.test_report)
+        return started(*stages.runner.submit(job, work))
+
     registry.add(
-        planned(
+        Verb(
             "test",
             "Run a service's tests in a fresh container of its image.",
             STAGE,
+            test,
             args=(
                 Arg("service", ArgKind.SERVICE),
                 Arg("ref", ArgKind.REF, optional=True, help="a git ref or an image tag"),
