@@ -1,56 +1,144 @@
-"""Deploy: approved deploys, environment locks, and rollback."""
+"""Deploy: approved deploys, environment locks, and rollback.
+
+    /deploy web 1.2.0 to prod [--dry-run]    plan, ask for approval, roll out
+    /deploy list [env]                       running and recent deploys
+    /rollback web prod [1.1.0]               redeploy the previous (or given) version
+    /lock prod [reason] [--for 2h]           /unlock prod    /lock list
+
+Approvers approve with :white_check_mark: or :+1: (any skin tone) and reject with :x: on
+the request message, or with its buttons; removing the reaction withdraws the vote.
+"""
 
 from __future__ import annotations
 
-from bot.core.verbs import Arg, ArgKind, Option, Registry, planned
+from bot.core.approvals import ActionId, Mark, mark_of_reaction
+from bot.core.deploy_desk import Ask, DeployDesk
+from bot.core.deploy_plans import target_of
+from bot.core.deploy_views import list_reply, locks_reply
+from bot.core.deploys import DeployKind
+from bot.core.errors import NotAvailableYet, UsageError
+from bot.core.locks import stamp
+from bot.core.parsing import duration_seconds
+from bot.core.values import Click, Invocation, Reaction, Reply
+from bot.core.verbs import Arg, ArgKind, Option, Registry, Verb
 from commands.services import Services
 
 STAGE = "Deploy"
+LIST_LIMIT = 15
 
 _SERVICE = Arg("service", ArgKind.SERVICE)
 _ENV = Arg("env", ArgKind.ENVIRONMENT)
 
 
 def register(registry: Registry, services: Services) -> None:
-    """Declare /deploy, /rollback, /lock and /unlock."""
-    del services
-    registry.add(
-        planned(
-            "deploy",
-            "Deploy a version to an environment, with approval where it needs one.",
-            STAGE,
-            args=(
-                _SERVICE,
-                Arg("version", ArgKind.VERSION),
-                Arg("env", ArgKind.ENVIRONMENT, after="to"),
-            ),
-            options=(Option("dry-run", help="show the plan and change nothing"),),
+    """Declare /deploy, /rollback, /lock and /unlock, the approval reactions and buttons."""
+    stage = _DeployStage(services)
+    verbs = (
+        Verb("deploy", "Deploy a version to an environment, with approval where it needs one.",
+             STAGE, stage.deploy,
+             args=(_SERVICE, Arg("version", ArgKind.VERSION),
+                   Arg("env", ArgKind.ENVIRONMENT, after="to")),
+             options=(Option("dry-run", help="show the plan and change nothing"),)),
+        Verb("deploy list", "Recent and running deploys.", STAGE, stage.list,
+             args=(Arg("env", ArgKind.ENVIRONMENT, optional=True),)),
+        Verb("rollback", "Redeploy the previous (or the given) version.", STAGE, stage.rollback,
+             args=(_SERVICE, _ENV, Arg("version", ArgKind.VERSION, optional=True))),
+        Verb("lock list", "Every environment lock.", STAGE, stage.lock_list),
+        Verb("lock", "Lock an environment so that only you can deploy to it.", STAGE,
+             stage.lock, args=(_ENV, Arg("reason", optional=True, rest=True)),
+             options=(Option("for", value="duration", kind=ArgKind.DURATION, help="e.g. 2h"),)),
+        Verb("unlock", "Release your lock on an environment.", STAGE, stage.unlock,
+             args=(_ENV,)),
+    )  # fmt: skip
+    for verb in verbs:
+        registry.add(verb)
+    registry.on_reaction(stage.reaction)
+    registry.on_click(ActionId.APPROVE.value, stage.click)
+    registry.on_click(ActionId.REJECT.value, stage.click)
+
+
+class _DeployStage:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def desk(self) -> DeployDesk:
+        desk = self._services.deploys
+        if desk is None:
+            raise NotAvailableYet("Deploys are not wired in this bot.")
+        return desk
+
+    def deploy(self, invocation: Invocation) -> Reply:
+        """Plan the deploy (on the deploy threads); the plan or the request follows."""
+        return self._ask(invocation, DeployKind.DEPLOY, invocation.arg("version"))
+
+    def rollback(self, invocation: Invocation) -> Reply:
+        """Redeploy the previous or the given version, under the same approval rules."""
+        return self._ask(invocation, DeployKind.ROLLBACK, invocation.opt("version"))
+
+    def _ask(self, invocation: Invocation, kind: DeployKind, version: str | None) -> Reply:
+        service, env = invocation.arg("service"), invocation.arg("env")
+        target_of(self._services.config, service, env)
+        dry_run = invocation.flag("dry-run")
+        self.desk.ask(
+            Ask(kind, service, env, version, invocation.user_id, invocation.channel_id,
+                invocation.response_url, dry_run)
+        )  # fmt: skip
+        shown = version or "the previous version"
+        doing = "Planning" if dry_run else "Preparing"
+        return Reply(text=f":mag: {doing} the {kind.value} of `{service}` {shown} to `{env}`…")
+
+    def list(self, invocation: Invocation) -> Reply:
+        """Running and recent deploys, optionally in one environment."""
+        env = invocation.opt("env")
+        return list_reply(self.desk.store.recent(env, LIST_LIMIT), env)
+
+    def lock(self, invocation: Invocation) -> Reply:
+        """Take (or renew) a lock on an environment."""
+        env = invocation.arg("env")
+        wanted = invocation.opt("for")
+        seconds = duration_seconds(wanted) if wanted else None
+        reason = " ".join(invocation.args.get("reason", "").split())[:300]
+        held = self.desk.locks.lock(env, invocation.user_id, reason, seconds, invocation.channel_id)
+        why = f" ({held.reason})" if held.reason else ""
+        return Reply(
+            text=f":lock: <@{held.holder}> locked `{env}`{why} until {stamp(held.expires_at)}.",
+            public=True,
         )
-    )
-    registry.add(
-        planned(
-            "deploy list",
-            "Recent and running deploys.",
-            STAGE,
-            args=(Arg("env", ArgKind.ENVIRONMENT, optional=True),),
-        )
-    )
-    registry.add(
-        planned(
-            "rollback",
-            "Redeploy the previous (or the given) version.",
-            STAGE,
-            args=(_SERVICE, _ENV, Arg("version", ArgKind.VERSION, optional=True)),
-        )
-    )
-    registry.add(planned("lock list", "Every environment lock.", "Deploy"))
-    registry.add(
-        planned(
-            "lock",
-            "Lock an environment so that only you can deploy to it.",
-            STAGE,
-            args=(_ENV, Arg("reason", optional=True, rest=True)),
-            options=(Option("for", value="duration", kind=ArgKind.DURATION, help="e.g. 2h"),),
-        )
-    )
-    registry.add(planned("unlock", "Release your lock on an environment.", STAGE, args=(_ENV,)))
+
+    def unlock(self, invocation: Invocation) -> Reply:
+        """Release the caller's lock."""
+        env = invocation.arg("env")
+        self.desk.locks.unlock(env, invocation.user_id)
+        return Reply(text=f":unlock: <@{invocation.user_id}> unlocked `{env}`.", public=True)
+
+    def lock_list(self, invocation: Invocation) -> Reply:
+        """Every lock in force."""
+        del invocation
+        return locks_reply(self.desk.locks.in_force())
+
+    def reaction(self, reaction: Reaction) -> None:
+        """An approving or rejecting reaction on a request message counts as a vote."""
+        mark = mark_of_reaction(reaction.base_name)
+        desk = self._services.deploys
+        if mark is None or desk is None:
+            return
+        request = desk.by_message(reaction.channel_id, reaction.message_ts)
+        if request is None:
+            return
+        refusal = desk.vote(request, reaction.user_id, mark, reaction.added)
+        if refusal and reaction.added:
+            self._services.notifier.ephemeral(
+                reaction.channel_id, reaction.user_id, Reply(text=f":warning: {refusal}")
+            )
+
+    def click(self, click: Click) -> Reply | None:
+        """The Approve and Reject buttons vote like the reactions."""
+        try:
+            request_id = int(click.value)
+        except ValueError as error:
+            raise UsageError("That button does not name a deploy.") from error
+        request = self.desk.find(request_id)
+        mark = Mark.BUTTON_APPROVE if click.action_id == ActionId.APPROVE else Mark.BUTTON_REJECT
+        refusal = self.desk.vote(request, click.user_id, mark.value, True)
+        return Reply(text=f":warning: {refusal}") if refusal else None

@@ -1,0 +1,270 @@
+"""The deploy desk: takes requests, counts votes, expires what waits too long, and hands
+approved requests to the runner. Everything it decides is stored first, then shown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.config import Config
+from bot.core.approvals import Policy, Verdict, judge
+from bot.core.changes import IssueLookup, SourceRepository
+from bot.core.clock import Clock
+from bot.core.deploy_plans import Planner, policy_of
+from bot.core.deploy_runner import Runner
+from bot.core.deploy_views import plan_reply, request_reply
+from bot.core.deploys import (
+    DeployEngine,
+    DeployKind,
+    DeployRequest,
+    DeployState,
+    DeployStore,
+    ImageIndex,
+    NewDeploy,
+)
+from bot.core.errors import Conflict, InvalidTransition, OpsloopError
+from bot.core.locks import Locks, LockStore, describe_refusal
+from bot.core.ports import Directory, Notifier
+from bot.core.values import MessageRef, Reply
+
+log = logging.getLogger(__name__)
+DEPLOY_THREADS = 4
+
+
+def build_desk(
+    *,
+    config: Config,
+    store: DeployStore,
+    locks: LockStore,
+    engine: DeployEngine,
+    images: ImageIndex,
+    notifier: Notifier,
+    directory: Directory,
+    clock: Clock,
+    repository: Callable[[str], SourceRepository],
+    issues: IssueLookup | None,
+) -> DeployDesk:
+    """A desk with its planner, runner and deploy threads."""
+    rules = Locks(locks, clock)
+    planner = Planner(
+        config=config, store=store, locks=rules, engine=engine, images=images,
+        repository=repository, issues=issues,
+    )  # fmt: skip
+    runner = Runner(
+        config=config, store=store, locks=rules, engine=engine, notifier=notifier, clock=clock,
+        ops_channel=config.slack.ops_channel,
+    )  # fmt: skip
+    executor = ThreadPoolExecutor(max_workers=DEPLOY_THREADS, thread_name_prefix="opsloop-deploy")
+    return DeployDesk(
+        planner=planner, runner=runner, store=store, locks=rules, notifier=notifier,
+        directory=directory, executor=executor,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One /deploy or /rollback, as typed."""
+
+    kind: DeployKind
+    service: str
+    env: str
+    version: str | None
+    user: str
+    channel: str
+    response_url: str
+    dry_run: bool = False
+
+
+class DeployDesk:
+    """The deploy stage's rules over its ports."""
+
+    def __init__(
+        self,
+        *,
+        planner: Planner,
+        runner: Runner,
+        store: DeployStore,
+        locks: Locks,
+        notifier: Notifier,
+        directory: Directory,
+        executor: ThreadPoolExecutor,
+    ) -> None:
+        self.planner = planner
+        self.runner = runner
+        self.store = store
+        self.locks = locks
+        self._notifier = notifier
+        self._directory = directory
+        self._executor = executor
+        self._clock = runner.clock
+        self._stop = threading.Event()
+        self._posting = threading.Lock()
+        self._sweeper: threading.Thread | None = None
+
+    # -- asking ----------------------------------------------------------------------------
+    def ask(self, ask: Ask) -> None:
+        """Plan on the deploy executor; the asker hears back through the response_url."""
+        self._executor.submit(self._guard, self._ask, ask)
+
+    def _ask(self, ask: Ask) -> None:
+        try:
+            reply = self._prepare(ask)
+        except OpsloopError as error:
+            reply = Reply(
+                text=f":warning: {error.message}" + (f"\n{error.hint}" if error.hint else "")
+            )
+        self._notifier.respond(ask.response_url, reply)
+
+    def _prepare(self, ask: Ask) -> Reply:
+        plan = self.planner.plan(ask.kind, ask.service, ask.env, ask.version, ask.user)
+        if ask.dry_run:
+            return plan_reply(plan)
+        if plan.blocking_lock is not None:
+            raise Conflict(describe_refusal(plan.blocking_lock))
+        now = self._clock.now()
+        policy = plan.policy
+        expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
+        request, created = self.store.create(
+            NewDeploy(
+                kind=ask.kind, service=ask.service, env=ask.env, version=plan.version,
+                from_version=plan.from_version, image=plan.image, digest=plan.digest,
+                requester=ask.user, channel_id=ask.channel, approvals_needed=policy.needed,
+                created_at=now, expires_at=expires, shipped=plan.shipped, changes=plan.changes,
+            )
+        )  # fmt: skip
+        if not created:
+            raise Conflict(
+                f"{request.kind.value.title()} #{request.id} of `{request.service}` "
+                f"`{request.version}` to `{request.env}`, asked by <@{request.requester}>, "
+                f"is {request.state.value}; one at a time per service and environment."
+            )
+        # A fast approver can react before the message's ts is stored: lookups wait on this.
+        with self._posting:
+            ref = self._notifier.post(ask.channel, request_reply(request, policy))
+            self.store.set_message(request.id, ref.channel_id, ref.ts)
+        if not policy.needed:
+            self._approve(request.id)
+            return Reply(text=f"{ask.kind.value.title()} #{request.id} is starting.")
+        return Reply(
+            text=f"{ask.kind.value.title()} #{request.id} waits for {policy.needed} approval(s)."
+        )
+
+    # -- voting ----------------------------------------------------------------------------
+    def vote(self, request: DeployRequest, user: str, mark: str, added: bool) -> str | None:
+        """Count one approving or rejecting mark. Returns what to tell the voter when the
+        vote did not count (None when it did)."""
+        policy = policy_of(self.planner.config, request.env)
+        request = self._expire_if_due(request, policy)
+        if request.state is not DeployState.PENDING:
+            if not added:
+                return None
+            shown = request.state.value.replace("_", " ")
+            return f"Deploy #{request.id} is {shown}; votes no longer count."
+        verdict = judge(policy, request.requester, user, self._directory.group_members)
+        if verdict is Verdict.SELF_APPROVAL:
+            return "You asked for this deploy, so you cannot approve or reject it."
+        if verdict is Verdict.NOT_APPROVER:
+            return f"Only approvers of `{request.env}` can approve or reject this deploy."
+        self.store.vote(request.id, user, mark, added, self._clock.now())
+        self._settle(request.id, policy)
+        return None
+
+    def _settle(self, request_id: int, policy: Policy) -> None:
+        request = self.store.get(request_id)
+        if request is None or request.state is not DeployState.PENDING:
+            return
+        now = self._clock.now()
+        if request.rejected_by:
+            if self.store.transition(request.id, DeployState.PENDING, DeployState.REJECTED, now):
+                self._show(request.id, policy)
+            return
+        if len(request.approved_by) >= request.approvals_needed:
+            self._approve(request.id)
+            return
+        self._show(request.id, policy)
+
+    def _approve(self, request_id: int) -> None:
+        now = self._clock.now()
+        if self.store.transition(request_id, DeployState.PENDING, DeployState.APPROVED, now):
+            self.start(request_id)
+
+    def start(self, request_id: int) -> None:
+        """Run an approved request on the deploy executor (once: the runner claims it)."""
+        self._executor.submit(self._guard, self.runner.execute, request_id)
+
+    # -- time ------------------------------------------------------------------------------
+    def _expire_if_due(self, request: DeployRequest, policy: Policy) -> DeployRequest:
+        if (
+            request.state is DeployState.PENDING
+            and request.expires_at is not None
+            and request.expires_at <= self._clock.now()
+        ):
+            detail = "No decision in time; the request expired."
+            self.store.transition(
+                request.id, DeployState.PENDING, DeployState.EXPIRED, self._clock.now(), detail
+            )
+            self._show(request.id, policy)
+            return self.store.get(request.id) or request
+        return request
+
+    def sweep(self) -> None:
+        """Expire requests and locks that ran out; tell lock holders."""
+        for request in self.store.in_states([DeployState.PENDING]):
+            self._expire_if_due(request, policy_of(self.planner.config, request.env))
+        for lock in self.locks.expire():
+            self._notifier.ephemeral(
+                lock.channel_id,
+                lock.holder,
+                Reply(
+                    text=f":unlock: Your lock on `{lock.env}` expired; others can deploy there now."
+                ),
+            )
+
+    def start_background(self, interval: float) -> None:
+        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`."""
+        self._executor.submit(self._guard, self.runner.reconcile, self.start)
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self._guard(self.sweep)
+
+        self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def stop_background(self) -> None:
+        """Stop the sweeper and wait for deploys in hand to finish."""
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- showing ---------------------------------------------------------------------------
+    def _show(self, request_id: int, policy: Policy) -> None:
+        request = self.store.get(request_id)
+        if request is not None and request.message_ts:
+            self._notifier.update(
+                MessageRef(request.channel_id, request.message_ts), request_reply(request, policy)
+            )
+
+    def by_message(self, channel_id: str, ts: str) -> DeployRequest | None:
+        """The request whose message this is (waiting for a request being posted)."""
+        with self._posting:
+            return self.store.by_message(channel_id, ts)
+
+    def find(self, request_id: int) -> DeployRequest:
+        """The request, or InvalidTransition when it is gone."""
+        request = self.store.get(request_id)
+        if request is None:
+            raise InvalidTransition(f"Deploy #{request_id} does not exist.")
+        return request
+
+    @staticmethod
+    def _guard(work: object, *args: object) -> None:
+        try:
+            work(*args)  # type: ignore[operator]
+        except Exception:
+            log.exception("deploy work failed")

@@ -1,0 +1,222 @@
+"""Deploy requests: their states, the values they carry, and the ports the deploy stage
+talks through (the store, the engine and the registry).
+
+    pending ──approve──▶ approved ──start──▶ running ──▶ succeeded | failed | rolled_back
+       ├──reject──▶ rejected
+       └──expire──▶ expired                approved ──▶ failed (refused at start: a lock)
+
+Every move is a compare-and-set in the store (`transition`), so a request is approved,
+started and finished at most once, whatever reactions, clicks and retries arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.core.values import Block
+
+
+class DeployState(StrEnum):
+    """Where a deploy request is in its life."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def active(self) -> bool:
+        """Still waiting or running: it holds the service's slot in its environment."""
+        return self in (DeployState.PENDING, DeployState.APPROVED, DeployState.RUNNING)
+
+
+TRANSITIONS: dict[DeployState, frozenset[DeployState]] = {
+    DeployState.PENDING: frozenset(
+        {DeployState.APPROVED, DeployState.REJECTED, DeployState.EXPIRED}
+    ),
+    DeployState.APPROVED: frozenset({DeployState.RUNNING, DeployState.FAILED}),
+    DeployState.RUNNING: frozenset(
+        {DeployState.SUCCEEDED, DeployState.FAILED, DeployState.ROLLED_BACK}
+    ),
+}
+
+
+def allowed(source: DeployState, target: DeployState) -> bool:
+    """Whether the state machine has the move `source` → `target`."""
+    return target in TRANSITIONS.get(source, frozenset())
+
+
+class DeployKind(StrEnum):
+    """A deploy of a new version, or a rollback to an earlier one."""
+
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """How one service runs in one environment (from opsloop.yml)."""
+
+    service: str
+    env: str
+    image: str
+    kind: str
+    port: int
+    health: str
+    publish: int | None
+    replicas: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeploy:
+    """What a user asked for, before it is stored."""
+
+    kind: DeployKind
+    service: str
+    env: str
+    version: str
+    from_version: str | None
+    image: str
+    digest: str
+    requester: str
+    channel_id: str
+    approvals_needed: int
+    created_at: datetime
+    expires_at: datetime | None
+    shipped: str
+    changes: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeployRequest:
+    """One stored deploy request, with the approvals and rejections it got so far."""
+
+    id: int
+    kind: DeployKind
+    service: str
+    env: str
+    version: str
+    from_version: str | None
+    image: str
+    digest: str
+    requester: str
+    channel_id: str
+    message_ts: str | None
+    state: DeployState
+    approvals_needed: int
+    created_at: datetime
+    expires_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    detail: str
+    shipped: str
+    changes: tuple[Block, ...]
+    approved_by: tuple[str, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+
+    @property
+    def image_ref(self) -> str:
+        """`127.0.0.1:5000/web:1.2.0`."""
+        return f"{self.image}:{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an execution on the engine ended."""
+
+    state: DeployState
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """What the engine runs now for a service in an environment."""
+
+    version: str | None
+    deploy_id: str | None
+    healthy: bool
+
+
+Progress = Callable[[str], None]
+
+
+class DeployStore(Protocol):
+    """Deploy requests and their votes, kept across restarts."""
+
+    def create(self, new: NewDeploy) -> tuple[DeployRequest, bool]:
+        """Store a request and say True; or, when an active request already holds the
+        service's slot in that environment, return that one and False."""
+        ...
+
+    def get(self, request_id: int) -> DeployRequest | None:
+        """The request, or None."""
+        ...
+
+    def by_message(self, channel_id: str, ts: str) -> DeployRequest | None:
+        """The request whose approval message this is."""
+        ...
+
+    def set_message(self, request_id: int, channel_id: str, ts: str) -> None:
+        """Remember where the request's message is."""
+        ...
+
+    def transition(
+        self,
+        request_id: int,
+        source: DeployState,
+        target: DeployState,
+        at: datetime,
+        detail: str | None = None,
+    ) -> bool:
+        """Move the request from `source` to `target`; False when it was not in `source`."""
+        ...
+
+    def vote(self, request_id: int, user_id: str, mark: str, added: bool, at: datetime) -> None:
+        """Record (or withdraw) one user's approving or rejecting mark."""
+        ...
+
+    def in_states(self, states: Sequence[DeployState]) -> list[DeployRequest]:
+        """Requests in these states, oldest first."""
+        ...
+
+    def recent(self, env: str | None, limit: int) -> list[DeployRequest]:
+        """The newest requests (in one environment, or all), newest first."""
+        ...
+
+    def last_succeeded(self, service: str, env: str, limit: int) -> list[DeployRequest]:
+        """The newest succeeded deploys of a service to an environment, newest first."""
+        ...
+
+
+class DeployEngine(Protocol):
+    """Runs images: containers or Swarm services, named and labelled per bot.core.naming."""
+
+    def running(self, target: Target) -> Running:
+        """What runs now (version None when nothing does). EngineUnavailable when down."""
+        ...
+
+    def revision(self, image_ref: str) -> str | None:
+        """The image's org.opencontainers.image.revision label (pulling it if needed)."""
+        ...
+
+    def deploy(self, target: Target, image_ref: str, version: str, deploy_id: str,
+               progress: Progress) -> Outcome:  # fmt: skip
+        """Roll `image_ref` out; SUCCEEDED, or FAILED / ROLLED_BACK with the old version
+        still serving."""
+        ...
+
+
+class ImageIndex(Protocol):
+    """The registry: which versions of an image exist."""
+
+    def digest(self, image: str, version: str) -> str | None:
+        """The manifest digest of `image:version`, None when there is no such tag."""
+        ...
