@@ -1,0 +1,108 @@
+"""What runs on the Docker engine, read-only: the container or Swarm service named
+deployment_name(service, env), its opsloop labels, its image's revision and its port.
+
+The Deploy stage creates these (integrations/docker_engine/deployments.py); this module
+only reads them, with a short timeout, so /services and /changes stay quick when the engine
+is slow and say "unknown" when it is gone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, NotFound
+
+from bot.core.catalogue import Deployment
+from bot.core.errors import EngineUnavailable
+from bot.core.naming import LABEL_VERSION, OCI_REVISION, deployment_name
+
+READ_TIMEOUT = 5
+
+
+class DockerInventory:
+    """The Inventory port on docker-py."""
+
+    def __init__(self, host: str | None, timeout: int = READ_TIMEOUT) -> None:
+        self._host = host or "unix:///var/run/docker.sock"
+        self._timeout = timeout
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    def deployment(self, service: str, env: str) -> Deployment | None:
+        """The container (or else Swarm service) running `service` in `env`, or None."""
+        name = deployment_name(service, env)
+        try:
+            client = self._connect()
+            found = self._container(client, name)
+            return found if found is not None else self._swarm_service(client, name)
+        except (DockerException, requests.RequestException) as error:
+            with self._lock:
+                self._client = None
+            raise EngineUnavailable(
+                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
+            ) from error
+
+    def _connect(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = docker.DockerClient(
+                    base_url=self._host, version="auto", timeout=self._timeout
+                )
+            return self._client
+
+    def _container(self, client: docker.DockerClient, name: str) -> Deployment | None:
+        try:
+            container = client.containers.get(name)
+        except NotFound:
+            return None
+        labels: Mapping[str, str] = container.labels or {}
+        port = None
+        for bindings in (container.ports or {}).values():
+            if bindings:
+                port = int(bindings[0]["HostPort"])
+                break
+        return Deployment(
+            name=name,
+            kind="container",
+            state=str(container.status),
+            version=labels.get(LABEL_VERSION),
+            revision=self._revision(client, str(container.attrs["Image"])),
+            port=port,
+        )
+
+    def _swarm_service(self, client: docker.DockerClient, name: str) -> Deployment | None:
+        try:
+            service = client.services.get(name)  # type: ignore[no-untyped-call]
+        except NotFound:
+            return None
+        except APIError as error:
+            if error.status_code == 503:  # not a swarm manager: no Swarm services here
+                return None
+            raise
+        attrs: Mapping[str, Any] = service.attrs
+        spec = attrs.get("Spec") or {}
+        labels = spec.get("Labels") or {}
+        image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"))
+        ports = (attrs.get("Endpoint") or {}).get("Ports") or []
+        replicas = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
+        return Deployment(
+            name=name,
+            kind="swarm",
+            state=f"{replicas} replicas" if replicas is not None else "global",
+            version=labels.get(LABEL_VERSION),
+            revision=self._revision(client, image),
+            port=int(ports[0]["PublishedPort"]) if ports else None,
+        )
+
+    @staticmethod
+    def _revision(client: docker.DockerClient, image: str) -> str | None:
+        try:
+            labels = client.images.get(image).labels or {}
+        except (NotFound, APIError):
+            return None
+        revision = labels.get(OCI_REVISION)
+        return str(revision) if revision else None
