@@ -8,8 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, SlackConfig
+from bot.core.background import Background
+from bot.core.catalogue import HealthProbe, Inventory
 from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock, SystemClock
+from bot.core.deploy_desk import DeployDesk
+from bot.core.pipelines import BuildStages
+from bot.core.planning import DigestLedger, Tracker
 from bot.core.ports import AuditLog, Directory, Notifier
 
 
@@ -32,6 +37,20 @@ class Services:
     """The git repository of a source (a service's `repo`), mirrored under state_dir."""
     issues: IssueLookup | None = field(default=None)
     """Jira, when configured."""
+    builds: BuildStages | None = field(default=None)
+    """Build, test and release jobs on the Docker engine."""
+    tracker: Tracker | None = field(default=None)
+    """Jira's sprints and issues for /plan, when configured."""
+    digests: DigestLedger | None = field(default=None)
+    """What the last sprint digest saw."""
+    background: Background | None = field(default=None)
+    """Threads of its own for slow answers (Jira, Docker, git), off the router's workers."""
+    inventory: Inventory | None = field(default=None)
+    """What runs on the Docker engine (read-only), for /services and /changes."""
+    probe: HealthProbe | None = field(default=None)
+    """HTTP health checks of running services."""
+    deploys: DeployDesk | None = field(default=None)
+    """Deploy requests, approvals, locks and their execution on the engine."""
 
     @classmethod
     def unwired(cls) -> Services:

@@ -36,13 +36,13 @@ def test_help_for_one_verb_shows_both_spellings(harness: Harness) -> None:
 
 
 def test_a_verb_whose_stage_is_not_built_says_so(harness: Harness) -> None:
-    harness.slack.slash("/deploy", "web 1.2.0 to prod")
-    assert "`/deploy` is not available yet" in reply_to(harness, "U0ALICE")
+    harness.slack.slash("/ship", "web 1.2.0 to prod")
+    assert "`/ship` is not available yet" in reply_to(harness, "U0ALICE")
 
 
 def test_ops_prefix_reaches_the_same_handler(harness: Harness) -> None:
-    harness.slack.slash("/ops", "deploy web 1.2.0 prod")
-    assert "`/deploy` is not available yet" in reply_to(harness, "U0ALICE")
+    harness.slack.slash("/ops", "scale web prod 3")
+    assert "`/scale` is not available yet" in reply_to(harness, "U0ALICE")
 
 
 @pytest.mark.parametrize(

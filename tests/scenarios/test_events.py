@@ -76,11 +76,11 @@ def test_a_click_reaches_its_handler_and_the_answer_goes_to_the_clicker(harness:
         clicks.append(click)
         return Reply(text=f"noted, <@{click.user_id}>")
 
-    harness.bot.registry.on_click("deploy.approve", approve)
+    harness.bot.registry.on_click("test.approve", approve)
     message = _bot_message(harness)
-    response = harness.workspace.user_click("U0CAROL", "C0OPS", message.ts, "deploy.approve", "42")
+    response = harness.workspace.user_click("U0CAROL", "C0OPS", message.ts, "test.approve", "42")
     assert response.status_code == 200
     assert reply_to(harness, "U0CAROL", channel_id="C0OPS") == "noted, <@U0CAROL>"
     assert [(c.action_id, c.value, c.message_ts) for c in clicks] == [
-        ("deploy.approve", "42", message.ts)
+        ("test.approve", "42", message.ts)
     ]
