@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.core.blocks import MAX_BLOCKS
 from bot.core.catalogue import (
     CatalogueEntry,
     Deployment,
@@ -19,7 +20,6 @@ from bot.core.catalogue import (
 )
 from bot.core.changes import Commit, IssueSummary, changes_blocks, jira_keys
 from bot.core.errors import EngineUnavailable, IntegrationError, NotAvailableYet, NotFound
-from bot.core.plan_views import MAX_BLOCKS
 from bot.core.values import Block, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.services import Services

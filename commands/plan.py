@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from bot.core import plan_views as views
+from bot.core.blocks import escape
 from bot.core.errors import NotAvailableYet, OpsloopError, UsageError
 from bot.core.planning import DigestMemory, Tracker, mine, pick_transition, progress
 from bot.core.values import Invocation, Reply
@@ -140,7 +141,7 @@ class _Plan:
             before = tracker.issue(key)
             chosen = pick_transition(key, tracker.transitions(key), wanted)
             after = tracker.transition(key, chosen)
-            lead = f":white_check_mark: Moved from *{views.esc(before.status)}*: "
+            lead = f":white_check_mark: Moved from *{escape(before.status)}*: "
             return views.issue_view(after, tracker.board_url, lead)
 
         return self._ask(invocation, f"the moves of {key}", work)

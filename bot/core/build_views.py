@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from bot.core.blocks import SECTION_LIMIT
+from bot.core.blocks import context as _context
+from bot.core.blocks import escape as _escape
+from bot.core.blocks import section as _section
 from bot.core.builds import Step
 from bot.core.changes import Commit, IssueSummary, changes_blocks
 from bot.core.jobs import Job, JobKind, JobState
 from bot.core.values import Block, Reply
 
-SECTION_LIMIT = 3000
 _ICON = {
     JobState.QUEUED: ":hourglass_flowing_sand:",
     JobState.RUNNING: ":gear:",
@@ -143,19 +146,6 @@ def format_size(size: int) -> str:
             return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
         value /= 1000
     return f"{size} B"
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _section(text: str) -> Block:
-    clipped = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clipped}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:2000]}]}
 
 
 def started(job: Job, joined: bool) -> Reply:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.plan_views import esc, fit
+from bot.core.blocks import escape
+from bot.core.plan_views import fit
 from bot.core.values import Reply
 
 
@@ -94,9 +95,10 @@ def services_view(entries: Sequence[CatalogueEntry], engine_note: str | None) ->
         return Reply(text="No services are configured (services: in opsloop.yml).")
     paragraphs = []
     if engine_note:
-        paragraphs.append(f":warning: {esc(engine_note)} Versions and health show as unknown.")
+        paragraphs.append(f":warning: {escape(engine_note)} Versions and health show as unknown.")
     for entry in entries:
-        lines = [f"*{esc(entry.service)}* · repo `{esc(entry.repo)}` · image `{esc(entry.image)}`"]
+        name, repo, image = escape(entry.service), escape(entry.repo), escape(entry.image)
+        lines = [f"*{name}* · repo `{repo}` · image `{image}`"]
         if not entry.rows:
             lines.append("  _deploys nowhere yet_")
         lines += [_row(row) for row in entry.rows]
@@ -114,8 +116,8 @@ def _row(row: EnvironmentRow) -> str:
     version = running.version or "unknown version"
     revision = f" ({running.revision[:7]})" if running.revision else ""
     where = f" · {row.endpoint}" if row.endpoint else " · no published port"
-    detail = f" ({esc(row.probe.detail)})" if row.probe.detail else ""
+    detail = f" ({escape(row.probe.detail)})" if row.probe.detail else ""
     return (
-        f"  {icon} `{row.env}`: *{esc(version)}*{revision} · {running.state}{where}"
+        f"  {icon} `{row.env}`: *{escape(version)}*{revision} · {running.state}{where}"
         f" · health {row.probe.health.value}{detail}"
     )

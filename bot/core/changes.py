@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.blocks import escape as _escape
+from bot.core.blocks import section as _section
 from bot.core.values import Block
 
 JIRA_KEY_RE = re.compile(r"\b[A-Z][A-Z0-9_]{1,9}-[1-9]\d{0,6}\b")
 SHOWN_COMMITS = 20
-SECTION_LIMIT = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +102,3 @@ def _issue_line(key: str, issues: Mapping[str, IssueSummary] | None) -> str:
     if issue is None:
         return f"• {key} _(not found in Jira)_"
     return f"• <{issue.url}|{key}> {_escape(issue.summary)[:150]} — *{_escape(issue.status)}*"
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _section(text: str) -> Block:
-    clipped = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clipped}}

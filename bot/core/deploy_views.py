@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.approvals import ActionId, Policy
+from bot.core.blocks import MAX_BLOCKS, section
 from bot.core.deploys import DeployKind, DeployRequest, DeployState
 from bot.core.locks import EnvLock, describe_refusal, stamp
 from bot.core.values import Block, Reply
 
-MAX_BLOCKS = 50
 _ICONS = {
     DeployState.PENDING: ":hourglass_flowing_sand:",
     DeployState.APPROVED: ":white_check_mark:",
@@ -40,11 +40,6 @@ class Plan:
     blocking_lock: EnvLock | None
     changes: tuple[Block, ...]
     shipped: str
-
-
-def section(text: str) -> Block:
-    """One mrkdwn section, clipped to Slack's 3000 characters."""
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
 
 
 def who_approves(policy: Policy) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from bot.core.blocks import section as _section
 from bot.core.values import Block, Reply
 from bot.core.verbs import Verb
-
-SECTION_LIMIT = 3000
 
 
 def overview(verbs: list[Verb]) -> Reply:
@@ -40,8 +39,3 @@ def detail(verb: Verb) -> Reply:
     lines.append(f"Also: `/ops {verb.name} ...`")
     text = "\n".join(lines)
     return Reply(text=text, blocks=(_section(text),))
-
-
-def _section(text: str) -> Block:
-    clipped = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clipped}}

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
+from bot.core.blocks import MAX_BLOCKS, SECTION_LIMIT, escape
+from bot.core.blocks import section as _section
 from bot.core.planning import (
     Category,
     DigestMemory,
@@ -17,8 +19,6 @@ from bot.core.planning import (
 )
 from bot.core.values import Block, Reply
 
-MAX_BLOCKS = 50
-SECTION_LIMIT = 3000
 SUMMARY_LIMIT = 120
 _ORDER = {Category.IN_PROGRESS: 0, Category.TODO: 1, Category.DONE: 2}
 
@@ -27,9 +27,9 @@ def sprint_view(report: SprintReport, today: date, title: str = "Sprint") -> Rep
     """The sprint: name, goal, dates and days left, progress, what is blocked or unassigned,
     then the items grouped by status."""
     sprint = report.sprint
-    head = [f"*{title}: {esc(sprint.name)}*"]
+    head = [f"*{title}: {escape(sprint.name)}*"]
     if sprint.goal:
-        head.append(f"_Goal:_ {esc(sprint.goal)}")
+        head.append(f"_Goal:_ {escape(sprint.goal)}")
     head.append(_dates(report, today))
     lines: list[str] = ["\n".join(head), progress_text(progress(report.issues))]
     if not report.issues:
@@ -37,19 +37,19 @@ def sprint_view(report: SprintReport, today: date, title: str = "Sprint") -> Rep
         return fit(f"{title} {sprint.name}", lines, report.board_url)
     lines += callouts(report.issues)
     for status, issues in group_by_status(report.issues):
-        lines.append(f"*{esc(status)}* ({len(issues)})\n" + "\n".join(map(issue_line, issues)))
+        lines.append(f"*{escape(status)}* ({len(issues)})\n" + "\n".join(map(issue_line, issues)))
     return fit(f"{title} {sprint.name}: {len(report.issues)} items", lines, report.board_url)
 
 
 def mine_view(report: SprintReport, issues: Sequence[PlanIssue], today: date) -> Reply:
     """The caller's own items in the active sprint."""
     sprint = report.sprint
-    header = f"*Your items in {esc(sprint.name)}* · {_dates(report, today)}"
+    header = f"*Your items in {escape(sprint.name)}* · {_dates(report, today)}"
     if not issues:
         return fit("No items of yours", [header, "_Nothing is assigned to you._"], report.board_url)
     lines = [header, progress_text(progress(issues))]
     for status, group in group_by_status(issues):
-        lines.append(f"*{esc(status)}*\n" + "\n".join(map(issue_line, group)))
+        lines.append(f"*{escape(status)}*\n" + "\n".join(map(issue_line, group)))
     return fit(f"Your {len(issues)} items in {sprint.name}", lines, report.board_url)
 
 
@@ -65,15 +65,15 @@ def backlog_view(issues: Sequence[PlanIssue], board_url: str) -> Reply:
 def issue_view(issue: PlanIssue, board_url: str, lead: str = "") -> Reply:
     """One issue: key (a link), type, status, summary, assignee, points."""
     facts = [
-        f"*Status:* {esc(issue.status)}",
-        f"*Type:* {esc(issue.issue_type)}",
-        f"*Assignee:* {esc(issue.assignee) if issue.assignee else '_unassigned_'}",
+        f"*Status:* {escape(issue.status)}",
+        f"*Type:* {escape(issue.issue_type)}",
+        f"*Assignee:* {escape(issue.assignee) if issue.assignee else '_unassigned_'}",
     ]
     if issue.points is not None:
         facts.append(f"*Points:* {_num(issue.points)}")
     if issue.blocked:
         facts.append(":no_entry: *Blocked*")
-    text = f"{lead}<{issue.url}|{issue.key}> {esc(issue.summary)}\n" + " · ".join(facts)
+    text = f"{lead}<{issue.url}|{issue.key}> {escape(issue.summary)}\n" + " · ".join(facts)
     return fit(f"{issue.key}: {issue.summary}"[:200], [text], board_url)
 
 
@@ -84,7 +84,7 @@ def digest_view(report: SprintReport, memory: DigestMemory | None, today: date) 
     done = [i for i in report.issues if i.category is Category.DONE]
     fresh = [i for i in done if memory is None or i.key not in memory.done_keys]
     since = "since the sprint started" if memory is None else "since the last digest"
-    head = f"*Sprint digest: {esc(report.sprint.name)}* · {_dates(report, today)}"
+    head = f"*Sprint digest: {escape(report.sprint.name)}* · {_dates(report, today)}"
     delta = now.done_points - (memory.done_points if memory else 0.0)
     change = f"*{len(fresh)}* done {since} ({_signed(delta)} points)"
     lines = [head, progress_text(now), change]
@@ -143,10 +143,10 @@ def group_by_status(issues: Iterable[PlanIssue]) -> list[tuple[str, list[PlanIss
 
 def issue_line(issue: PlanIssue) -> str:
     """`• <link|OPS-1> Summary — Alice · 3 pts`."""
-    summary = esc(issue.summary)
+    summary = escape(issue.summary)
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[: SUMMARY_LIMIT - 1] + "…"
-    who = esc(issue.assignee) if issue.assignee else "_unassigned_"
+    who = escape(issue.assignee) if issue.assignee else "_unassigned_"
     points = f" · {_num(issue.points)} pts" if issue.points is not None else ""
     flag = " :no_entry:" if issue.blocked and issue.category is not Category.DONE else ""
     return f"• <{issue.url}|{issue.key}> {summary} — {who}{points}{flag}"
@@ -173,11 +173,6 @@ def fit(
         sections = [*sections[: room - 1], f"_… {dropped} more sections: {where}._"]
     blocks: list[Block] = [_section(s) for s in sections]
     return Reply(text=text[:SECTION_LIMIT], blocks=(*blocks, *footer))
-
-
-def esc(text: str) -> str:
-    """Text safe inside mrkdwn: &, < and > escaped so nothing becomes a link or a mention."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _split(paragraph: str) -> list[str]:
@@ -214,7 +209,3 @@ def _num(value: float) -> str:
 
 def _signed(value: float) -> str:
     return f"+{value:g}" if value >= 0 else f"{value:g}"
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
