@@ -7,8 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from slack_bolt import App
@@ -70,11 +69,10 @@ class Opsloop:
     server: SlackHttpServer | None = None
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     scheduler: CronScheduler | None = None
+    stopped: bool = False
 
     def http_server(self, host: str = "127.0.0.1", port: int = 0) -> SlackHttpServer:
-        """The HTTP edge for this bot (created once); scheduled jobs start with it."""
-        if self.scheduler is not None:
-            self.scheduler.start()
+        """The HTTP edge for this bot (created once)."""
         if self.server is None:
             self.server = SlackHttpServer(self.bolt, self.metrics, self.health, host, port)
         return self.server
@@ -96,7 +94,10 @@ class Opsloop:
         return {"ok": store == "ok", "store": store, "verbs": len(self.registry.verbs())}
 
     def stop(self) -> None:
-        """Stop taking requests, finish the work in hand, close the store."""
+        """Stop taking requests, finish the work in hand, close the store. Safe to repeat."""
+        if self.stopped:
+            return
+        self.stopped = True
         if self.server is not None:
             self.server.stop()
         for hook in self.on_stop:
@@ -112,8 +113,9 @@ def build(
     clock: Clock | None = None,
     verify_token: bool = True,
 ) -> Opsloop:
-    """Wire a bot from settings and config. With verify_token, the Slack token is checked
-    with auth.test now, so a bad token stops the start instead of the first command."""
+    """Wire a bot from settings and config, with its background work started (the job
+    runner's recovery, the deploy sweeper, scheduled digests). With verify_token, the Slack
+    token is checked with auth.test now, so a bad token stops the start, not the first command."""
     clock = clock or SystemClock()
     # Acks wait on the interpreter lock while workers run stage code; a shorter switch
     # interval (default 5 ms) lets the acknowledging thread in sooner.
@@ -128,36 +130,40 @@ def build(
         logger=logging.getLogger("opsloop.slack_api"),
     )
     notifier = SlackNotifier(client, redact, metrics)
-    audit = SqlAuditLog(engine)
-    registry = Registry()
     state_dir = settings.state_dir.resolve()
-    services = Services(
+    docker_host = config.docker.host or settings.docker_host
+    tracker = JiraTracker(config.jira) if config.jira else None
+    base = Services(
         config=config,
-        audit=audit,
+        audit=SqlAuditLog(engine),
         notifier=notifier,
         clock=clock,
         directory=SlackDirectory(client),
         state_dir=state_dir,
         repository=lambda source: GitRepo(source, state_dir / "repos"),
-        builds=(
-            builds := _build_stages(
-                settings, config, engine=engine, notifier=notifier, clock=clock, state_dir=state_dir
-            )
-        ),
-        **(plan_code := _plan_and_code(settings, config, engine, notifier, clock)),
-        deploys=(
-            deploys := _deploy_desk(
-                settings, config, engine, notifier, clock, SlackDirectory(client), plan_code
-            )
-        ),
+        issues=tracker,
     )
+    builds = _build_stages(base, engine, docker_host)
+    deploys = _deploy_desk(base, engine, docker_host)
+    background = Background.threaded(notifier)
+    services = replace(
+        base,
+        builds=builds,
+        deploys=deploys,
+        tracker=tracker,
+        digests=SqlDigestLedger(engine, clock),
+        background=background,
+        inventory=DockerInventory(docker_host),
+        probe=HttpProbe(),
+    )
+    registry = Registry()
     commands.register_all(registry, services)
     workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="opsloop-work")
     router = Router(
         RouterDeps(
             registry=registry,
             catalog=Catalog(services=set(config.services), environments=set(config.environments)),
-            audit=audit,
+            audit=services.audit,
             events=SqlEventLedger(engine, clock),
             notifier=notifier,
             metrics=metrics,
@@ -178,93 +184,63 @@ def build(
         workers=workers,
         redact=redact,
     )
-    opsloop.on_stop.append(builds.runner.stop)
-    opsloop.scheduler = _schedules(services, engine, clock, opsloop.on_stop)
-    opsloop.on_stop.append(plan_code["background"].stop)
-    # Startup hook: jobs a restart cut short are marked failed before new requests come in.
+    # The stages' own threads, each with its stop hook, in the order they must stop.
+    # Jobs a restart cut short are marked failed before new requests come in.
     builds.runner.recover()
-    # Startup hook: deploys a restart cut short are settled from the engine's state, and
-    # pending approvals expire on time even when no event comes.
+    opsloop.on_stop.append(builds.runner.stop)
+    # Deploys a restart cut short are settled from the engine's state, and pending
+    # approvals and locks expire on time even when no event comes.
     deploys.start_background(DEPLOY_SWEEP_SECONDS)
     opsloop.on_stop.append(deploys.stop_background)
+    opsloop.on_stop.append(background.stop)
+    opsloop.scheduler = _schedules(services, engine)
+    if opsloop.scheduler is not None:
+        opsloop.scheduler.start()
+        opsloop.on_stop.append(opsloop.scheduler.stop)
     return opsloop
 
 
-def _build_stages(
-    settings: Settings,
-    config: Config,
-    *,
-    engine: Engine,
-    notifier: SlackNotifier,
-    clock: Clock,
-    state_dir: Path,
-) -> BuildStages:
+def _build_stages(services: Services, engine: Engine, docker_host: str | None) -> BuildStages:
+    """Build, test and release: jobs in the store, run on the engine by a runner of their own."""
     jobs = SqlJobStore(engine)
     deps = StageDeps(
-        engine=DockerImages(config.docker.host or settings.docker_host),
+        engine=DockerImages(docker_host),
         registry=RegistryReleases(),
-        notifier=notifier,
-        clock=clock,
-        work_dir=state_dir / "work",
-        ops_channel=config.slack.ops_channel,
+        notifier=services.notifier,
+        clock=services.clock,
+        work_dir=services.state_dir / "work",
+        ops_channel=services.config.slack.ops_channel,
     )
-    return BuildStages(jobs, JobRunner(jobs, notifier, clock, state_dir / "jobs"), deps)
+    runner = JobRunner(jobs, services.notifier, services.clock, services.state_dir / "jobs")
+    return BuildStages(jobs, runner, deps)
 
 
-def _plan_and_code(
-    settings: Settings, config: Config, engine: Engine, notifier: SlackNotifier, clock: Clock
-) -> dict[str, Any]:
-    """The Plan and Code stages' ports: Jira (also resolving keys in release notes), the
-    engine's inventory, health probes, and threads of their own for slow answers."""
-    tracker = JiraTracker(config.jira) if config.jira else None
-    return {
-        "tracker": tracker,
-        "issues": tracker,
-        "digests": SqlDigestLedger(engine, clock),
-        "background": Background.threaded(notifier),
-        "inventory": DockerInventory(config.docker.host or settings.docker_host),
-        "probe": HttpProbe(),
-    }
+def _deploy_desk(services: Services, engine: Engine, docker_host: str | None) -> DeployDesk:
+    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
+    return build_desk(
+        config=services.config,
+        store=SqlDeployStore(engine),
+        locks=SqlLockStore(engine),
+        engine=DockerDeployments(docker_host, services.clock),
+        images=RegistryImages(),
+        notifier=services.notifier,
+        directory=services.directory,
+        clock=services.clock,
+        repository=services.repository,
+        issues=services.issues,
+    )
 
 
-def _schedules(
-    services: Services, engine: Engine, clock: Clock, on_stop: list[Callable[[], None]]
-) -> CronScheduler | None:
+def _schedules(services: Services, engine: Engine) -> CronScheduler | None:
     """The sprint digest on its cron schedule, when jira.digest is configured."""
     jira = services.config.jira
     if jira is None or jira.digest is None:
         return None
-    scheduler = CronScheduler(SqlFireLedger(engine, clock), clock)
+    scheduler = CronScheduler(SqlFireLedger(engine, services.clock), services.clock)
     scheduler.add(
         commands.plan.DIGEST_JOB,
         jira.digest.cron,
         jira.digest.timezone,
         lambda fire_time: commands.plan.post_digest(services, fire_time),
     )
-    on_stop.append(scheduler.stop)
     return scheduler
-
-
-def _deploy_desk(  # noqa: PLR0917 (the composition root's helpers take what build has)
-    settings: Settings,
-    config: Config,
-    engine: Engine,
-    notifier: SlackNotifier,
-    clock: Clock,
-    directory: SlackDirectory,
-    plan_code: dict[str, Any],
-) -> DeployDesk:
-    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
-    state_dir = settings.state_dir.resolve()
-    return build_desk(
-        config=config,
-        store=SqlDeployStore(engine),
-        locks=SqlLockStore(engine),
-        engine=DockerDeployments(config.docker.host or settings.docker_host, clock),
-        images=RegistryImages(),
-        notifier=notifier,
-        directory=directory,
-        clock=clock,
-        repository=lambda source: GitRepo(source, state_dir / "repos"),
-        issues=plan_code["issues"],
-    )
