@@ -3,13 +3,17 @@ allowed about once a second per message, so edits in between are folded into the
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from bot.core.clock import Clock
+from bot.core.errors import OpsloopError
 from bot.core.ports import Notifier
 from bot.core.values import MessageRef, Reply
 
 MIN_INTERVAL = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class LiveMessage:
@@ -17,7 +21,8 @@ class LiveMessage:
 
     show() may be called as often as progress happens; the newest content always lands,
     at the latest `interval` after it was shown. finish() writes the final content at
-    once (after waiting out the interval) and stops further edits.
+    once (after waiting out the interval) and stops further edits. An edit Slack refuses
+    is logged and dropped: it never raises into the work being reported.
     """
 
     def __init__(
@@ -74,4 +79,8 @@ class LiveMessage:
             return
         self._last_sent = self._clock.monotonic()
         self.updates_sent += 1
-        self._notifier.update(self.ref, reply)
+        try:
+            self._notifier.update(self.ref, reply)
+        except OpsloopError as error:
+            # Progress is a courtesy: a refused edit must not stop the work it reports on.
+            log.warning("could not edit %s/%s: %s", self.ref.channel_id, self.ref.ts, error)

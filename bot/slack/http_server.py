@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 1_000_000
+REQUEST_TIMEOUT = 10
 
 
 class _Server(ThreadingHTTPServer):
@@ -81,6 +82,8 @@ def _handler_class(
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A client that stops sending must not hold a thread for ever.
+        timeout = REQUEST_TIMEOUT
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -96,7 +99,10 @@ def _handler_class(
             if self.path.split("?", 1)[0] != EVENTS_PATH:
                 self._send(404, b'{"error": "not found"}', "application/json")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            length = _content_length(self.headers.get("Content-Length"))
+            if length is None:
+                self._send(400, b'{"error": "bad Content-Length"}', "application/json")
+                return
             if length > MAX_BODY:
                 self._send(413, b"", "text/plain")
                 return
@@ -120,3 +126,11 @@ def _handler_class(
             log.debug("http: " + format, *args)
 
     return Handler
+
+
+def _content_length(header: str | None) -> int | None:
+    """The body length the client announced; None when it is not a whole number >= 0."""
+    if header is None:
+        return 0
+    stripped = header.strip()
+    return int(stripped) if stripped.isdecimal() else None

@@ -7,6 +7,7 @@ import threading
 import time
 
 from bot.core.clock import SystemClock
+from bot.core.errors import IntegrationError
 from bot.core.progress import LiveMessage
 from bot.core.values import MessageRef, Reply
 
@@ -66,3 +67,19 @@ def test_nothing_is_sent_after_finish() -> None:
     live.finish(Reply(text="done"))
     live.show(Reply(text="late"))
     assert [text for _, text in notifier.edits] == ["done"]
+
+
+class RefusingNotifier(RecordingNotifier):
+    """Slack refuses every edit, as when the bot was removed from the channel."""
+
+    def update(self, ref: MessageRef, reply: Reply) -> None:
+        super().update(ref, reply)
+        raise IntegrationError("Slack refused chat.update: not_in_channel.")
+
+
+def test_a_refused_edit_does_not_stop_the_work_it_reports_on() -> None:
+    notifier = RefusingNotifier()
+    live = LiveMessage(notifier, MessageRef("C1", "1.1"), SystemClock(), interval=0.01)
+    live.show(Reply(text="step 1"))
+    live.finish(Reply(text="done"))
+    assert [text for _, text in notifier.edits] == ["step 1", "done"]

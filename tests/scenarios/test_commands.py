@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,6 +18,8 @@ from bot.core.verbs import Verb
 from bot.store.tables import audit_log
 from tests.scenarios.conftest import BOT_TOKEN, Harness
 from tests.scenarios.replies import reply_to
+
+REQUEST_DEADLINE = 5.0
 
 
 def test_ops_help_lists_every_verb_with_its_usage(harness: Harness) -> None:
@@ -149,3 +153,16 @@ def test_a_crashing_handler_is_reported_with_a_reference_and_audited(
     assert "disk on fire" in caplog.text and "disk on fire" not in answer
     latest = harness.bot.services.audit.latest(1)[0]
     assert (latest.verb, latest.outcome) == ("explode", "error")
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "1e3"])
+def test_a_malformed_content_length_gets_400_without_waiting(harness: Harness, length: str) -> None:
+    url = urlsplit(harness.bot.http_server().events_url)
+    request = (
+        f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Content-Length: {length}\r\nConnection: close\r\n\r\nx=1"
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=REQUEST_DEADLINE) as raw:
+        raw.sendall(request.encode())
+        status_line = raw.makefile("rb").readline()
+    assert status_line.split()[1] == b"400"
