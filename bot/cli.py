@@ -96,6 +96,8 @@ def _serve(settings: Settings, command: str, args: argparse.Namespace) -> int:
     config = _load(settings)
     if config is None:
         return 1
+    # Now that the config's own secrets are known, the log redacts them too.
+    configure_logging(Redactor((*settings.secrets(), *config.secrets())))
     from bot.app import build
 
     bot = build(settings, config)

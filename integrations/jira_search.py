@@ -80,7 +80,9 @@ def guarded(site: str, timeout: float, call: Callable[[], T], missing: str | Non
     try:
         return call()
     except JIRAError as error:
-        raise translate(site, error, missing) from error
+        # JIRAError renders the request headers, Authorization included: keep it out of
+        # every traceback by dropping the cause.
+        raise translate(site, error, missing) from None
     except requests.Timeout as error:
         raise JiraUnavailable(
             f"Jira at {site} did not answer within {timeout:g} seconds. Try again later."

@@ -690,3 +690,20 @@ def test_config_error_survives_pickling() -> None:
         parse_config("", {})
     copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
     assert copy.problems == caught.value.problems and str(copy) == str(caught.value)
+
+
+def test_credentials_in_a_repository_url_are_secrets_to_redact() -> None:
+    text = (
+        "slack: {ops_channel: C0OPS}\n"
+        "services:\n"
+        "  web:\n"
+        "    repo: https://deploy-bot:ghp_s3cretvalue@git.example.com/web.git\n"
+        "    image: 127.0.0.1:5000/web\n"
+        "  api:\n"
+        "    repo: https://git.example.com/api.git\n"
+        "    image: 127.0.0.1:5000/api\n"
+    )
+    config = parse_config(text, {})
+    assert "ghp_s3cretvalue" in config.secrets()
+    assert "deploy-bot" in config.secrets()
+    assert len(config.secrets()) == 2

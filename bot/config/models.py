@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
@@ -179,6 +180,13 @@ class Config(BaseModel):
         return self.environments.get(name)
 
     def secrets(self) -> tuple[str, ...]:
-        """Every non-empty secret value in the config (today: the Jira token), for redaction."""
+        """Every non-empty secret value in the config, for redaction: the Jira token, and
+        credentials written into a repository URL (https://user:token@host/...)."""
+        found: list[str] = []
         token = self.jira.token if self.jira else None
-        return (token.get_secret_value(),) if token and token.get_secret_value() else ()
+        if token and token.get_secret_value():
+            found.append(token.get_secret_value())
+        for service in self.services.values():
+            parts = urlsplit(service.repo)
+            found += [part for part in (parts.password, parts.username) if part]
+        return tuple(found)

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config, parse_config
+from bot.core.redact import Redactor
+from bot.logs import configure_logging
 from bot.sandbox.samples import SAMPLES, ensure_samples
 from bot.settings import Settings
 
@@ -41,6 +43,7 @@ def run_sandbox(settings: Settings, host: str = "127.0.0.1", port: int = 3000) -
         for problem in error.problems:
             log.error("%s", problem)
         return 1
+    configure_logging(Redactor((*settings.secrets(), *config.secrets())))
     made = ensure_samples()
     if made:
         log.info("created the sample repositories %s under %s", ", ".join(made), SAMPLES)
