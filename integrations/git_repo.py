@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.core.changes import Commit
 from bot.core.errors import NotFound, RepositoryUnavailable, UsageError
 from bot.core.parsing import is_safe_ref
+from bot.core.redact import public_source
 
 GIT_TIMEOUT = 120
 _FIELD = "\x1f"
@@ -40,6 +41,7 @@ class GitRepo:
 
     def __init__(self, source: str, cache_dir: Path) -> None:
         self.source = source
+        self._shown = public_source(source)
         digest = hashlib.sha256(source.encode()).hexdigest()[:16]
         self._mirror = cache_dir / f"{digest}.git"
         with _locks_guard:
@@ -66,7 +68,7 @@ class GitRepo:
                 "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
             ).strip()
         except RepositoryUnavailable as error:
-            raise NotFound(f"`{ref}` is not a branch, tag or commit of {self.source}.") from error
+            raise NotFound(f"`{ref}` is not a branch, tag or commit of {self._shown}.") from error
 
     def head(self) -> str:
         """The sha the repository's HEAD points at."""
@@ -101,7 +103,13 @@ class GitRepo:
         archive = self._run(["archive", "--format=tar", sha], self._mirror)
         dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-            tar.extractall(dest, filter="data")
+            try:
+                tar.extractall(dest, filter="data")
+            except tarfile.FilterError as error:
+                raise UsageError(
+                    f"Commit {sha[:12]} of {self._shown} has a file opsloop will "
+                    f"not unpack: {error}. Links must stay inside the repository."
+                ) from error
 
     def _git(self, *args: str) -> str:
         return self._run(list(args), self._mirror).decode(errors="replace")
@@ -115,9 +123,9 @@ class GitRepo:
                 command + args, capture_output=True, timeout=GIT_TIMEOUT, env=_ENV, check=False
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise RepositoryUnavailable(f"git could not reach {self.source}: {error}") from error
+            raise RepositoryUnavailable(f"git could not reach {self._shown}: {error}") from error
         if completed.returncode != 0:
             detail = completed.stderr.decode(errors="replace").strip().splitlines()
             last = detail[-1] if detail else f"exit {completed.returncode}"
-            raise RepositoryUnavailable(f"git failed on {self.source}: {last[:300]}")
+            raise RepositoryUnavailable(f"git failed on {self._shown}: {last[:300]}")
         return completed.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 
@@ -24,3 +25,12 @@ class Redactor:
         if self._known is not None:
             text = self._known.sub(REDACTED, text)
         return _SLACK_TOKEN_RE.sub(REDACTED, text)
+
+
+def public_source(source: str) -> str:
+    """A repository address without the credentials written into it, fit for anyone to read."""
+    parts = urlsplit(source)
+    if parts.hostname and (parts.username or parts.password):
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return source

@@ -53,3 +53,21 @@ def test_unknown_ref_and_unreachable_repository(origin: Path, tmp_path: Path) ->
         GitRepo(str(origin), tmp_path / "cache").resolve("nope")
     with pytest.raises(RepositoryUnavailable, match="git failed"):
         GitRepo(str(tmp_path / "missing"), tmp_path / "cache").head()
+
+
+def test_a_link_out_of_the_repository_is_refused_with_a_clear_answer(tmp_path: Path) -> None:
+    origin = make_repo(tmp_path / "links", {"app.txt": "v1"}, "first")
+    (origin / "tz").symlink_to("/usr/share/zoneinfo/UTC")
+    sha = commit(origin, {}, "a link to the host's time zone")
+    repo = GitRepo(str(origin), tmp_path / "cache")
+    repo.fetch()
+    with pytest.raises(UsageError, match="Links must stay inside the repository"):
+        repo.export(sha, tmp_path / "out")
+
+
+def test_credentials_in_the_source_never_appear_in_errors(tmp_path: Path) -> None:
+    source = "http://deploy:s3cret-token@127.0.0.1:9/web.git"
+    with pytest.raises(RepositoryUnavailable) as caught:
+        GitRepo(source, tmp_path / "cache").head()
+    assert "s3cret-token" not in caught.value.message
+    assert "http://127.0.0.1:9/web.git" in caught.value.message
