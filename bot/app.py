@@ -100,9 +100,10 @@ class Opsloop:
         self.stopped = True
         if self.server is not None:
             self.server.stop()
+        # Commands already acknowledged finish first: they may still hand work to the stages.
+        self.workers.shutdown(wait=True, cancel_futures=False)
         for hook in self.on_stop:
             hook()
-        self.workers.shutdown(wait=True, cancel_futures=False)
         self.engine.dispose()
 
 
