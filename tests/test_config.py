@@ -707,3 +707,26 @@ def test_credentials_in_a_repository_url_are_secrets_to_redact() -> None:
     assert "ghp_s3cretvalue" in config.secrets()
     assert "deploy-bot" in config.secrets()
     assert len(config.secrets()) == 2
+
+
+def test_two_deployments_that_would_share_a_container_name_are_refused() -> None:
+    text = (
+        "slack: {ops_channel: C0OPS}\n"
+        "environments: {prod: {}, eu-prod: {}}\n"
+        "services:\n"
+        "  api:\n"
+        "    repo: ./api\n"
+        "    image: 127.0.0.1:5000/api\n"
+        "    deploy: {eu-prod: {target: container}}\n"
+        "  api-eu:\n"
+        "    repo: ./api-eu\n"
+        "    image: 127.0.0.1:5000/api-eu\n"
+        "    deploy:\n"
+        "      prod: {target: container}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, {})
+    (problem,) = caught.value.problems
+    assert problem.key == "services.api-eu.deploy.prod"
+    assert problem.line == 12
+    assert "same container as api in eu-prod (opsloop-api-eu-prod)" in problem.message

@@ -33,6 +33,7 @@ from bot.config._checks import (
     fail,
     fail_many,
 )
+from bot.core.naming import deployment_name
 
 # hide_input_in_errors: a rejected value may be a secret, so pydantic's own texts never show it.
 _MODEL = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
@@ -168,6 +169,26 @@ class Config(BaseModel):
     def _deploys_name_environments(self) -> Self:
         deploys = ((name, service.deploy) for name, service in self.services.items())
         if problems := list(undefined_environments(deploys, self.environments)):
+            raise fail_many(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _deployments_have_distinct_names(self) -> Self:
+        # opsloop-<service>-<env> names the container or Swarm service: `api` in `eu-prod`
+        # and `api-eu` in `prod` would both be opsloop-api-eu-prod and replace each other.
+        seen: dict[str, tuple[str, str]] = {}
+        problems = []
+        for service, settings in self.services.items():
+            for env in settings.deploy:
+                name = deployment_name(service, env)
+                other = seen.setdefault(name, (service, env))
+                if other != (service, env):
+                    message = (
+                        f"deploys to the same container as {other[0]} in {other[1]} ({name}); "
+                        "rename the service or the environment"
+                    )
+                    problems.append((("services", service, "deploy", env), message))
+        if problems:
             raise fail_many(problems)
         return self
 
