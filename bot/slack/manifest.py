@@ -15,13 +15,13 @@ DEFAULT_REQUEST_URL = "https://opsloop.example.com/slack/events"
 BOT_SCOPES = (
     "commands",
     "chat:write",
+    # Deploy requests and job messages go to the channel the command came from, which the
+    # bot may never have been invited to.
+    "chat:write.public",
     "reactions:read",
     "users:read",
     "users:read.email",
     "usergroups:read",
-    "channels:history",
-    "groups:history",
-    "files:write",
 )
 BOT_EVENTS = ("reaction_added", "reaction_removed")
 
