@@ -34,8 +34,8 @@ class Invocation:
     """A parsed command: `/deploy web 1.2.0 prod` and `/ops deploy web 1.2.0 prod` alike.
 
     `args` holds the declared positional arguments by name (optional ones that were not
-    given are absent), `rest` the words of a trailing free-text argument, and `options`
-    the `--flag` values (`True` for flags that take no value).
+    given are absent; a trailing free-text argument holds its words joined by spaces), and
+    `options` the `--flag` values (`True` for flags that take no value).
     """
 
     verb: str
@@ -72,6 +72,8 @@ class Reaction:
     channel_id: str
     message_ts: str
     added: bool
+    event_ts: str = ""
+    """When Slack stamped the event (`1700000000.123456`); orders events handled out of order."""
 
     @property
     def base_name(self) -> str:
