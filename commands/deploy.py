@@ -11,7 +11,7 @@ the request message, or with its buttons; removing the reaction withdraws the vo
 
 from __future__ import annotations
 
-from bot.core.approvals import ActionId, Mark, mark_of_reaction
+from bot.core.approvals import ActionId, Mark, event_time, mark_of_reaction
 from bot.core.deploy_desk import Ask, DeployDesk
 from bot.core.deploy_plans import target_of
 from bot.core.deploy_views import list_reply, locks_reply
@@ -126,7 +126,8 @@ class _DeployStage:
         request = desk.by_message(reaction.channel_id, reaction.message_ts)
         if request is None:
             return
-        refusal = desk.vote(request, reaction.user_id, mark, reaction.added)
+        at = event_time(reaction.event_ts)
+        refusal = desk.vote(request, reaction.user_id, mark, reaction.added, at)
         if refusal and reaction.added:
             self._services.notifier.ephemeral(
                 reaction.channel_id, reaction.user_id, Reply(text=f":warning: {refusal}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 APPROVE_REACTIONS = frozenset({"white_check_mark", "+1", "heavy_check_mark"})
@@ -37,6 +38,16 @@ def is_approving(mark: str) -> bool:
 def is_rejecting(mark: str) -> bool:
     """Whether a stored mark rejects."""
     return mark in REJECT_REACTIONS or mark == Mark.BUTTON_REJECT
+
+
+def event_time(event_ts: str) -> datetime | None:
+    """Slack's `1700000000.123456` as a UTC time, to the microsecond; None when absent or
+    malformed (the vote is then stamped with the bot's clock)."""
+    seconds, _, fraction = event_ts.partition(".")
+    if not seconds.isdigit() or not (fraction == "" or fraction.isdigit()):
+        return None
+    micros = int((fraction + "000000")[:6])
+    return datetime.fromtimestamp(int(seconds), UTC) + timedelta(microseconds=micros)
 
 
 def mark_of_reaction(base_name: str) -> str | None:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.config import Config
 from bot.core.approvals import Policy, Verdict, judge
@@ -154,9 +154,17 @@ class DeployDesk:
         )
 
     # -- voting ----------------------------------------------------------------------------
-    def vote(self, request: DeployRequest, user: str, mark: str, added: bool) -> str | None:
-        """Count one approving or rejecting mark. Returns what to tell the voter when the
-        vote did not count (None when it did)."""
+    def vote(
+        self,
+        request: DeployRequest,
+        user: str,
+        mark: str,
+        added: bool,
+        at: datetime | None = None,
+    ) -> str | None:
+        """Count one approving or rejecting mark, cast (or withdrawn) at `at` (Slack's event
+        time; now when None). Returns what to tell the voter when the vote did not count
+        (None when it did)."""
         policy = policy_of(self.planner.config, request.env)
         request = self._expire_if_due(request, policy)
         if request.state is not DeployState.PENDING:
@@ -169,7 +177,8 @@ class DeployDesk:
             return "You asked for this deploy, so you cannot approve or reject it."
         if verdict is Verdict.NOT_APPROVER:
             return f"Only approvers of `{request.env}` can approve or reject this deploy."
-        self.store.vote(request.id, user, mark, added, self._clock.now())
+        # Slack's event time, not arrival: a removal handled before its addition still wins.
+        self.store.vote(request.id, user, mark, added, at or self._clock.now())
         self._settle(request.id, policy)
         return None
 

@@ -12,7 +12,7 @@ from bot.config import Config
 from bot.core.clock import Clock
 from bot.core.deploy_plans import policy_of, target_of
 from bot.core.deploy_views import announcement, duration, request_reply
-from bot.core.deploys import DeployEngine, DeployRequest, DeployState, DeployStore
+from bot.core.deploys import DeployEngine, DeployRequest, DeployState, DeployStore, Running
 from bot.core.errors import OpsloopError
 from bot.core.locks import Locks, describe_refusal
 from bot.core.ports import Notifier
@@ -86,39 +86,31 @@ class Runner:
         self._finish(request, DeployState.RUNNING, state, detail)
 
     def reconcile(self, resume: Callable[[int], None]) -> None:
-        """After a restart: settle requests left running from what the engine runs, and
-        resume requests that were approved but not started."""
+        """After a restart: settle requests left running from what the engine runs once it
+        stops converging, say so in their threads, and resume requests that were approved
+        but not started."""
         for request in self.store.in_states([DeployState.RUNNING]):
             try:
                 target = target_of(self.config, request.service, request.env)
-                running = self._engine.running(target)
+                running = self._engine.settle(target)
             except OpsloopError as error:
                 log.warning("cannot reconcile deploy #%s: %s", request.id, error.message)
                 continue
-            if running.version == request.version and running.healthy:
-                state = DeployState.SUCCEEDED
-                detail = (
-                    f"The bot restarted during the deploy; the engine runs `{request.version}`."
-                )
-            else:
-                state = DeployState.FAILED
-                detail = (
-                    "The bot restarted during the deploy; the engine runs "
-                    f"`{running.version or 'nothing'}`, not `{request.version}`."
-                )
-            self._thread(request, detail)
-            self._finish(request, DeployState.RUNNING, state, detail)
+            state, detail = _reconciled(request, running)
+            if self._finish(request, DeployState.RUNNING, state, detail):
+                self._thread(request, f"{_EVENTS[state].capitalize()}: {detail}")
         for request in self.store.in_states([DeployState.APPROVED]):
             resume(request.id)
 
     def _finish(
         self, request: DeployRequest, source: DeployState, state: DeployState, detail: str
-    ) -> None:
+    ) -> bool:
         if not self.store.transition(request.id, source, state, self.clock.now(), detail):
-            return
+            return False
         done = self._reload(request.id)
         self._show(done)
         self._announce(done, _EVENTS.get(state, state.value))
+        return True
 
     def _reload(self, request_id: int) -> DeployRequest:
         request = self.store.get(request_id)
@@ -138,3 +130,20 @@ class Runner:
     def _announce(self, request: DeployRequest, event: str) -> None:
         took = duration(request.started_at, request.finished_at)
         self._notifier.post(self._ops, announcement(request, event, took))
+
+
+def _reconciled(request: DeployRequest, running: Running) -> tuple[DeployState, str]:
+    # The engine is the truth: the deploy counts only if the new version runs and answers.
+    said = "The bot restarted during the deploy; "
+    if running.version == request.version and running.healthy:
+        return DeployState.SUCCEEDED, (
+            f"{said}the engine runs `{request.version}` and it answers its health path."
+        )
+    if running.version == request.version:
+        return DeployState.FAILED, (
+            f"{said}the engine runs `{request.version}` but it does not answer its health path."
+        )
+    serving = "; it keeps serving" if running.version and running.healthy else ""
+    return DeployState.FAILED, (
+        f"{said}the engine runs `{running.version or 'nothing'}`{serving}, not `{request.version}`."
+    )

@@ -180,7 +180,8 @@ class DeployStore(Protocol):
         ...
 
     def vote(self, request_id: int, user_id: str, mark: str, added: bool, at: datetime) -> None:
-        """Record (or withdraw) one user's approving or rejecting mark."""
+        """Record (or withdraw) one user's approving or rejecting mark as of `at`; an event
+        older than the one already stored for that mark changes nothing."""
         ...
 
     def in_states(self, states: Sequence[DeployState]) -> list[DeployRequest]:
@@ -201,6 +202,11 @@ class DeployEngine(Protocol):
 
     def running(self, target: Target) -> Running:
         """What runs now (version None when nothing does). EngineUnavailable when down."""
+        ...
+
+    def settle(self, target: Target) -> Running:
+        """What runs once the engine stops converging (after a restart cut a deploy short);
+        healthy only when it answers its health path. EngineUnavailable when down."""
         ...
 
     def revision(self, image_ref: str) -> str | None:

@@ -89,6 +89,7 @@ def reaction(body: dict[str, Any], *, added: bool) -> Reaction | None:
         channel_id=str(item.get("channel", "")),
         message_ts=str(item.get("ts", "")),
         added=added,
+        event_ts=str(event.get("event_ts", "")),
     )
 
 

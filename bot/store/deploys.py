@@ -1,8 +1,12 @@
-"""Deploy requests, their votes, and environment locks, in the store.
+"""Deploy requests and their votes, in the store (environment locks: bot.store.env_locks).
 
 A request that is pending, approved or running holds `active_slot` = "service/env"; the
 unique index on it is what makes "one deploy per service and environment" hold even when
 two people ask at the same moment. State moves are UPDATE ... WHERE state = <expected>.
+
+A vote row is the latest word on one (request, user, mark): cast, or withdrawn, at the time
+Slack stamped the event. Slack events can be handled out of order, so an event older than
+the row is ignored: a removal handled before its addition leaves the vote withdrawn.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -21,17 +26,18 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    delete,
+    false,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.deploys import DeployKind, DeployRequest, DeployState, NewDeploy
-from bot.core.locks import EnvLock
+from bot.store.env_locks import SqlLockStore, env_locks
 from bot.store.tables import metadata
+
+__all__ = ["SqlDeployStore", "SqlLockStore", "deploy_requests", "deploy_votes", "env_locks"]
 
 deploy_requests = Table(
     "deploy_requests",
@@ -66,17 +72,7 @@ deploy_votes = Table(
     Column("user_id", String(32), primary_key=True),
     Column("mark", String(32), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False),
-)
-
-env_locks = Table(
-    "env_locks",
-    metadata,
-    Column("env", String(64), primary_key=True),
-    Column("holder", String(32), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("since", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("channel_id", String(32), nullable=False),
+    Column("withdrawn", Boolean, nullable=False, server_default=false()),
 )
 
 
@@ -179,32 +175,40 @@ class SqlDeployStore:
         return result.rowcount == 1
 
     def vote(self, request_id: int, user_id: str, mark: str, added: bool, at: datetime) -> None:
-        """Add or withdraw one mark; repeats change nothing."""
+        """Cast or withdraw one mark as of `at`; an event older than the stored one, or a
+        repeat of it, changes nothing."""
         key = and_(
             deploy_votes.c.request_id == request_id,
             deploy_votes.c.user_id == user_id,
             deploy_votes.c.mark == mark,
         )
-        with self._engine.begin() as connection:
-            if not added:
-                connection.execute(delete(deploy_votes).where(key))
-                return
-            if connection.execute(select(deploy_votes.c.at).where(key)).first() is None:
-                connection.execute(
-                    insert(deploy_votes).values(
-                        request_id=request_id, user_id=user_id, mark=mark, at=at
+        for _attempt in range(3):
+            try:
+                with self._engine.begin() as connection:
+                    newer = connection.execute(
+                        update(deploy_votes)
+                        .where(key, deploy_votes.c.at < at)
+                        .values(at=at, withdrawn=not added)
                     )
-                )
+                    if newer.rowcount:
+                        return
+                    if connection.execute(select(deploy_votes.c.at).where(key)).first():
+                        return
+                    connection.execute(
+                        insert(deploy_votes).values(
+                            request_id=request_id, user_id=user_id, mark=mark, at=at,
+                            withdrawn=not added,
+                        )
+                    )  # fmt: skip
+                return
+            except IntegrityError:
+                # The other worker stored an event for this mark first: compare with it.
+                continue
 
     def votes(self, request_id: int) -> list[tuple[str, str]]:
-        """(user, mark) pairs in the order they were cast."""
-        query = (
-            select(deploy_votes.c.user_id, deploy_votes.c.mark)
-            .where(deploy_votes.c.request_id == request_id)
-            .order_by(deploy_votes.c.at)
-        )
+        """(user, mark) pairs that count, in the order they were cast."""
         with self._engine.connect() as connection:
-            return [(str(u), str(m)) for u, m in connection.execute(query).all()]
+            return _votes(connection, request_id)
 
     def in_states(self, states: Sequence[DeployState]) -> list[DeployRequest]:
         """Requests in these states, oldest first."""
@@ -246,12 +250,7 @@ class SqlDeployStore:
     def _request(self, connection: Any, row: Any) -> DeployRequest:
         from bot.core.approvals import tally
 
-        votes = connection.execute(
-            select(deploy_votes.c.user_id, deploy_votes.c.mark)
-            .where(deploy_votes.c.request_id == row["id"])
-            .order_by(deploy_votes.c.at)
-        ).all()
-        counted = tally([(str(u), str(m)) for u, m in votes], int(row["approvals_needed"]))
+        counted = tally(_votes(connection, int(row["id"])), int(row["approvals_needed"]))
         return DeployRequest(
             id=int(row["id"]), kind=DeployKind(row["kind"]), service=row["service"],
             env=row["env"], version=row["version"], from_version=row["from_version"],
@@ -266,82 +265,10 @@ class SqlDeployStore:
         )  # fmt: skip
 
 
-class SqlLockStore:
-    """bot.core.locks.LockStore on SQLAlchemy."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def acquire(self, lock: EnvLock, now: datetime) -> EnvLock:
-        """Take the lock when it is free, expired or already `lock.holder`'s."""
-        with self._engine.begin() as connection:
-            connection.execute(
-                delete(env_locks).where(
-                    env_locks.c.env == lock.env,
-                    or_(env_locks.c.holder == lock.holder, env_locks.c.expires_at <= now),
-                )
-            )
-            try:
-                with connection.begin_nested():
-                    connection.execute(
-                        insert(env_locks).values(
-                            env=lock.env, holder=lock.holder, reason=lock.reason,
-                            since=lock.since, expires_at=lock.expires_at,
-                            channel_id=lock.channel_id,
-                        )
-                    )  # fmt: skip
-            except IntegrityError:
-                pass
-        held = self.get(lock.env)
-        assert held is not None
-        return held
-
-    def get(self, env: str) -> EnvLock | None:
-        """The lock on `env`."""
-        with self._engine.connect() as connection:
-            row = connection.execute(
-                select(env_locks).where(env_locks.c.env == env)
-            ).mappings().first()  # fmt: skip
-        return None if row is None else _lock(row)
-
-    def release(self, env: str, holder: str) -> bool:
-        """Delete `holder`'s lock on `env`."""
-        with self._engine.begin() as connection:
-            result = connection.execute(
-                delete(env_locks).where(env_locks.c.env == env, env_locks.c.holder == holder)
-            )
-        return result.rowcount == 1
-
-    def all(self) -> list[EnvLock]:
-        """Every lock."""
-        with self._engine.connect() as connection:
-            rows = connection.execute(select(env_locks).order_by(env_locks.c.env)).mappings()
-            return [_lock(row) for row in rows]
-
-    def take_expired(self, now: datetime) -> list[EnvLock]:
-        """Delete and return the expired locks; a lock deleted by another sweep is skipped."""
-        taken: list[EnvLock] = []
-        with self._engine.begin() as connection:
-            rows = connection.execute(
-                select(env_locks).where(env_locks.c.expires_at <= now)
-            ).mappings().all()  # fmt: skip
-            for row in rows:
-                gone = connection.execute(
-                    delete(env_locks).where(
-                        env_locks.c.env == row["env"], env_locks.c.since == row["since"]
-                    )
-                )
-                if gone.rowcount == 1:
-                    taken.append(_lock(row))
-        return taken
-
-
-def _lock(row: Any) -> EnvLock:
-    return EnvLock(
-        env=row["env"],
-        holder=row["holder"],
-        reason=row["reason"],
-        since=_must(row["since"]),
-        expires_at=_must(row["expires_at"]),
-        channel_id=row["channel_id"],
-    )
+def _votes(connection: Any, request_id: int) -> list[tuple[str, str]]:
+    rows = connection.execute(
+        select(deploy_votes.c.user_id, deploy_votes.c.mark)
+        .where(deploy_votes.c.request_id == request_id, deploy_votes.c.withdrawn == false())
+        .order_by(deploy_votes.c.at)
+    ).all()
+    return [(str(u), str(m)) for u, m in rows]

@@ -4,7 +4,8 @@ migration check and Alembic). A stage that adds tables adds its module here."""
 from __future__ import annotations
 
 from bot.store import (
-    deploys,  # noqa: F401  (deploy requests, votes and environment locks)
+    deploys,  # noqa: F401  (deploy requests and their votes)
+    env_locks,  # noqa: F401  (environment locks)
     jobs,  # noqa: F401  (build, test and release jobs)
     schedules,  # noqa: F401  (scheduled fire times, the sprint digest's memory)
     tables,

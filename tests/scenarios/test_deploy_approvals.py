@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.workspace import SlackWorkspace
+from bot.workspace.payloads import reaction_event
 from tests.scenarios.deploy_support import (
     BROKEN,
     DEADLINE,
@@ -115,6 +117,11 @@ def test_a_withdrawn_approval_does_not_count_and_distinct_approvers_are_needed(e
     assert answer(env.qa_port) == GOOD
 
 
+def _shown(ws: SlackWorkspace, ts: str) -> str:
+    message = ws.message("C0DEV", ts)
+    return text_of(message) if message is not None else ""
+
+
 def first_id(message: object) -> str:
     """The request id the buttons of a request message carry."""
     for block in getattr(message, "blocks", None) or []:
@@ -122,3 +129,31 @@ def first_id(message: object) -> str:
             if element.get("action_id") == "deploy.approve":
                 return str(element["value"])
     raise AssertionError("no Approve button")
+
+
+def test_a_reaction_removal_handled_before_its_addition_leaves_no_vote(env: Env) -> None:
+    ws = env.ws
+    _deploy(env, "U0ALICE", GOOD, where="qa")
+    request = request_message(ws, "C0DEV")
+
+    def shown() -> int:
+        updates = ws.calls_to("chat.update")
+        return len([c for c in updates if c.params.get("ts") == request.ts])
+
+    # Bob added then removed :+1:, and Slack stamped the events in that order; the bot
+    # handles the removal first (the router's two workers can swap them).
+    before = shown()
+    for kind, stamp in (("reaction_removed", "1767603600.000200"),
+                        ("reaction_added", "1767603600.000100")):  # fmt: skip
+        event = reaction_event(
+            kind, user_id="U0BOB", reaction="+1", channel_id="C0DEV", ts=request.ts,
+            item_user="U0BOT",
+        )  # fmt: skip
+        env.harness.slack.event({**event, "event_ts": stamp})
+        ws.wait_for(lambda n=before: shown() > n, timeout=DEADLINE, description=kind)
+        before = shown()
+    ws.user_react("U0CAROL", "C0DEV", request.ts, "+1")
+    ws.wait_for(lambda: "Approvals: 1/2 (<@U0CAROL>)" in _shown(ws, request.ts), DEADLINE)
+    ws.wait_for(lambda: shown() > before, timeout=DEADLINE, description="Carol's vote")
+    assert "— *pending*" in _shown(ws, request.ts)
+    assert answer(env.qa_port) == ""

@@ -1,0 +1,118 @@
+"""A rollout to one plain container per service and environment.
+
+The new image is first started as a candidate on an ephemeral loopback port and probed on
+its health path. Only a healthy candidate goes on: the old container is stopped (kept,
+renamed), the final container starts on the published port and is probed again; if that
+fails the old one is started back. A host port cannot move between running containers, so
+the window without an answer on the published port is from stopping the old container
+until the new one answers its health path (about a second for a small service).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+from docker.errors import APIError, NotFound
+
+from bot.core.deploys import DeployState, Outcome, Progress, Target
+from bot.core.naming import deployment_name
+from integrations.docker_engine.rollout_common import (
+    FINAL_ATTEMPTS,
+    POLL,
+    EngineAccess,
+    host_port,
+)
+
+
+class ContainerRollout:
+    """One rollout of `image_ref` to the target's container (see the module's docstring)."""
+
+    def __init__(
+        self, engine: EngineAccess, target: Target, image_ref: str,
+        labels: dict[str, str], progress: Progress,
+    ) -> None:  # fmt: skip
+        self.e, self.t, self.image_ref, self.labels, self.say = (
+            engine, target, image_ref, labels, progress,
+        )  # fmt: skip
+        self.client = engine.client()
+        self.name = deployment_name(target.service, target.env)
+
+    def run(self) -> Outcome:
+        """Roll out; an Outcome for a failed rollout, engine errors raised."""
+        t = self.t
+        self.say(f"Pulling `{self.image_ref}`…")
+        repository, _, tag = self.image_ref.rpartition(":")
+        self.client.images.pull(repository, tag=tag)
+        candidate = self._start(f"{self.name}-next", None)
+        self.say(f"Started a candidate; probing `{t.health}`…")
+        try:
+            port = host_port(candidate, t.port)
+            ok = port is not None and self.e.healthy(port, t.health)
+        finally:
+            candidate.remove(force=True)
+        if not ok:
+            return Outcome(
+                DeployState.FAILED,
+                f"The new version never answered `{t.health}`; the running version keeps serving.",
+            )
+        old = self._existing()
+        if old is not None:
+            self.say("Candidate healthy; stopping the old container…")
+            old.rename(f"{self.name}-old")
+            old.stop(timeout=5)
+        started: Any = self._start_final()
+        final: Any = None if isinstance(started, str) else started
+        error = started if isinstance(started, str) else ""
+        port = t.publish or (host_port(final, t.port) if final is not None else None)
+        if final is not None and port is not None and self.e.healthy(port, t.health):
+            if old is not None:
+                old.remove(force=True)
+            return Outcome(DeployState.SUCCEEDED, "The new version answers its health path.")
+        if final is not None:
+            final.remove(force=True)
+        if error:
+            self.say(f"The engine refused the new container: {error}")
+        if old is not None:
+            old.rename(self.name)
+            old.start()
+            return Outcome(
+                DeployState.ROLLED_BACK, "The new container failed; the old one is back."
+            )
+        return Outcome(DeployState.FAILED, f"The new container never answered `{t.health}`.")
+
+    def _start_final(self) -> Any:
+        # The old container's port can take a moment to be released by the engine.
+        for attempt in range(FINAL_ATTEMPTS):
+            try:
+                return self._start(self.name, self.t.publish)
+            except APIError as error:
+                if attempt == FINAL_ATTEMPTS - 1:
+                    return str(error.explanation or error)
+                threading.Event().wait(POLL * (attempt + 1))
+        return "no attempt left"
+
+    def _existing(self) -> Any:
+        for name in (self.name, f"{self.name}-old"):
+            try:
+                container = self.client.containers.get(name)
+            except NotFound:
+                continue
+            if name == self.name:
+                return container
+            # An earlier deploy was interrupted mid-swap: the old one is the one to keep.
+            container.rename(self.name)
+            return container
+        return None
+
+    def _start(self, name: str, publish: int | None) -> Any:
+        with contextlib.suppress(NotFound):
+            self.client.containers.get(name).remove(force=True)
+        binding: Any = publish if publish is not None else ("127.0.0.1", None)
+        run: Any = self.client.containers.run
+        return run(
+            self.image_ref, name=name, detach=True, labels=self.labels,
+            ports={f"{self.t.port}/tcp": binding},
+            restart_policy={"Name": "unless-stopped"} if name == self.name else None,
+        )  # fmt: skip
