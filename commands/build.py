@@ -1,7 +1,15 @@
-"""Build: images built from a service's repository on the Docker engine."""
+"""Build: images built from a service's repository on the Docker engine.
+
+/build, /test and /release fetch git, ask the engine and the registry before a job starts,
+and all of that can be slow: it runs on the Background threads, never on the router's. The
+user hears at once that it is under way, then that the job started, or exactly why not
+(nothing is left behind then). A job's whole log is kept for operators in the bot's state
+folder, jobs/<job id>.log; Slack shows the job id, not the path.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 from bot.config import ServiceConfig
@@ -16,6 +24,9 @@ from commands.services import Services
 
 STAGE = "Build"
 LISTED = 15
+# Past this, the user is told the job is still being prepared (a first clone of a large
+# repository can take minutes) and not to ask again; the answer follows when it comes.
+DEADLINE = 10.0
 
 
 def register(registry: Registry, services: Services) -> None:
@@ -26,14 +37,17 @@ def register(registry: Registry, services: Services) -> None:
         name = invocation.arg("service")
         service = service_config(services, name)
         ref = invocation.opt("ref") or "HEAD"
-        repo = checkout(services, service)
-        revision = repo.resolve(ref)
-        stages.deps.engine.check()
-        job = stages.new_job(
-            JobKind.BUILD, invocation, ref, revision, f"{service.image}:{revision[:12]}"
-        )
-        work = building(stages.deps, repo, service.repo, service.dockerfile, name)
-        return started(*stages.runner.submit(job, work))
+
+        def work() -> Reply:
+            repo = checkout(services, service)
+            revision = repo.resolve(ref)
+            stages.deps.engine.check()
+            image = f"{service.image}:{revision[:12]}"
+            job = stages.new_job(JobKind.BUILD, invocation, ref, revision, image)
+            steps = building(stages.deps, repo, service.repo, service.dockerfile, name)
+            return started(*stages.runner.submit(job, steps))
+
+        return in_background(services, invocation, f"`{name}` at `{ref}`", work)
 
     def build_list(_invocation: Invocation) -> Reply:
         stages = wired(services)
@@ -65,6 +79,24 @@ def register(registry: Registry, services: Services) -> None:
             build_cancel,
             args=(Arg("id", ArgKind.JOB_ID),),
         )
+    )
+
+
+def in_background(
+    services: Services, invocation: Invocation, what: str, work: Callable[[], Reply]
+) -> Reply:
+    """`work`'s answer, prepared on the Background threads (at once when it is quick)."""
+    background = services.background
+    if background is None:
+        return work()
+    return background.answer(
+        invocation.response_url,
+        work,
+        deadline=DEADLINE,
+        waiting=f"Preparing {what}: fetching the repository and asking the engine…",
+        late=f"Still preparing {what} after {DEADLINE:g} seconds (git or the engine is slow). "
+        "Do not run it again: the answer follows here.",
+        writes=True,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.core import help as help_view
+from bot.core.blocks import section
 from bot.core.errors import NotFound
 from bot.core.values import AuditEntry, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
@@ -68,8 +69,7 @@ def audit_view(entries: list[AuditEntry], asked: int) -> Reply:
     if asked > len(entries) and len(entries) == AUDIT_LINE_LIMIT:
         header += f" (at most {AUDIT_LINE_LIMIT} at a time)"
     text = header + "\n" + "\n".join(lines)
-    section = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-    return Reply(text=header, blocks=(section,))
+    return Reply(text=header, blocks=(section(text),))
 
 
 def _clip(arguments: str) -> str:

@@ -2,7 +2,9 @@
 
 Every Jira call runs on the Background threads, so a slow or absent Jira never holds the
 router's workers: the answer comes within the quick wait, or follows through the
-response_url, or, past DEADLINE seconds, says plainly that Jira did not answer.
+response_url, or, past DEADLINE seconds, says plainly that Jira did not answer. For the
+verbs that change Jira (add, move) a late answer says the change is still on its way, so
+nobody sends it twice, and the result follows when Jira answers.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ class _Plan:
             lead = f":white_check_mark: Created{where}: "
             return views.issue_view(issue, tracker.board_url, lead)
 
-        return self._ask(invocation, "a new issue", work)
+        return self._ask(invocation, "a new issue", work, writes=True)
 
     def move(self, invocation: Invocation) -> Reply:
         """`/plan move <KEY> <status>`."""
@@ -144,7 +146,7 @@ class _Plan:
             lead = f":white_check_mark: Moved from *{escape(before.status)}*: "
             return views.issue_view(after, tracker.board_url, lead)
 
-        return self._ask(invocation, f"the moves of {key}", work)
+        return self._ask(invocation, f"the moves of {key}", work, writes=True)
 
     def _active(self, tracker: Tracker) -> Reply:
         report = tracker.active_sprint()
@@ -152,7 +154,14 @@ class _Plan:
             return _no_sprint(tracker, "has no active sprint", "`/plan next`")
         return views.sprint_view(report, self._today(), "Active sprint")
 
-    def _ask(self, invocation: Invocation, what: str, work: Callable[[Tracker], Reply]) -> Reply:
+    def _ask(
+        self,
+        invocation: Invocation,
+        what: str,
+        work: Callable[[Tracker], Reply],
+        *,
+        writes: bool = False,
+    ) -> Reply:
         tracker, background = self._services.tracker, self._services.background
         if tracker is None or background is None:
             raise NotAvailableYet(
@@ -161,13 +170,20 @@ class _Plan:
             )
         jira = self._services.config.jira
         site = jira.url if jira else "Jira"
+        late = (
+            f"Jira at {site} has not answered within {DEADLINE:g} seconds, and the change "
+            "may still go through: do not send it again. Its result follows here."
+            if writes
+            else f"Jira at {site} did not answer within {DEADLINE:g} seconds: it may be down "
+            "or overloaded. Try again later; everything else keeps working."
+        )
         return background.answer(
             invocation.response_url,
             lambda: work(tracker),
             deadline=DEADLINE,
             waiting=f"Asking Jira for {what}…",
-            late=f"Jira at {site} did not answer within {DEADLINE:g} seconds: it may be down "
-            "or overloaded. Try again later; everything else keeps working.",
+            late=late,
+            writes=writes,
         )
 
     def _today(self) -> date:

@@ -23,7 +23,7 @@ from bot.core.jobs import JobKind, JobState
 from bot.core.pipelines import releasing
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.build import checkout, service_config, wired
+from commands.build import checkout, in_background, service_config, wired
 from commands.services import Services
 
 STAGE = "Release"
@@ -37,31 +37,34 @@ def register(registry: Registry, services: Services) -> None:
         name = invocation.arg("service")
         service = service_config(services, name)
         version = invocation.arg("version").removeprefix("v")
-        tags = stages.deps.registry.tags(service.image)
-        if version in tags or f"v{version}" in tags:
-            raise Conflict(
-                f"`{name}` {version} is already in the registry; releases are never "
-                "overwritten. Pick a new version."
-            )
         ref = invocation.opt("ref") or "HEAD"
-        repo = checkout(services, service)
-        revision = repo.resolve(ref)
-        # A release is always an image that passed /test: the newest succeeded test job
-        # of this revision, whose image is still on the engine.
-        stages.deps.engine.check()
-        tested = stages.store.find(JobKind.TEST, name, revision, (JobState.SUCCEEDED,))
-        info = stages.deps.engine.inspect(tested[0].image) if tested else None
-        if info is None:
-            raise Conflict(
-                f"`{name}` at `{revision[:12]}` has no passing test on this engine. "
-                f"Run `/build {name} {ref}` and `/test {name} {ref}` first."
-            )
-        job = stages.new_job(
-            JobKind.RELEASE, invocation, ref, revision, f"{service.image}:{version}"
-        )
-        job = dataclasses.replace(job, version=version)
-        work = releasing(stages.deps, repo, service.image, info.id, services.issues)
-        return started(*stages.runner.submit(job, work))
+
+        def work() -> Reply:
+            tags = stages.deps.registry.tags(service.image)
+            if version in tags or f"v{version}" in tags:
+                raise Conflict(
+                    f"`{name}` {version} is already in the registry; releases are never "
+                    "overwritten. Pick a new version."
+                )
+            repo = checkout(services, service)
+            revision = repo.resolve(ref)
+            # A release is always an image that passed /test: the newest succeeded test job
+            # of this revision, whose image is still on the engine.
+            stages.deps.engine.check()
+            tested = stages.store.find(JobKind.TEST, name, revision, (JobState.SUCCEEDED,))
+            info = stages.deps.engine.inspect(tested[0].image) if tested else None
+            if info is None:
+                raise Conflict(
+                    f"`{name}` at `{revision[:12]}` has no passing test on this engine. "
+                    f"Run `/build {name} {ref}` and `/test {name} {ref}` first."
+                )
+            image = f"{service.image}:{version}"
+            job = stages.new_job(JobKind.RELEASE, invocation, ref, revision, image)
+            job = dataclasses.replace(job, version=version)
+            steps = releasing(stages.deps, repo, service.image, info.id, services.issues)
+            return started(*stages.runner.submit(job, steps))
+
+        return in_background(services, invocation, f"`{name}` {version}", work)
 
     registry.add(
         Verb(

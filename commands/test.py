@@ -6,12 +6,13 @@ import re
 
 from bot.core import naming
 from bot.core.build_views import started
+from bot.core.builds import semver_key
 from bot.core.errors import Conflict, UsageError
 from bot.core.jobs import JobKind
 from bot.core.pipelines import testing
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.build import checkout, service_config, wired
+from commands.build import checkout, in_background, service_config, wired
 from commands.services import Services
 
 STAGE = "Test"
@@ -31,25 +32,31 @@ def register(registry: Registry, services: Services) -> None:
                 'e.g. test: ["pytest", "-q"].'
             )
         given = invocation.opt("ref")
-        engine = stages.deps.engine
-        engine.check()
-        image, revision = "", ""
-        if given and _TAG_RE.match(given):
-            # The word may be one of the service's image tags (a version or a short sha).
-            info = engine.inspect(f"{service.image}:{given}")
-            if info is not None and info.labels.get(naming.OCI_REVISION):
-                image, revision = f"{service.image}:{given}", info.labels[naming.OCI_REVISION]
-        if not image:
-            revision = checkout(services, service).resolve(given or "HEAD")
-            image = f"{service.image}:{revision[:12]}"
-            if engine.inspect(image) is None:
-                raise Conflict(
-                    f"There is no image of `{name}` at `{revision[:12]}` yet. "
-                    f"Run `/build {name} {given or revision[:12]}` first."
-                )
-        job = stages.new_job(JobKind.TEST, invocation, given or "HEAD", revision, image)
-        work = testing(stages.deps, service.test, service.test_timeout, service.test_report)
-        return started(*stages.runner.submit(job, work))
+
+        def work() -> Reply:
+            engine = stages.deps.engine
+            engine.check()
+            image, revision, ref = "", "", given or "HEAD"
+            for tag in _tags(given):
+                # The word may be one of the service's image tags (a version or a short sha).
+                info = engine.inspect(f"{service.image}:{tag}")
+                if info is not None and info.labels.get(naming.OCI_REVISION):
+                    image, revision = f"{service.image}:{tag}", info.labels[naming.OCI_REVISION]
+                    ref = tag
+                    break
+            if not image:
+                revision = checkout(services, service).resolve(given or "HEAD")
+                image = f"{service.image}:{revision[:12]}"
+                if engine.inspect(image) is None:
+                    raise Conflict(
+                        f"There is no image of `{name}` at `{revision[:12]}` yet. "
+                        f"Run `/build {name} {given or revision[:12]}` first."
+                    )
+            job = stages.new_job(JobKind.TEST, invocation, ref, revision, image)
+            steps = testing(stages.deps, service.test, service.test_timeout, service.test_report)
+            return started(*stages.runner.submit(job, steps))
+
+        return in_background(services, invocation, f"the tests of `{name}`", work)
 
     registry.add(
         Verb(
@@ -63,3 +70,12 @@ def register(registry: Registry, services: Services) -> None:
             ),
         )
     )
+
+
+def _tags(given: str | None) -> list[str]:
+    """The image tags the word may name: itself, and a version without its `v` (releases
+    are tagged without it, as /release says)."""
+    if not given or not _TAG_RE.match(given):
+        return []
+    bare = given.removeprefix("v")
+    return [given, bare] if bare != given and semver_key(bare) is not None else [given]

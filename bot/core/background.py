@@ -1,7 +1,9 @@
 """Slow answers off the router's two workers: work that talks to Jira, Docker or git runs on
 its own threads. A quick answer comes back as the command's reply; a slow one is followed up
 through the command's response_url, and one that misses its deadline is answered with a
-clear message instead of silence."""
+clear message instead of silence. Work that changes something (a Jira issue created, a job
+started) is never reported as failed just for being slow: past its deadline the user is told
+it is still going (so they do not send it twice), and the real result follows when it comes."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_for
 
 from bot.core.errors import OpsloopError
 from bot.core.ports import Notifier
@@ -58,27 +61,42 @@ class Background:
         deadline: float,
         waiting: str,
         late: str,
+        writes: bool = False,
     ) -> Reply:
         """`work`'s reply when it comes within the quick wait; otherwise `waiting` now and
-        the reply (or `late`, after `deadline` seconds) through the response_url."""
+        the reply (or `late`, after `deadline` seconds) through the response_url. With
+        `writes`, `late` must say the work is still going: the reply still follows when the
+        work ends (within the response_url's 30 minutes)."""
         future = self._work.submit(work)
         try:
             return future.result(timeout=self._quick)
         except FutureTimeout:
             pass
         remaining = max(deadline - self._quick, 0.1)
-        self._watch.submit(self._follow_up, future, response_url, remaining, late)
+        self._watch.submit(self._follow_up, future, response_url, remaining, late, writes)
         return Reply(text=f":hourglass_flowing_sand: {waiting}")
 
     def run(self, work: Callable[[], None]) -> Future[None]:
         """Fire-and-forget work (scheduled jobs); failures are logged."""
         return self._work.submit(_logged, work)
 
-    def _follow_up(self, future: Future[Reply], response_url: str, wait: float, late: str) -> None:
+    def _follow_up(
+        self, future: Future[Reply], response_url: str, patience: float, late: str, writes: bool
+    ) -> None:
+        done, _ = wait_for([future], timeout=patience)
+        if not done:
+            if not writes:
+                self._say(response_url, Reply(text=f":warning: {late}"))
+                return
+            self._say(response_url, Reply(text=f":hourglass_flowing_sand: {late}"))
+            # The result comes when the work ends; no watcher thread waits for it meanwhile.
+            future.add_done_callback(lambda ended: self._deliver(ended, response_url))
+            return
+        self._deliver(future, response_url)
+
+    def _deliver(self, future: Future[Reply], response_url: str) -> None:
         try:
-            reply = future.result(timeout=wait)
-        except FutureTimeout:
-            reply = Reply(text=f":warning: {late}")
+            reply = future.result(timeout=0)
         except OpsloopError as error:
             text = f":warning: {error.message}"
             reply = Reply(text=f"{text}\n{error.hint}" if error.hint else text)
@@ -88,7 +106,13 @@ class Background:
             reply = Reply(
                 text=f":x: That failed unexpectedly; the log has reference `{reference}`."
             )
-        self._notifier.respond(response_url, reply)
+        self._say(response_url, reply)
+
+    def _say(self, response_url: str, reply: Reply) -> None:
+        try:
+            self._notifier.respond(response_url, reply)
+        except Exception:
+            log.exception("could not deliver a background answer")
 
 
 def _logged(work: Callable[[], None]) -> None:

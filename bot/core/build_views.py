@@ -59,7 +59,9 @@ def job_message(job: Job) -> Reply:
 
 
 def progress_message(job: Job, step: Step | None, lines: Sequence[str]) -> Reply:
-    """The thread message: the current step (N/M) and the last lines of the log."""
+    """The thread message: the current step (N/M) and the last lines of the log. The
+    whole log is for operators (jobs/<job id>.log in the bot's state folder); the public
+    thread names the job, never a path on the bot's machine."""
     if job.state is JobState.FAILED and step is not None and job.kind is JobKind.BUILD:
         head = f"*Failed at step {_escape(step.label())}*"
     elif step is not None:
@@ -70,7 +72,7 @@ def progress_message(job: Job, step: Step | None, lines: Sequence[str]) -> Reply
     blocks: list[Block] = [_section(shown[0])]
     if lines:
         blocks.append(_section(code_block(lines)))
-    blocks.append(_context(f"Whole log: `{job.log_path}`"))
+    blocks.append(_context(f"Whole log: job `{job.id}` (operators have it)"))
     return Reply(text=f"{title(job)}: {head.strip('*')}", blocks=tuple(blocks), public=True)
 
 

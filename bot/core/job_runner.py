@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from bot.core import jobs as transitions
 from bot.core.build_views import interrupted_note, job_message, progress_message
@@ -33,6 +33,7 @@ EDIT_INTERVAL = 1.1
 SHOWN_LINES = 10
 FAILED_LINES = 30
 KEPT_LINES = 5000
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class Outcome:
 class JobContext:
     """Handed to a job's work: where its output goes and whether it was cancelled."""
 
-    def __init__(self, job: Job, token: CancelToken, live: LiveMessage, logfile: IO[str]) -> None:
+    def __init__(self, job: Job, token: CancelToken, live: _Live, logfile: IO[str]) -> None:
         self.job = job
         self.cancel = token
         self.step: Step | None = None
@@ -103,30 +104,55 @@ class JobRunner:
 
     def submit(self, job: Job, work: Work) -> tuple[Job, bool]:
         """Queue the job, or join the same kind of job for the same service and revision
-        that is queued or running. Returns the job and whether it was joined."""
+        that is queued or running here. Returns the job and whether it was joined. A job's
+        messages are a courtesy: when Slack refuses them the job runs all the same."""
         with self._lock:
-            active = (JobState.QUEUED, JobState.RUNNING)
-            running = self._store.find(job.kind, job.service, job.revision, active)
-            if running and running[0].version == job.version:
-                return running[0], True
+            if (running := self._live_twin(job)) is not None:
+                return running, True
             self._log_dir.mkdir(parents=True, exist_ok=True)
             job = dataclasses.replace(job, log_path=str(self._log_dir / f"{job.id}.log"))
             if self._busy < self._workers:
                 # A worker is free: the message says running from the start. That saves an
                 # edit, and with it the wait of an edit interval before the final one.
                 job = transitions.start(job, self._clock.now())
-            top = self._notifier.post(job.channel_id, job_message(job))
-            job = dataclasses.replace(job, message_ts=top.ts)
-            thread = self._notifier.post(
-                job.channel_id, progress_message(job, None, ()), thread_ts=top.ts
-            )
-            job = dataclasses.replace(job, thread_ts=thread.ts)
             self._store.add(job)
             self._busy += 1
             token = CancelToken()
             self._tokens[job.id] = token
+        try:
+            job = self._announce(job)
+        except Exception:
+            log.exception("job %s starts without its messages", job.id)
         self._pool.submit(self._run, job, work, token)
         return job, False
+
+    def _announce(self, job: Job) -> Job:
+        """Post the job's message and thread (outside the lock: a slow Slack must not hold
+        up other submits) and keep where they are."""
+        top = self._quietly(job, self._notifier.post, job.channel_id, job_message(job))
+        first = progress_message(job, None, ())
+        thread = (
+            self._quietly(job, self._notifier.post, job.channel_id, first, top.ts) if top else None
+        )
+        with self._lock:
+            job = self._store.get(job.id) or job
+            job = dataclasses.replace(
+                job, message_ts=top.ts if top else "", thread_ts=thread.ts if thread else ""
+            )
+            self._store.save(job)
+        if job.state.finished:
+            # Cancelled while its messages were being posted.
+            self._quietly(job, self._edit, job)
+        return job
+
+    def _live_twin(self, job: Job) -> Job | None:
+        """The same job queued or running in this process (one the store still calls active
+        but no thread of ours runs is dead, and is never joined)."""
+        active = (JobState.QUEUED, JobState.RUNNING)
+        for found in self._store.find(job.kind, job.service, job.revision, active):
+            if found.version == job.version and found.id in self._tokens:
+                return found
+        return None
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued or running job; a finished one is returned as it is."""
@@ -147,7 +173,7 @@ class JobRunner:
                 return job
             job = transitions.cancel(job, self._clock.now(), "cancelled before it started")
             self._store.save(job)
-        self._notifier.update(self._top(job), job_message(job))
+        self._quietly(job, self._edit, job)
         return job
 
     def recover(self) -> list[Job]:
@@ -159,12 +185,10 @@ class JobRunner:
             job = transitions.fail(found, self._clock.now(), "interrupted by a restart of the bot")
             self._store.save(job)
             failed.append(job)
-            try:
-                if job.message_ts:
-                    self._notifier.update(self._top(job), job_message(job))
-                    self._notifier.post(job.channel_id, interrupted_note(job), job.message_ts)
-            except OpsloopError:
-                log.warning("could not tell the thread of %s that it was interrupted", job.id)
+            if job.message_ts:
+                self._quietly(job, self._edit, job)
+                note = interrupted_note(job)
+                self._quietly(job, self._notifier.post, job.channel_id, note, job.message_ts)
         return failed
 
     def stop(self) -> None:
@@ -181,21 +205,40 @@ class JobRunner:
         except Exception:
             log.exception("job %s could not be finished", job.id)
         finally:
+            # Whatever went wrong, the job ends: one left running would be joined forever.
+            self._settle(job.id)
             with self._lock:
                 self._busy -= 1
             self._tokens.pop(job.id, None)
+
+    def _settle(self, job_id: str) -> None:
+        try:
+            current = self._store.get(job_id)
+            if current is None or current.state.finished:
+                return
+            reason = "failed unexpectedly; the bot's log has why"
+            if self._tokens.get(job_id, CancelToken()).cancelled:
+                ended = transitions.cancel(current, self._clock.now(), "cancelled")
+            else:
+                ended = transitions.fail(current, self._clock.now(), reason)
+            self._store.save(ended)
+        except Exception:
+            log.exception("job %s could not be marked finished", job_id)
+            return
+        self._quietly(ended, self._edit, ended)
 
     def _run_job(self, job: Job, work: Work, token: CancelToken) -> None:
         current = self._store.get(job.id)
         if current is None or current.state.finished:
             return
+        job = current
         if token.cancelled:
-            job = transitions.cancel(current, self._clock.now(), "cancelled before it started")
+            job = transitions.cancel(job, self._clock.now(), "cancelled before it started")
             self._store.save(job)
-            self._notifier.update(self._top(job), job_message(job))
+            self._quietly(job, self._edit, job)
             return
-        top = LiveMessage(self._notifier, self._top(job), self._clock, EDIT_INTERVAL)
-        thread = LiveMessage(self._notifier, self._thread(job), self._clock, EDIT_INTERVAL)
+        top = _Live(self._notifier, self._top(job), self._clock)
+        thread = _Live(self._notifier, self._thread(job), self._clock)
         if job.state is JobState.QUEUED:
             job = transitions.start(job, self._clock.now())
             self._store.save(job)
@@ -209,6 +252,18 @@ class JobRunner:
         shown = FAILED_LINES if job.state is JobState.FAILED else SHOWN_LINES
         final = progress_message(job, context.step, context.tail(shown))
         self._finisher.submit(_finish, thread, final)
+
+    def _edit(self, job: Job) -> None:
+        if job.message_ts:
+            self._notifier.update(self._top(job), job_message(job))
+
+    def _quietly(self, job: Job, call: Callable[..., _T], *args: object) -> _T | None:
+        """The Slack call's answer, or None (logged) when Slack refuses it."""
+        try:
+            return call(*args)
+        except OpsloopError as error:
+            log.warning("Slack refused a message of job %s: %s", job.id, error.message)
+            return None
 
     def _outcome(self, job: Job, work: Work, context: JobContext) -> Job:
         now = self._clock.now
@@ -234,7 +289,32 @@ class JobRunner:
         return MessageRef(job.channel_id, job.thread_ts)
 
 
-def _finish(live: LiveMessage, reply: Reply) -> None:
+class _Live:
+    """A LiveMessage that never raises into the job: a message that was never posted is
+    not edited, and an edit Slack refuses is logged and dropped."""
+
+    def __init__(self, notifier: Notifier, ref: MessageRef, clock: Clock) -> None:
+        self.ref = ref
+        self._live = LiveMessage(notifier, ref, clock, EDIT_INTERVAL) if ref.ts else None
+
+    def show(self, reply: Reply) -> None:
+        """Show this content soon."""
+        if self._live is not None:
+            try:
+                self._live.show(reply)
+            except OpsloopError as error:
+                log.warning("could not edit %s: %s", self.ref, error.message)
+
+    def finish(self, reply: Reply) -> None:
+        """Write the final content."""
+        if self._live is not None:
+            try:
+                self._live.finish(reply)
+            except OpsloopError as error:
+                log.warning("could not edit %s: %s", self.ref, error.message)
+
+
+def _finish(live: _Live, reply: Reply) -> None:
     try:
         live.finish(reply)
     except Exception:

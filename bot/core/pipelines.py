@@ -4,6 +4,7 @@ tests in it, tag and push a release and announce it."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +16,14 @@ from bot.core.build_views import format_size, release_notes
 from bot.core.builds import Checkout, ImageEngine, JobFailed, ReleaseRegistry, previous_release
 from bot.core.changes import IssueLookup, IssueSummary, jira_keys
 from bot.core.clock import Clock
-from bot.core.errors import IntegrationError
+from bot.core.errors import IntegrationError, OpsloopError
 from bot.core.job_runner import JobContext, JobRunner, Outcome, Work
 from bot.core.jobs import Job, JobKind, JobStore, new_job_id
 from bot.core.ports import Notifier
 from bot.core.test_reports import summarise
 from bot.core.values import Invocation, Reply
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +128,14 @@ def releasing(
     deps: StageDeps, repo: Checkout, image: str, tested: str, issues: IssueLookup | None
 ) -> Work:
     """Tag the tested image with the version, push it, and announce it with the commits
-    since the previous release. A refused push removes the version tag again."""
+    since the previous release. A refused push removes the version tag again. Once pushed
+    the release has happened: an announcement Slack refuses is said in the job's thread
+    and the job still succeeds."""
 
     def work(context: JobContext) -> Outcome:
         job = context.job
         tags = deps.registry.tags(image)
-        if job.version in tags:
+        if job.version in tags or f"v{job.version}" in tags:
             raise JobFailed(f"{image}:{job.version} was released meanwhile; pick a new version.")
         previous = previous_release(tags, job.version)
         deps.engine.tag(tested, job.image)
@@ -141,11 +146,17 @@ def releasing(
             deps.engine.untag(job.image)
             raise
         context.line(f"Pushed {job.image} ({digest})")
-        notes = _notes(
-            deps, issues, repo=repo, image=image, previous=previous, job=job, digest=digest,
-            say=context.line,
-        )  # fmt: skip
-        deps.notifier.post(deps.ops_channel, notes)
+        try:
+            notes = _notes(
+                deps, issues, repo=repo, image=image, previous=previous, job=job,
+                digest=digest, say=context.line,
+            )  # fmt: skip
+            deps.notifier.post(deps.ops_channel, notes)
+        except OpsloopError as error:
+            # The push happened and cannot be taken back: the release stands, unannounced.
+            log.warning("release %s pushed but not announced: %s", job.id, error.message)
+            context.line(f"Pushed, but the announcement in the ops channel failed: {error.message}")
+            return Outcome(detail=f"Pushed `{job.image}`; not announced.", digest=digest)
         return Outcome(detail=f"Pushed `{job.image}`.", digest=digest)
 
     return work

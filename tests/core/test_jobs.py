@@ -107,3 +107,9 @@ def test_code_blocks_keep_the_newest_lines_within_a_section() -> None:
     block = code_block([f"line {i} " + "x" * 200 for i in range(100)])
     assert len(block) <= 3000
     assert "line 99" in block and "line 0 " not in block
+
+
+def test_the_public_thread_names_the_job_not_a_path_on_the_bot() -> None:
+    shown = str(progress_message(jobs.start(_job(), T0), None, ["Step 1/2 : FROM scratch"]).blocks)
+    assert "build-abc123" in shown
+    assert "/state/jobs" not in shown and ".log" not in shown

@@ -135,3 +135,26 @@ def test_while_jira_hangs_plan_says_so_and_the_bot_keeps_serving(
             cloud.state.release.set()
             harness.bot.stop()
             harness.slack.close()
+
+
+def test_a_slow_plan_add_says_it_is_still_going_and_then_answers(
+    workspace: SlackWorkspace, settings: Settings, jira_dc: JiraDC
+) -> None:
+    world = World(latency_ms=2000).sprint(11, "Sprint 11", "active")
+    world.issue(1, "Login page", "In Progress", assignee="alice", sprint=11)
+    jira_dc.seed(world)
+    harness = started(workspace, settings, jira_dc.url)
+    try:
+        harness.slack.slash("/plan", "add Slow Jira ticket")
+        assert "Asking Jira" in reply_to(harness, "U0ALICE")
+        still = reply_to(harness, "U0ALICE", nth=2)
+        assert "do not send it again" in still and "Try again later" not in still
+        done = harness.workspace.wait_for(
+            lambda: len(harness.workspace.ephemerals("C0DEV", "U0ALICE")) >= 3, timeout=30
+        )
+        assert done
+        assert "Created" in reply_to(harness, "U0ALICE", nth=3)
+        assert jira_dc.issue("OPS-2")["fields"]["summary"] == "Slow Jira ticket"
+    finally:
+        harness.bot.stop()
+        harness.slack.close()

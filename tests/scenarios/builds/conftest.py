@@ -31,6 +31,7 @@ from tests.scenarios.conftest import Harness, start_bot
 from tests.scenarios.replies import reply_to
 
 DEADLINE = 90.0
+WAITING = ":hourglass_flowing_sand:"
 
 
 @dataclass
@@ -48,10 +49,14 @@ class Stage:
         return self.harness.workspace
 
     def command(self, command: str, text: str, user: str = "U0ALICE") -> str:
-        """Send a slash command from #dev and return the ephemeral answer."""
+        """Send a slash command from #dev and return the ephemeral answer (the final one:
+        a job being prepared first says so, then says how it went)."""
         before = len(self.workspace.ephemerals("C0DEV", user))
         self.harness.slack.slash(command, text, user_id=user, channel_id="C0DEV")
-        return reply_to(self.harness, user, "C0DEV", nth=before + 1)
+        nth = before + 1
+        while (answer := reply_to(self.harness, user, "C0DEV", nth=nth)).startswith(WAITING):
+            nth += 1
+        return answer
 
     def wait_message(self, *parts: str, channel: str = "C0DEV") -> object:
         """The top-level message in `channel` whose text holds every part, waiting for it."""

@@ -98,7 +98,7 @@ def test_build_test_release_and_release_notes_since_the_previous_release(
     assert "1.0.0" in _registry_tags(stage, "good")
     first = stage.wait_message("good 1.0.0 released", channel="C0OPS")
     assert "OPS-7" in str(first.blocks) and "first release" in str(first.blocks)  # type: ignore[attr-defined]
-    stage.command("/test", "good 1.0.0")
+    stage.command("/test", "good v1.0.0")
     stage.wait_message(f"Test good @ {sha[:12]} (1.0.0)", ": succeeded")
 
     commit(stage.repos["good"], {"app/NOTE": "v2\n"}, "OPS-9 fix the greeting")
