@@ -9,7 +9,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from bot.core import naming
 from bot.core.build_views import format_size, release_notes
@@ -20,6 +19,7 @@ from bot.core.errors import IntegrationError, OpsloopError
 from bot.core.job_runner import JobContext, JobRunner, Outcome, Work
 from bot.core.jobs import Job, JobKind, JobStore, new_job_id
 from bot.core.ports import Notifier
+from bot.core.redact import public_source
 from bot.core.test_reports import summarise
 from bot.core.values import Invocation, Reply
 
@@ -186,12 +186,3 @@ def _notes(
         except IntegrationError as error:
             say(f"Jira did not answer, so the notes show plain keys: {error.message}")
     return release_notes(dataclasses.replace(job, digest=digest), previous, commits, found)
-
-
-def public_source(source: str) -> str:
-    """The repository address without credentials, fit for a label anyone can read."""
-    parts = urlsplit(source)
-    if parts.hostname and (parts.username or parts.password):
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return source
