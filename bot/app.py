@@ -229,6 +229,7 @@ def _deploy_desk(services: Services, engine: Engine, docker_host: str | None) ->
         clock=services.clock,
         repository=services.repository,
         issues=services.issues,
+        releases=SqlJobStore(engine),
     )
 
 

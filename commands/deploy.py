@@ -12,8 +12,9 @@ the request message, or with its buttons; removing the reaction withdraws the vo
 from __future__ import annotations
 
 from bot.core.approvals import ActionId, Mark, event_time, mark_of_reaction
+from bot.core.blocks import escape
 from bot.core.deploy_desk import Ask, DeployDesk
-from bot.core.deploy_plans import target_of
+from bot.core.deploy_plans import deploy_version, target_of
 from bot.core.deploy_views import list_reply, locks_reply
 from bot.core.deploys import DeployKind
 from bot.core.errors import NotAvailableYet, UsageError
@@ -79,6 +80,8 @@ class _DeployStage:
     def _ask(self, invocation: Invocation, kind: DeployKind, version: str | None) -> Reply:
         service, env = invocation.arg("service"), invocation.arg("env")
         target_of(self._services.config, service, env)
+        if version is not None:
+            version = deploy_version(version)
         dry_run = invocation.flag("dry-run")
         self.desk.ask(
             Ask(kind, service, env, version, invocation.user_id, invocation.channel_id,
@@ -100,7 +103,7 @@ class _DeployStage:
         seconds = duration_seconds(wanted) if wanted else None
         reason = " ".join(invocation.args.get("reason", "").split())[:300]
         held = self.desk.locks.lock(env, invocation.user_id, reason, seconds, invocation.channel_id)
-        why = f" ({held.reason})" if held.reason else ""
+        why = f" ({escape(held.reason)})" if held.reason else ""
         return Reply(
             text=f":lock: <@{held.holder}> locked `{env}`{why} until {stamp(held.expires_at)}.",
             public=True,

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.config import Config
-from bot.core.approvals import Policy, Verdict, judge
+from bot.core.approvals import Verdict, judge
 from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock
-from bot.core.deploy_plans import Planner, policy_of
-from bot.core.deploy_runner import Runner
+from bot.core.deploy_plans import Planner, ReleaseLog, policy_of
+from bot.core.deploy_runner import RequestMessages, Runner, best_effort
 from bot.core.deploy_views import plan_reply, request_reply
 from bot.core.deploys import (
     DeployEngine,
@@ -26,10 +28,10 @@ from bot.core.deploys import (
     ImageIndex,
     NewDeploy,
 )
-from bot.core.errors import Conflict, InvalidTransition, OpsloopError
+from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
 from bot.core.locks import Locks, LockStore, describe_refusal
 from bot.core.ports import Directory, Notifier
-from bot.core.values import MessageRef, Reply
+from bot.core.values import Reply
 
 log = logging.getLogger(__name__)
 DEPLOY_THREADS = 4
@@ -47,12 +49,14 @@ def build_desk(
     clock: Clock,
     repository: Callable[[str], SourceRepository],
     issues: IssueLookup | None,
+    releases: ReleaseLog | None = None,
 ) -> DeployDesk:
-    """A desk with its planner, runner and deploy threads."""
+    """A desk with its planner, runner and deploy threads; `releases` tells which versions
+    opsloop released (protected environments take only those)."""
     rules = Locks(locks, clock)
     planner = Planner(
         config=config, store=store, locks=rules, engine=engine, images=images,
-        repository=repository, issues=issues,
+        repository=repository, issues=issues, releases=releases,
     )  # fmt: skip
     runner = Runner(
         config=config, store=store, locks=rules, engine=engine, notifier=notifier, clock=clock,
@@ -61,7 +65,7 @@ def build_desk(
     executor = ThreadPoolExecutor(max_workers=DEPLOY_THREADS, thread_name_prefix="opsloop-deploy")
     return DeployDesk(
         planner=planner, runner=runner, store=store, locks=rules, notifier=notifier,
-        directory=directory, executor=executor,
+        directory=directory, executor=executor, closing=(engine.close, images.close),
     )  # fmt: skip
 
 
@@ -92,6 +96,7 @@ class DeployDesk:
         notifier: Notifier,
         directory: Directory,
         executor: ThreadPoolExecutor,
+        closing: tuple[Callable[[], None], ...] = (),
     ) -> None:
         self.planner = planner
         self.runner = runner
@@ -100,6 +105,8 @@ class DeployDesk:
         self._notifier = notifier
         self._directory = directory
         self._executor = executor
+        self._closing = closing
+        self.messages: RequestMessages = runner.messages
         self._clock = runner.clock
         self._stop = threading.Event()
         self._posting = threading.Lock()
@@ -116,6 +123,13 @@ class DeployDesk:
         except OpsloopError as error:
             reply = Reply(
                 text=f":warning: {error.message}" + (f"\n{error.hint}" if error.hint else "")
+            )
+        except Exception:
+            reference = uuid.uuid4().hex[:8]
+            log.exception("/%s failed (reference %s)", ask.kind.value, reference)
+            reply = Reply(
+                text=f":x: /{ask.kind.value} failed unexpectedly. The bot's log has the "
+                f"details under reference `{reference}`."
             )
         self._notifier.respond(ask.response_url, reply)
 
@@ -144,13 +158,32 @@ class DeployDesk:
             )
         # A fast approver can react before the message's ts is stored: lookups wait on this.
         with self._posting:
-            ref = self._notifier.post(ask.channel, request_reply(request, policy))
+            try:
+                ref = self._notifier.post(ask.channel, request_reply(request, policy))
+            except Exception as error:
+                raise self._unposted(request, error) from error
             self.store.set_message(request.id, ref.channel_id, ref.ts)
         if not policy.needed:
             self._approve(request.id)
             return Reply(text=f"{ask.kind.value.title()} #{request.id} is starting.")
         return Reply(
             text=f"{ask.kind.value.title()} #{request.id} waits for {policy.needed} approval(s)."
+        )
+
+    def _unposted(self, request: DeployRequest, error: Exception) -> OpsloopError:
+        # Nobody can approve a request without its message: end it so the slot frees.
+        log.warning(
+            "deploy #%s: the request message could not be posted", request.id, exc_info=True
+        )
+        why = error.message if isinstance(error, OpsloopError) else type(error).__name__
+        self.store.transition(
+            request.id, DeployState.PENDING, DeployState.FAILED, self._clock.now(),
+            f"The request message could not be posted ({why}); nothing was deployed.",
+        )  # fmt: skip
+        return IntegrationError(
+            f"{request.kind.value.title()} #{request.id} could not be posted in this channel "
+            f"({why}), so nobody could approve it: it is cancelled and nothing was deployed. "
+            f"Ask again in a moment (in a channel the bot is in)."
         )
 
     # -- voting ----------------------------------------------------------------------------
@@ -166,7 +199,7 @@ class DeployDesk:
         time; now when None). Returns what to tell the voter when the vote did not count
         (None when it did)."""
         policy = policy_of(self.planner.config, request.env)
-        request = self._expire_if_due(request, policy)
+        request = self._expire_if_due(request)
         if request.state is not DeployState.PENDING:
             if not added:
                 return None
@@ -179,22 +212,22 @@ class DeployDesk:
             return f"Only approvers of `{request.env}` can approve or reject this deploy."
         # Slack's event time, not arrival: a removal handled before its addition still wins.
         self.store.vote(request.id, user, mark, added, at or self._clock.now())
-        self._settle(request.id, policy)
+        self._settle(request.id)
         return None
 
-    def _settle(self, request_id: int, policy: Policy) -> None:
+    def _settle(self, request_id: int) -> None:
         request = self.store.get(request_id)
         if request is None or request.state is not DeployState.PENDING:
             return
         now = self._clock.now()
         if request.rejected_by:
             if self.store.transition(request.id, DeployState.PENDING, DeployState.REJECTED, now):
-                self._show(request.id, policy)
+                self.messages.show(request.id)
             return
         if len(request.approved_by) >= request.approvals_needed:
             self._approve(request.id)
             return
-        self._show(request.id, policy)
+        self.messages.show(request.id)
 
     def _approve(self, request_id: int) -> None:
         now = self._clock.now()
@@ -206,7 +239,7 @@ class DeployDesk:
         self._executor.submit(self._guard, self.runner.execute, request_id)
 
     # -- time ------------------------------------------------------------------------------
-    def _expire_if_due(self, request: DeployRequest, policy: Policy) -> DeployRequest:
+    def _expire_if_due(self, request: DeployRequest) -> DeployRequest:
         if (
             request.state is DeployState.PENDING
             and request.expires_at is not None
@@ -216,21 +249,22 @@ class DeployDesk:
             self.store.transition(
                 request.id, DeployState.PENDING, DeployState.EXPIRED, self._clock.now(), detail
             )
-            self._show(request.id, policy)
+            self.messages.show(request.id)
             return self.store.get(request.id) or request
         return request
 
     def sweep(self) -> None:
         """Expire requests and locks that ran out; tell lock holders."""
         for request in self.store.in_states([DeployState.PENDING]):
-            self._expire_if_due(request, policy_of(self.planner.config, request.env))
+            self._expire_if_due(request)
         for lock in self.locks.expire():
-            self._notifier.ephemeral(
-                lock.channel_id,
-                lock.holder,
-                Reply(
-                    text=f":unlock: Your lock on `{lock.env}` expired; others can deploy there now."
-                ),
+            said = Reply(
+                text=f":unlock: Your lock on `{lock.env}` expired; others can deploy there now."
+            )
+            # Each holder is told on their own: one channel gone must not silence the rest.
+            best_effort(
+                f"tell {lock.holder} their lock on {lock.env} expired",
+                partial(self._notifier.ephemeral, lock.channel_id, lock.holder, said),
             )
 
     def start_background(self, interval: float) -> None:
@@ -245,20 +279,17 @@ class DeployDesk:
         self._sweeper.start()
 
     def stop_background(self) -> None:
-        """Stop the sweeper and wait for deploys in hand to finish."""
+        """Stop the sweeper, wait for deploys in hand to finish, write the last edits, and
+        close the engine's and registries' connections."""
         self._stop.set()
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self.messages.close()
+        for close in self._closing:
+            best_effort("close a deploy connection", close)
 
-    # -- showing ---------------------------------------------------------------------------
-    def _show(self, request_id: int, policy: Policy) -> None:
-        request = self.store.get(request_id)
-        if request is not None and request.message_ts:
-            self._notifier.update(
-                MessageRef(request.channel_id, request.message_ts), request_reply(request, policy)
-            )
-
+    # -- finding ---------------------------------------------------------------------------
     def by_message(self, channel_id: str, ts: str) -> DeployRequest | None:
         """The request whose message this is (waiting for a request being posted)."""
         with self._posting:

@@ -3,17 +3,39 @@ the version running now, the digest, and what ships between the two versions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from bot.config import Config
 from bot.core.approvals import Policy
 from bot.core.changes import IssueLookup, SourceRepository, changes_blocks, jira_keys
 from bot.core.deploy_views import Plan
 from bot.core.deploys import DeployEngine, DeployKind, DeployStore, ImageIndex, Target
-from bot.core.errors import NotFound, OpsloopError, UsageError
+from bot.core.errors import NotFound, OpsloopError, PermissionDenied, UsageError
+from bot.core.jobs import Job
 from bot.core.locks import Locks
 
 SHIPPED_LIMIT = 200
+
+
+class ReleaseLog(Protocol):
+    """Which versions opsloop released (read-only: the Release stage writes them)."""
+
+    def releases(self, service: str) -> Sequence[Job]:
+        """The service's succeeded releases, newest first."""
+        ...
+
+
+def deploy_version(word: str) -> str:
+    """The version as tagged in the registry: a leading `v` dropped, as /release does.
+    UsageError for `+build` metadata, which a Docker tag cannot hold."""
+    version = word.removeprefix("v")
+    if "+" in version:
+        raise UsageError(
+            f"`{word}` has build metadata (`+{version.partition('+')[2]}`), which a Docker tag "
+            f"cannot hold; give the released version without it: `{version.partition('+')[0]}`."
+        )
+    return version
 
 
 def target_of(config: Config, service: str, env: str) -> Target:
@@ -64,8 +86,10 @@ class Planner:
         images: ImageIndex,
         repository: Callable[[str], SourceRepository],
         issues: IssueLookup | None,
+        releases: ReleaseLog | None = None,
     ) -> None:
         self.config = config
+        self._releases = releases
         self._store = store
         self._locks = locks
         self._engine = engine
@@ -76,9 +100,12 @@ class Planner:
     def plan(
         self, kind: DeployKind, service: str, env: str, version: str | None, user: str
     ) -> Plan:
-        """The plan; NotFound for a version the registry lacks, EngineUnavailable and
+        """The plan; NotFound for a version the registry lacks, PermissionDenied for one
+        opsloop never released going to a protected environment, EngineUnavailable and
         RegistryUnavailable when those are down."""
         target = target_of(self.config, service, env)
+        if version is not None:
+            version = deploy_version(version)
         current = self._engine.running(target).version
         if version is None:
             version = self._previous(service, env, current)
@@ -88,12 +115,29 @@ class Planner:
                 f"Version `{version}` of `{service}` is not in the registry "
                 f"(`{target.image}:{version}`)."
             )
+        self._check_protected(service, env, version)
         changes, shipped = self._changes(target, current, version)
         return Plan(
             kind=kind, service=service, env=env, image=target.image, version=version,
             digest=digest, from_version=current, policy=policy_of(self.config, env),
             blocking_lock=self._locks.blocking(env, user), changes=changes, shipped=shipped,
         )  # fmt: skip
+
+    def _check_protected(self, service: str, env: str, version: str) -> None:
+        # Protected environments take only what went through the pipeline (build, test,
+        # release); without the release history the answer is no.
+        environment = self.config.environment(env)
+        if environment is None or not environment.protected:
+            return
+        released = self._releases is not None and any(
+            job.version.removeprefix("v") == version for job in self._releases.releases(service)
+        )
+        if not released:
+            raise PermissionDenied(
+                f"`{env}` is protected: it only takes versions opsloop released, and "
+                f"`{service}` `{version}` was never released. Run `/release {service} {version}` "
+                f"first (after `/build` and `/test` pass)."
+            )
 
     def _previous(self, service: str, env: str, current: str | None) -> str:
         for done in self._store.last_succeeded(service, env, 50):

@@ -3,7 +3,9 @@ talks through (the store, the engine and the registry).
 
     pending ──approve──▶ approved ──start──▶ running ──▶ succeeded | failed | rolled_back
        ├──reject──▶ rejected
-       └──expire──▶ expired                approved ──▶ failed (refused at start: a lock)
+       ├──expire──▶ expired
+       └──fail────▶ failed (its message could not be posted)
+    approved ──▶ failed (refused at start: a lock)
 
 Every move is a compare-and-set in the store (`transition`), so a request is approved,
 started and finished at most once, whatever reactions, clicks and retries arrive.
@@ -40,7 +42,7 @@ class DeployState(StrEnum):
 
 TRANSITIONS: dict[DeployState, frozenset[DeployState]] = {
     DeployState.PENDING: frozenset(
-        {DeployState.APPROVED, DeployState.REJECTED, DeployState.EXPIRED}
+        {DeployState.APPROVED, DeployState.REJECTED, DeployState.EXPIRED, DeployState.FAILED}
     ),
     DeployState.APPROVED: frozenset({DeployState.RUNNING, DeployState.FAILED}),
     DeployState.RUNNING: frozenset(
@@ -219,10 +221,19 @@ class DeployEngine(Protocol):
         still serving."""
         ...
 
+    def close(self) -> None:
+        """Let go of the engine's connections (the bot is stopping)."""
+        ...
+
 
 class ImageIndex(Protocol):
     """The registry: which versions of an image exist."""
 
     def digest(self, image: str, version: str) -> str | None:
-        """The manifest digest of `image:version`, None when there is no such tag."""
+        """The manifest digest of `image:version`, None when there is no such tag.
+        UsageError when `image` names no registry host."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the registries' connections (the bot is stopping)."""
         ...

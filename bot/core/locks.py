@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.core.blocks import escape
 from bot.core.clock import Clock
 from bot.core.errors import LockHeld, NotFound, PermissionDenied, UsageError
 
@@ -121,8 +122,9 @@ def stamp(when: datetime) -> str:
 
 
 def describe_refusal(lock: EnvLock) -> str:
-    """Why a deploy or a lock was refused: who holds the environment, why, since when."""
-    why = f" ({lock.reason})" if lock.reason else ""
+    """Why a deploy or a lock was refused: who holds the environment, why, since when.
+    The reason is shown as typed, never as a mention or a link."""
+    why = f" ({escape(lock.reason)})" if lock.reason else ""
     return (
         f"`{lock.env}` is locked by <@{lock.holder}>{why} since {stamp(lock.since)}, "
         f"until {stamp(lock.expires_at)}."

@@ -23,6 +23,7 @@ from integrations.docker_engine.rollout_common import (
     POLL,
     EngineAccess,
     host_port,
+    quiet,
 )
 
 
@@ -34,7 +35,7 @@ class ContainerRollout:
         labels: dict[str, str], progress: Progress,
     ) -> None:  # fmt: skip
         self.e, self.t, self.image_ref, self.labels, self.say = (
-            engine, target, image_ref, labels, progress,
+            engine, target, image_ref, labels, quiet(progress),
         )  # fmt: skip
         self.client = engine.client()
         self.name = deployment_name(target.service, target.env)
@@ -62,24 +63,37 @@ class ContainerRollout:
             self.say("Candidate healthy; stopping the old container…")
             old.rename(f"{self.name}-old")
             old.stop(timeout=5)
+        restore = old is not None
+        try:
+            outcome = self._swap_in()
+            restore = old is not None and outcome.state is not DeployState.SUCCEEDED
+        finally:
+            # Once the old container is stopped, it comes back unless the new one answers.
+            if restore and old is not None:
+                old.rename(self.name)
+                old.start()
+        if outcome.state is DeployState.SUCCEEDED:
+            if old is not None:
+                old.remove(force=True)
+            return outcome
+        if old is not None:
+            return Outcome(
+                DeployState.ROLLED_BACK, "The new container failed; the old one is back."
+            )
+        return outcome
+
+    def _swap_in(self) -> Outcome:
+        t = self.t
         started: Any = self._start_final()
         final: Any = None if isinstance(started, str) else started
         error = started if isinstance(started, str) else ""
         port = t.publish or (host_port(final, t.port) if final is not None else None)
         if final is not None and port is not None and self.e.healthy(port, t.health):
-            if old is not None:
-                old.remove(force=True)
             return Outcome(DeployState.SUCCEEDED, "The new version answers its health path.")
         if final is not None:
             final.remove(force=True)
         if error:
             self.say(f"The engine refused the new container: {error}")
-        if old is not None:
-            old.rename(self.name)
-            old.start()
-            return Outcome(
-                DeployState.ROLLED_BACK, "The new container failed; the old one is back."
-            )
         return Outcome(DeployState.FAILED, f"The new container never answered `{t.health}`.")
 
     def _start_final(self) -> Any:

@@ -16,7 +16,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 
 from bot.core.clock import Clock
 from bot.core.deploys import DeployState, Outcome, Progress, Running, Target
-from bot.core.errors import EngineUnavailable, IntegrationError
+from bot.core.errors import EngineUnavailable, IntegrationError, UsageError
 from bot.core.naming import (
     LABEL_DEPLOY_ID,
     LABEL_ENV,
@@ -33,6 +33,7 @@ from integrations.docker_engine.rollout_common import (
     POLL,
     SWARM_DEADLINE,
     SWARM_SETTLED,
+    engine_error,
     find_service,
     host_port,
 )
@@ -85,7 +86,7 @@ class DockerDeployments:
         except NotFound:
             return Running(None, None, False)
         except ENGINE_ERRORS as error:
-            raise EngineUnavailable("The Docker engine does not answer.") from error
+            raise engine_error(error) from error
         return Running(labels.get(LABEL_VERSION), labels.get(LABEL_DEPLOY_ID), healthy)
 
     def settle(self, target: Target) -> Running:
@@ -109,7 +110,7 @@ class DockerDeployments:
         except NotFound:
             return Running(None, None, False)
         except ENGINE_ERRORS as error:
-            raise EngineUnavailable("The Docker engine does not answer.") from error
+            raise engine_error(error) from error
         if port is not None and not self.healthy(port, target.health):
             return Running(running.version, running.deploy_id, False)
         return running
@@ -145,6 +146,13 @@ class DockerDeployments:
             return Outcome(DeployState.FAILED, f"The engine refused: {error.explanation}")
         except ENGINE_ERRORS as error:
             return Outcome(DeployState.FAILED, f"The engine failed: {type(error).__name__}")
+
+    def close(self) -> None:
+        """Close the engine client (a later call connects again)."""
+        with self._guard:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def wait(self, check: Callable[[], T], deadline: float) -> T:
         """Poll `check()` until it returns something truthy or `deadline` seconds pass."""
@@ -196,13 +204,25 @@ class RegistryImages:
         self._guard = threading.Lock()
 
     def digest(self, image: str, version: str) -> str | None:
-        """The digest of `image:version` in its registry, None when the tag is missing."""
-        host, repository = split_image(image)
+        """The digest of `image:version` in its registry, None when the tag is missing;
+        UsageError when `image` names no registry host (one client per registry, kept)."""
+        try:
+            host, repository = split_image(image)
+        except ValueError as error:
+            raise UsageError(
+                f"The image `{image}` in opsloop.yml names no registry host, so opsloop cannot "
+                f"look up its versions: give it as `registry-host[:port]/{image}` "
+                f"(e.g. `127.0.0.1:5000/{image}`)."
+            ) from error
         with self._guard:
-            registry = self._registries.setdefault(host, Registry(host))
+            registry = self._registries.get(host)
+            if registry is None:
+                registry = self._registries[host] = Registry(host)
         return registry.digest(repository, version)
 
     def close(self) -> None:
         """Close the registries' connections."""
-        for registry in self._registries.values():
+        with self._guard:
+            registries, self._registries = list(self._registries.values()), {}
+        for registry in registries:
             registry.close()

@@ -4,12 +4,16 @@ rollout modules do not import it back)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import docker
 import requests
-from docker.errors import DockerException
+from docker.errors import APIError, DockerException
+
+from bot.core.deploys import Progress
+from bot.core.errors import EngineUnavailable, IntegrationError, OpsloopError
 
 SECOND = 1_000_000_000
 HEALTH_DEADLINE = 20.0
@@ -20,7 +24,34 @@ ENGINE_ERRORS = (DockerException, requests.RequestException, OSError)
 SWARM_SETTLED = frozenset({"completed", "rollback_completed", "paused", "rollback_paused"})
 """UpdateStatus states in which Swarm stopped converging."""
 
+NOT_SWARM = (
+    "This Docker engine is not in Swarm mode: run "
+    "`docker swarm init --advertise-addr 127.0.0.1` on it."
+)
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def engine_error(error: Exception) -> OpsloopError:
+    """What an engine error means to the user: a 503 is the engine saying it is not a Swarm
+    manager (the only calls that get one are the Swarm ones); anything else, it is down."""
+    if isinstance(error, APIError) and error.status_code == 503:
+        return IntegrationError(NOT_SWARM)
+    return EngineUnavailable("The Docker engine does not answer.")
+
+
+def quiet(progress: Progress) -> Progress:
+    """`progress` that never raises: a progress message that cannot be shown must not cut a
+    rollout short (above all between stopping the old container and restoring it)."""
+
+    def say(text: str) -> None:
+        try:
+            progress(text)
+        except Exception:
+            log.warning("could not show deploy progress: %s", text, exc_info=True)
+
+    return say
 
 
 class EngineAccess(Protocol):

@@ -24,11 +24,13 @@ from docker.types import (
 from bot.core.deploys import DeployState, Outcome, Progress, Target
 from bot.core.naming import deployment_name
 from integrations.docker_engine.rollout_common import (
+    NOT_SWARM,
     SECOND,
     SWARM_DEADLINE,
     SWARM_SETTLED,
     EngineAccess,
     find_service,
+    quiet,
 )
 
 
@@ -40,7 +42,7 @@ class SwarmRollout:
         labels: dict[str, str], progress: Progress,
     ) -> None:  # fmt: skip
         self.e, self.t, self.image_ref, self.labels, self.say = (
-            engine, target, image_ref, labels, progress,
+            engine, target, image_ref, labels, quiet(progress),
         )  # fmt: skip
         self.client = engine.client()
         self.name = deployment_name(target.service, target.env)
@@ -48,7 +50,7 @@ class SwarmRollout:
     def run(self) -> Outcome:
         """Roll out; an Outcome for a failed rollout, engine errors raised."""
         if self.client.info().get("Swarm", {}).get("LocalNodeState") != "active":
-            return Outcome(DeployState.FAILED, "This Docker engine is not in Swarm mode.")
+            return Outcome(DeployState.FAILED, NOT_SWARM)
         existing = find_service(self.client, self.name)
         if existing is None:
             return self._create()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 from bot.workspace import SlackWorkspace
 from bot.workspace.payloads import reaction_event
+from tests.scenarios.conftest import Harness
 from tests.scenarios.deploy_support import (
     BROKEN,
     DEADLINE,
@@ -157,3 +160,32 @@ def test_a_reaction_removal_handled_before_its_addition_leaves_no_vote(env: Env)
     ws.wait_for(lambda: shown() > before, timeout=DEADLINE, description="Carol's vote")
     assert "— *pending*" in _shown(ws, request.ts)
     assert answer(env.qa_port) == ""
+
+
+def test_quick_votes_edit_the_request_at_most_once_a_second_ending_on_the_tally(env: Env) -> None:
+    ws = env.ws
+    _deploy(env, "U0ALICE", GOOD, where="qa")
+    request = request_message(ws, "C0DEV")
+    ws.user_react("U0BOB", "C0DEV", request.ts, "white_check_mark")
+    ws.user_react("U0BOB", "C0DEV", request.ts, "+1")
+    ws.user_unreact("U0BOB", "C0DEV", request.ts, "white_check_mark")
+    ws.user_react("U0CAROL", "C0DEV", request.ts, "+1")
+    done = wait_state(ws, request, "succeeded")
+    assert "Approvals: 2/2 (<@U0BOB>, <@U0CAROL>)" in text_of(done)
+    stamps = [c.timestamp for c in ws.calls_to("chat.update") if c.params.get("ts") == request.ts]
+    assert len(stamps) >= 2
+    # Slack allows about one edit a second per message (a little slack for the clock).
+    assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(stamps))
+
+
+def test_lock_reasons_are_shown_as_typed_not_as_mentions_or_links(harness: Harness) -> None:
+    ws = harness.workspace
+    ws.user_command("U0BOB", "C0DEV", "/lock", "prod <!channel> <https://evil|docs>")
+    said = ws.wait_for(
+        lambda: [m.text for m in ws.messages("C0DEV") if "locked `prod`" in m.text], DEADLINE
+    )
+    assert "&lt;!channel&gt; &lt;https://evil|docs&gt;" in said[0]
+    assert "<!channel>" not in said[0] and "<https://" not in said[0]
+    ws.user_command("U0ALICE", "C0DEV", "/lock", "prod")
+    refusal = reply_to(harness, "U0ALICE")
+    assert "&lt;!channel&gt;" in refusal and "<!channel>" not in refusal
