@@ -16,29 +16,17 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 
-from bot.core.deploys import DeployState, Outcome, Progress, Target
-from bot.core.naming import deployment_name
+from bot.core.deploys import DeployState, Outcome
 from integrations.docker_engine.rollout_common import (
     FINAL_ATTEMPTS,
     POLL,
-    EngineAccess,
+    Rollout,
     host_port,
-    quiet,
 )
 
 
-class ContainerRollout:
+class ContainerRollout(Rollout):
     """One rollout of `image_ref` to the target's container (see the module's docstring)."""
-
-    def __init__(
-        self, engine: EngineAccess, target: Target, image_ref: str,
-        labels: dict[str, str], progress: Progress,
-    ) -> None:  # fmt: skip
-        self.e, self.t, self.image_ref, self.labels, self.say = (
-            engine, target, image_ref, labels, quiet(progress),
-        )  # fmt: skip
-        self.client = engine.client()
-        self.name = deployment_name(target.service, target.env)
 
     def run(self) -> Outcome:
         """Roll out; an Outcome for a failed rollout, engine errors raised."""

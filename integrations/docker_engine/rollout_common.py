@@ -12,8 +12,9 @@ import docker
 import requests
 from docker.errors import APIError, DockerException
 
-from bot.core.deploys import Progress
+from bot.core.deploys import Progress, Target
 from bot.core.errors import EngineUnavailable, IntegrationError, OpsloopError
+from bot.core.naming import deployment_name
 
 SECOND = 1_000_000_000
 HEALTH_DEADLINE = 20.0
@@ -68,6 +69,27 @@ class EngineAccess(Protocol):
     def healthy(self, port: int, path: str) -> bool:
         """Whether http://127.0.0.1:port/path answers 2xx before the health deadline."""
         ...
+
+
+class Rollout:
+    """What every rollout of `image_ref` to a target starts from: the engine's client, the
+    deployment's name, the labels to set, and progress that never raises."""
+
+    def __init__(
+        self,
+        engine: EngineAccess,
+        target: Target,
+        image_ref: str,
+        labels: dict[str, str],
+        progress: Progress,
+    ) -> None:
+        self.e = engine
+        self.t = target
+        self.image_ref = image_ref
+        self.labels = labels
+        self.say = quiet(progress)
+        self.client = engine.client()
+        self.name = deployment_name(target.service, target.env)
 
 
 def find_service(client: docker.DockerClient, name: str) -> Any:

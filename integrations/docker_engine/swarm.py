@@ -21,31 +21,19 @@ from docker.types import (
     UpdateConfig,
 )
 
-from bot.core.deploys import DeployState, Outcome, Progress, Target
-from bot.core.naming import deployment_name
+from bot.core.deploys import DeployState, Outcome
 from integrations.docker_engine.rollout_common import (
     NOT_SWARM,
     SECOND,
     SWARM_DEADLINE,
     SWARM_SETTLED,
-    EngineAccess,
+    Rollout,
     find_service,
-    quiet,
 )
 
 
-class SwarmRollout:
+class SwarmRollout(Rollout):
     """One rollout of `image_ref` to the target's Swarm service (see the module's docstring)."""
-
-    def __init__(
-        self, engine: EngineAccess, target: Target, image_ref: str,
-        labels: dict[str, str], progress: Progress,
-    ) -> None:  # fmt: skip
-        self.e, self.t, self.image_ref, self.labels, self.say = (
-            engine, target, image_ref, labels, quiet(progress),
-        )  # fmt: skip
-        self.client = engine.client()
-        self.name = deployment_name(target.service, target.env)
 
     def run(self) -> Outcome:
         """Roll out; an Outcome for a failed rollout, engine errors raised."""
