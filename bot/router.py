@@ -9,7 +9,6 @@ Slack's three-second deadline.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from bot.core.clock import Clock
 from bot.core.errors import NotAvailableYet, OpsloopError, UsageError
 from bot.core.parsing import Catalog, bind, command_words
 from bot.core.ports import AuditLog, EventLedger, Notifier
-from bot.core.values import AuditEntry, Click, Invocation, Outcome, Reaction, Reply, SlashCommand
+from bot.core.replies import error_reply, unexpected_reply
+from bot.core.values import AuditEntry, Click, Invocation, Outcome, Reaction, SlashCommand
 from bot.core.verbs import Registry, Verb
 from bot.metrics import Metrics
 
@@ -77,9 +77,9 @@ class Router:
             reply = verb.handler(invocation)
         except OpsloopError as error:
             outcome, detail = Outcome(error.outcome), error.message
-            reply = _error_reply(error)
+            reply = error_reply(error)
         except Exception:
-            reply, detail = _unexpected(f"`{command.command}`")
+            reply, detail = unexpected_reply(f"`{command.command}`")
             outcome = Outcome.ERROR
         self._d.metrics.commands.labels(verb=verb_name, outcome=outcome.value).inc()
         self._audit(command, verb_name, outcome, detail)
@@ -107,9 +107,9 @@ class Router:
         try:
             reply = handler(click)
         except OpsloopError as error:
-            reply = _error_reply(error)
+            reply = error_reply(error)
         except Exception:
-            reply, _detail = _unexpected("That button")
+            reply, _detail = unexpected_reply("That button")
         if reply is not None:
             self._d.notifier.respond(click.response_url, reply)
 
@@ -164,20 +164,3 @@ def _invocation(
         text=command.text,
         command=command.command,
     )
-
-
-def _unexpected(what: str) -> tuple[Reply, str]:
-    reference = uuid.uuid4().hex[:8]
-    log.exception("%s failed (reference %s)", what, reference)
-    reply = Reply(
-        text=f":x: {what} failed unexpectedly. The bot's log has the details under "
-        f"reference `{reference}`."
-    )
-    return reply, f"unexpected error, reference {reference}"
-
-
-def _error_reply(error: OpsloopError) -> Reply:
-    text = f":warning: {error.message}"
-    if error.hint:
-        text += f"\n{error.hint}"
-    return Reply(text=text)

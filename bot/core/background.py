@@ -8,7 +8,6 @@ it is still going (so they do not send it twice), and the real result follows wh
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -16,6 +15,7 @@ from concurrent.futures import wait as wait_for
 
 from bot.core.errors import OpsloopError
 from bot.core.ports import Notifier
+from bot.core.replies import error_reply, unexpected_reply
 from bot.core.values import Reply
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,9 @@ class Background:
         try:
             reply = future.result(timeout=0)
         except OpsloopError as error:
-            text = f":warning: {error.message}"
-            reply = Reply(text=f"{text}\n{error.hint}" if error.hint else text)
+            reply = error_reply(error)
         except Exception:
-            reference = uuid.uuid4().hex[:8]
-            log.exception("background answer failed (reference %s)", reference)
-            reply = Reply(
-                text=f":x: That failed unexpectedly; the log has reference `{reference}`."
-            )
+            reply, _detail = unexpected_reply("That")
         self._say(response_url, reply)
 
     def _say(self, response_url: str, reply: Reply) -> None:

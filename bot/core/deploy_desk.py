@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from bot.core.deploys import (
 from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
 from bot.core.locks import Locks, LockStore, describe_refusal
 from bot.core.ports import Directory, Notifier
+from bot.core.replies import error_reply, unexpected_reply
 from bot.core.values import Reply
 
 log = logging.getLogger(__name__)
@@ -121,16 +121,9 @@ class DeployDesk:
         try:
             reply = self._prepare(ask)
         except OpsloopError as error:
-            reply = Reply(
-                text=f":warning: {error.message}" + (f"\n{error.hint}" if error.hint else "")
-            )
+            reply = error_reply(error)
         except Exception:
-            reference = uuid.uuid4().hex[:8]
-            log.exception("/%s failed (reference %s)", ask.kind.value, reference)
-            reply = Reply(
-                text=f":x: /{ask.kind.value} failed unexpectedly. The bot's log has the "
-                f"details under reference `{reference}`."
-            )
+            reply, _detail = unexpected_reply(f"/{ask.kind.value}")
         self._notifier.respond(ask.response_url, reply)
 
     def _prepare(self, ask: Ask) -> Reply:
