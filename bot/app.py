@@ -139,7 +139,7 @@ def build(
         audit=SqlAuditLog(engine),
         notifier=notifier,
         clock=clock,
-        directory=SlackDirectory(client),
+        directory=SlackDirectory(client, clock),
         state_dir=state_dir,
         repository=lambda source: GitRepo(source, state_dir / "repos"),
         issues=tracker,

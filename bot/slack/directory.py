@@ -4,12 +4,12 @@ so an approval burst does not spend Slack's rate limit."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.core.clock import Clock
 from bot.core.errors import IntegrationError
 
 CACHE_SECONDS = 60.0
@@ -19,8 +19,9 @@ _T = TypeVar("_T")
 class SlackDirectory:
     """Looks people and user groups up in the workspace."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, clock: Clock) -> None:
         self._client = client
+        self._clock = clock
         self._lock = threading.Lock()
         self._emails: dict[str, tuple[float, str | None]] = {}
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
@@ -38,7 +39,7 @@ class SlackDirectory:
             ) from error
         email = profile.get("email") or None
         with self._lock:
-            self._emails[user_id] = (time.monotonic(), email)
+            self._emails[user_id] = (self._clock.monotonic(), email)
         return email
 
     def group_members(self, group_id: str) -> frozenset[str]:
@@ -54,13 +55,13 @@ class SlackDirectory:
             ) from error
         members = frozenset(str(user) for user in users)
         with self._lock:
-            self._groups[group_id] = (time.monotonic(), members)
+            self._groups[group_id] = (self._clock.monotonic(), members)
         return members
 
     def _cached(self, table: dict[str, tuple[float, _T]], key: str) -> tuple[float, _T] | None:
         with self._lock:
             entry = table.get(key)
-        if entry is None or time.monotonic() - entry[0] > CACHE_SECONDS:
+        if entry is None or self._clock.monotonic() - entry[0] > CACHE_SECONDS:
             return None
         return entry
 

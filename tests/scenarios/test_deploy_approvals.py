@@ -86,7 +86,7 @@ def test_failing_health_keeps_old_version_and_locks_refuse_others(env: Env) -> N
     assert answer(env.port) == GOOD
 
 
-def test_reject_withdraw_and_expiry(env: Env) -> None:
+def test_reject_an_unrelated_reaction_and_expiry(env: Env) -> None:
     ws = env.ws
     _deploy(env, "U0ALICE", GOOD)
     request = request_message(ws, "C0DEV")
