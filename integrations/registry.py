@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from bot.core.errors import RegistryUnavailable
+from bot.core.naming import OCI_REVISION
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -31,7 +32,7 @@ class Registry:
     def __init__(self, host: str, timeout: float = 10.0) -> None:
         scheme = "http" if host.startswith(("127.", "localhost")) else "https"
         self._base = f"{scheme}://{host}/v2/"
-        self._http = httpx.Client(timeout=timeout)
+        self._http = httpx.Client(timeout=timeout, trust_env=False)
         self.host = host
 
     def tags(self, repository: str) -> list[str]:
@@ -50,6 +51,21 @@ class Registry:
         self._check(response, f"{repository}:{tag}")
         digest: str | None = response.headers.get("Docker-Content-Digest")
         return digest
+
+    def revision(self, repository: str, tag: str) -> str | None:
+        """The org.opencontainers.image.revision label of `repository:tag`, read from its
+        config blob; None when the tag, its config or the label is missing or unreadable."""
+        try:
+            manifest = self._get(f"{repository}/manifests/{tag}")
+            config = (manifest.json().get("config") or {}).get("digest")
+            if manifest.status_code != 200 or not config:
+                return None
+            blob = self._get(f"{repository}/blobs/{config}")
+            labels = (blob.json().get("config") or {}).get("Labels") or {}
+        except (RegistryUnavailable, ValueError):
+            return None
+        revision = labels.get(OCI_REVISION)
+        return revision if isinstance(revision, str) else None
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 from docker.errors import NotFound as DockerNotFound
@@ -24,7 +23,7 @@ from bot.core.builds import BuildFailed, CancelToken, ImageInfo, JobFailed, LogS
 from bot.core.builds import TestRun as TestRunResult
 from bot.core.errors import EngineUnavailable, UsageError
 from integrations.docker_engine import connect
-from integrations.registry import MANIFEST_TYPES, Registry, split_image
+from integrations.registry import Registry, split_image
 
 log = logging.getLogger(__name__)
 
@@ -208,20 +207,11 @@ class RegistryReleases:
     def revision(self, image: str, tag: str) -> str | None:
         """The revision label of `image:tag`, read from its config blob."""
         host, repository = _split(image)
-        scheme = "http" if host.startswith(("127.", "localhost")) else "https"
-        base = f"{scheme}://{host}/v2/{repository}"
+        registry = Registry(host)
         try:
-            with httpx.Client(timeout=10, trust_env=False) as http:
-                manifest = http.get(f"{base}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
-                config = (manifest.json().get("config") or {}).get("digest")
-                if manifest.status_code != 200 or not config:
-                    return None
-                blob = http.get(f"{base}/blobs/{config}")
-                labels = (blob.json().get("config") or {}).get("Labels") or {}
-        except (httpx.HTTPError, ValueError):
-            return None
-        revision = labels.get("org.opencontainers.image.revision")
-        return revision if isinstance(revision, str) else None
+            return registry.revision(repository, tag)
+        finally:
+            registry.close()
 
 
 def _split(image: str) -> tuple[str, str]:
