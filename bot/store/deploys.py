@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.core.deploys import DeployKind, DeployRequest, DeployState, NewDeploy
 from bot.store.env_locks import SqlLockStore, env_locks
-from bot.store.tables import metadata
+from bot.store.tables import as_utc, metadata
 
 __all__ = ["SqlDeployStore", "SqlLockStore", "deploy_requests", "deploy_votes", "env_locks"]
 
@@ -76,15 +76,8 @@ deploy_votes = Table(
 )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands datetimes back without their zone; everything stored is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _must(value: datetime | None) -> datetime:
-    result = _utc(value)
+    result = as_utc(value)
     assert result is not None
     return result
 
@@ -257,8 +250,8 @@ class SqlDeployStore:
             image=row["image"], digest=row["digest"], requester=row["requester"],
             channel_id=row["channel_id"], message_ts=row["message_ts"],
             state=DeployState(row["state"]), approvals_needed=int(row["approvals_needed"]),
-            created_at=_must(row["created_at"]), expires_at=_utc(row["expires_at"]),
-            started_at=_utc(row["started_at"]), finished_at=_utc(row["finished_at"]),
+            created_at=_must(row["created_at"]), expires_at=as_utc(row["expires_at"]),
+            started_at=as_utc(row["started_at"]), finished_at=as_utc(row["finished_at"]),
             detail=row["detail"], shipped=row["shipped"],
             changes=tuple(json.loads(row["changes"])),
             approved_by=counted.approved_by, rejected_by=counted.rejected_by,

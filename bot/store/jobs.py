@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 
 from bot.core.jobs import Job, JobKind, JobState
-from bot.store.tables import metadata
+from bot.store.tables import as_utc, metadata
 
 jobs = Table(
     "jobs",
@@ -149,18 +148,11 @@ def _job(row: Any) -> Job:
         thread_ts=row["thread_ts"],
         image=row["image"],
         version=row["version"],
-        created_at=_utc(row["created_at"]),
-        started_at=_utc(row["started_at"]),
-        finished_at=_utc(row["finished_at"]),
+        created_at=as_utc(row["created_at"]),
+        started_at=as_utc(row["started_at"]),
+        finished_at=as_utc(row["finished_at"]),
         log_path=row["log_path"],
         detail=row["detail"],
         digest=row["digest"],
         size=row["size"],
     )
-
-
-def _utc(value: datetime | None) -> Any:
-    # SQLite hands timestamps back without their zone; they were written in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value

@@ -3,6 +3,9 @@ with an Alembic migration."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import overload
+
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
@@ -26,3 +29,17 @@ seen_events = Table(
     Column("event_id", String(64), primary_key=True),
     Column("seen_at", DateTime(timezone=True), nullable=False),
 )
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | None) -> datetime | None: ...
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time with its zone: SQLite hands datetimes back without one, and everything
+    opsloop stores is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
