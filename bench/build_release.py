@@ -40,7 +40,7 @@ from bot.config import parse_config
 from bot.core import naming
 from bot.settings import Settings
 from bot.workspace import SignedClient, SlackWorkspace
-from tests.scenarios.builds.service_repos import make_service_repo
+from tests.scenarios.build.service_repos import make_service_repo
 from tests.support.repos import commit
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,11 +17,11 @@ from sqlalchemy import Engine, text
 import commands
 from bot.config import Config
 from bot.core.background import Background
+from bot.core.build.runner import JobRunner
+from bot.core.build.stages import BuildStages, StageDeps
 from bot.core.clock import Clock, SystemClock
-from bot.core.deploy_desk import DeployDesk, build_desk
-from bot.core.job_runner import JobRunner
+from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.parsing import Catalog
-from bot.core.pipelines import BuildStages, StageDeps
 from bot.core.redact import Redactor
 from bot.core.verbs import Registry
 from bot.metrics import Metrics
@@ -36,7 +36,7 @@ from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
 from bot.store.schedules import SqlDigestLedger, SqlFireLedger
-from commands.services import Services
+from commands.dependencies import Services
 from integrations.docker_engine.deployments import DockerDeployments, RegistryImages
 from integrations.docker_engine.images import DockerImages, RegistryReleases
 from integrations.docker_engine.inventory import DockerInventory

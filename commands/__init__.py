@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.verbs import Registry
 from commands import build, code, deploy, monitor, operate, ops, plan, release, ship, test
-from commands.services import Services
+from commands.dependencies import Services
 
 MODULES = (plan, code, build, test, release, deploy, operate, monitor, ship, ops)
 

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from typing import cast
 
 from bot.config import ServiceConfig
-from bot.core.build_views import jobs_list, started
-from bot.core.builds import Checkout
+from bot.core.build.jobs import JobKind, JobState
+from bot.core.build.model import Checkout
+from bot.core.build.stages import BuildStages, building
+from bot.core.build.views import jobs_list, started
 from bot.core.errors import NotAvailableYet
-from bot.core.jobs import JobKind, JobState
-from bot.core.pipelines import BuildStages, building
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Build"
 LISTED = 15

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.core.blocks import MAX_BLOCKS
-from bot.core.catalogue import (
+from bot.core.changes import Commit, IssueSummary, changes_blocks, jira_keys
+from bot.core.code.catalogue import (
     CatalogueEntry,
     Deployment,
     EnvironmentRow,
@@ -18,11 +19,10 @@ from bot.core.catalogue import (
     endpoint,
     services_view,
 )
-from bot.core.changes import Commit, IssueSummary, changes_blocks, jira_keys
 from bot.core.errors import EngineUnavailable, IntegrationError, NotAvailableYet, NotFound
 from bot.core.values import Block, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Code"
 DEADLINE = 30.0

@@ -11,18 +11,18 @@ the request message, or with its buttons; removing the reaction withdraws the vo
 
 from __future__ import annotations
 
-from bot.core.approvals import ActionId, Mark, event_time, mark_of_reaction
 from bot.core.blocks import escape
-from bot.core.deploy_desk import Ask, DeployDesk
-from bot.core.deploy_plans import deploy_version, target_of
-from bot.core.deploy_views import list_reply, locks_reply
-from bot.core.deploys import DeployKind
+from bot.core.deploy.approvals import ActionId, Mark, event_time, mark_of_reaction
+from bot.core.deploy.desk import Ask, DeployDesk
+from bot.core.deploy.locks import stamp
+from bot.core.deploy.model import DeployKind
+from bot.core.deploy.plans import deploy_version, target_of
+from bot.core.deploy.views import list_reply, locks_reply
 from bot.core.errors import NotAvailableYet, UsageError
-from bot.core.locks import stamp
 from bot.core.parsing import duration_seconds
 from bot.core.values import Click, Invocation, Reaction, Reply
 from bot.core.verbs import Arg, ArgKind, Option, Registry, Verb
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Deploy"
 LIST_LIMIT = 15

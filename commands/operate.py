@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.verbs import Arg, ArgKind, Registry, planned
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Operate"
 

@@ -7,7 +7,7 @@ from bot.core.blocks import section
 from bot.core.errors import NotFound
 from bot.core.values import AuditEntry, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Ops"
 DEFAULT_AUDIT_COUNT = 10

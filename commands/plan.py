@@ -13,13 +13,13 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime
 
-from bot.core import plan_views as views
 from bot.core.blocks import escape
 from bot.core.errors import NotAvailableYet, OpsloopError, UsageError
-from bot.core.planning import DigestMemory, Tracker, mine, pick_transition, progress
+from bot.core.plan import views
+from bot.core.plan.model import DigestMemory, Tracker, mine, pick_transition, progress
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Option, Registry, Verb
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Plan"
 DEADLINE = 4.5

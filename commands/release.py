@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.core.build_views import started
+from bot.core.build.jobs import JobKind, JobState
+from bot.core.build.stages import releasing
+from bot.core.build.views import started
 from bot.core.errors import Conflict
-from bot.core.jobs import JobKind, JobState
-from bot.core.pipelines import releasing
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.build import checkout, in_background, service_config, wired
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Release"
 

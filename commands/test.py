@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 
 from bot.core import naming
-from bot.core.build_views import started
-from bot.core.builds import semver_key
+from bot.core.build.jobs import JobKind
+from bot.core.build.model import semver_key
+from bot.core.build.stages import testing
+from bot.core.build.views import started
 from bot.core.errors import Conflict, UsageError
-from bot.core.jobs import JobKind
-from bot.core.pipelines import testing
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.build import checkout, in_background, service_config, wired
-from commands.services import Services
+from commands.dependencies import Services
 
 STAGE = "Test"
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.core.catalogue import Health, Probe
+from bot.core.code.catalogue import Health, Probe
 
 PROBE_TIMEOUT = 2.0
 

@@ -11,7 +11,7 @@ import requests
 from jira.exceptions import JIRAError
 
 from bot.core.errors import JiraUnavailable, NotFound, UsageError
-from bot.core.planning import Category, PlanIssue, Sprint
+from bot.core.plan.model import Category, PlanIssue, Sprint
 
 T = TypeVar("T")
 

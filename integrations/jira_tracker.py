@@ -20,7 +20,7 @@ from jira import JIRA
 from bot.config import JiraConfig
 from bot.core.changes import IssueSummary
 from bot.core.errors import NotFound, UsageError
-from bot.core.planning import PlanIssue, SprintReport, Transition, jql_quote
+from bot.core.plan.model import PlanIssue, SprintReport, Transition, jql_quote
 from integrations import jira_search as js
 
 T = TypeVar("T")

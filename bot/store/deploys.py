@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.deploys import DeployKind, DeployRequest, DeployState, NewDeploy
+from bot.core.deploy.model import DeployKind, DeployRequest, DeployState, NewDeploy
 from bot.store.env_locks import SqlLockStore, env_locks
 from bot.store.tables import as_utc, metadata
 
@@ -83,7 +83,7 @@ def _must(value: datetime | None) -> datetime:
 
 
 class SqlDeployStore:
-    """bot.core.deploys.DeployStore on SQLAlchemy."""
+    """bot.core.deploy.model.DeployStore on SQLAlchemy."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -241,7 +241,7 @@ class SqlDeployStore:
         return found
 
     def _request(self, connection: Any, row: Any) -> DeployRequest:
-        from bot.core.approvals import tally
+        from bot.core.deploy.approvals import tally
 
         counted = tally(_votes(connection, int(row["id"])), int(row["approvals_needed"]))
         return DeployRequest(

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Engine, String, Table, Text, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.locks import EnvLock
+from bot.core.deploy.locks import EnvLock
 from bot.store.tables import metadata
 
 env_locks = Table(
@@ -28,7 +28,7 @@ env_locks = Table(
 
 
 class SqlLockStore:
-    """bot.core.locks.LockStore on SQLAlchemy."""
+    """bot.core.deploy.locks.LockStore on SQLAlchemy."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

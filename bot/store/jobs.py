@@ -18,7 +18,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.core.jobs import Job, JobKind, JobState
+from bot.core.build.jobs import Job, JobKind, JobState
 from bot.store.tables import as_utc, metadata
 
 jobs = Table(

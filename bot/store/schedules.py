@@ -10,7 +10,7 @@ from sqlalchemy import Column, DateTime, Engine, String, Table, Text, func, inse
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import Clock
-from bot.core.planning import DigestMemory
+from bot.core.plan.model import DigestMemory
 from bot.store.tables import metadata
 
 schedule_fires = Table(

@@ -1,6 +1,6 @@
 """Checks the local workspace's traffic against Slack's published API specs.
 
-Reads, from the specs folder (shared/specs/slack):
+Reads, from the specs folder (tests/vendor/specs/slack in the repository):
 
 - ``web-api.openapi2.json``: each Web API request must carry the method's required
   parameters (the ``token`` parameter is also satisfied by an ``Authorization`` header;

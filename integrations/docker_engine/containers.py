@@ -16,7 +16,7 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 
-from bot.core.deploys import DeployState, Outcome
+from bot.core.deploy.model import DeployState, Outcome
 from integrations.docker_engine.rollout_common import (
     FINAL_ATTEMPTS,
     POLL,

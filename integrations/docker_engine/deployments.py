@@ -15,7 +15,7 @@ import httpx
 from docker.errors import APIError, ImageNotFound, NotFound
 
 from bot.core.clock import Clock
-from bot.core.deploys import DeployState, Outcome, Progress, Running, Target
+from bot.core.deploy.model import DeployState, Outcome, Progress, Running, Target
 from bot.core.errors import EngineUnavailable, IntegrationError, UsageError
 from bot.core.naming import (
     LABEL_DEPLOY_ID,
@@ -46,7 +46,7 @@ T = TypeVar("T")
 
 
 class DockerDeployments:
-    """bot.core.deploys.DeployEngine on docker-py; connects on first use."""
+    """bot.core.deploy.model.DeployEngine on docker-py; connects on first use."""
 
     def __init__(self, host: str | None, clock: Clock, health_deadline: float = HEALTH_DEADLINE):
         self._host = host
@@ -197,7 +197,7 @@ def _undo_interrupted_swap(client: docker.DockerClient, name: str) -> None:
 
 
 class RegistryImages:
-    """bot.core.deploys.ImageIndex over the registries the images name."""
+    """bot.core.deploy.model.ImageIndex over the registries the images name."""
 
     def __init__(self) -> None:
         self._registries: dict[str, Registry] = {}

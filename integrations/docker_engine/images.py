@@ -19,8 +19,8 @@ import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 from docker.errors import NotFound as DockerNotFound
 
-from bot.core.builds import BuildFailed, CancelToken, ImageInfo, JobFailed, LogSink
-from bot.core.builds import TestRun as TestRunResult
+from bot.core.build.model import BuildFailed, CancelToken, ImageInfo, JobFailed, LogSink
+from bot.core.build.model import TestRun as TestRunResult
 from bot.core.errors import EngineUnavailable, UsageError
 from integrations.docker_engine import connect
 from integrations.registry import Registry, split_image

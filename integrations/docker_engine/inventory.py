@@ -16,7 +16,7 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, NotFound
 
-from bot.core.catalogue import Deployment
+from bot.core.code.catalogue import Deployment
 from bot.core.errors import EngineUnavailable
 from bot.core.naming import LABEL_VERSION, OCI_REVISION, deployment_name
 

@@ -12,7 +12,7 @@ import docker
 import requests
 from docker.errors import APIError, DockerException
 
-from bot.core.deploys import Progress, Target
+from bot.core.deploy.model import Progress, Target
 from bot.core.errors import EngineUnavailable, IntegrationError, OpsloopError
 from bot.core.naming import deployment_name
 

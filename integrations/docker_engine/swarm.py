@@ -21,7 +21,7 @@ from docker.types import (
     UpdateConfig,
 )
 
-from bot.core.deploys import DeployState, Outcome
+from bot.core.deploy.model import DeployState, Outcome
 from integrations.docker_engine.rollout_common import (
     NOT_SWARM,
     SECOND,

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from bot.core.clock import SystemClock
-from bot.core.deploys import DeployState, Target
+from bot.core.deploy.model import DeployState, Target
 from bot.core.errors import EngineUnavailable, IntegrationError, UsageError
 from integrations.docker_engine.deployments import DockerDeployments, RegistryImages
-from tests.scenarios.deploy_support import free_port, remove_deployments
+from tests.scenarios.deploy.support import free_port, remove_deployments
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 
 

@@ -14,9 +14,9 @@ from docker import DockerClient
 from docker.errors import ImageNotFound
 
 from bot.core import naming
-from bot.core.builds import BuildFailed, Cancelled, CancelToken, JobFailed, parse_step
+from bot.core.build.model import BuildFailed, Cancelled, CancelToken, JobFailed, parse_step
 from integrations.docker_engine.images import DockerImages, RegistryReleases
-from tests.scenarios.builds.service_repos import (
+from tests.scenarios.build.service_repos import (
     BROKEN_STEP,
     FAILING_TESTS,
     REPORT,

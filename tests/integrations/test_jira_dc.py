@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import JiraConfig
 from bot.core.errors import JiraUnavailable, NotFound
-from bot.core.planning import Category, pick_transition
+from bot.core.plan.model import Category, pick_transition
 from integrations.jira_tracker import JiraTracker
 from tests.support.jira_dc import BOARD, JiraDC, World, running_jira_dc
 

@@ -18,7 +18,7 @@ SECRET = "workspace-tests-signing-secret"
 
 @pytest.fixture
 def slack_specs() -> Path:
-    """shared/specs/slack beside the repository."""
+    """tests/vendor/specs/slack in the repository."""
     return specs_dir() / "slack"
 
 

@@ -1,0 +1,321 @@
+"""Runs build, test and release jobs on threads of their own (never the router's), keeps
+their state in the JobStore, their log in a file, and their progress in Slack: one top
+message per job, edited as its state changes, and a thread message with the current step
+and the last log lines, each edited at most once a second (LiveMessage)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypeVar
+
+from bot.core.build import jobs as transitions
+from bot.core.build.jobs import Job, JobState, JobStore
+from bot.core.build.model import Cancelled, CancelToken, JobFailed, Step, parse_step
+from bot.core.build.views import interrupted_note, job_message, progress_message
+from bot.core.clock import Clock
+from bot.core.errors import NotFound, OpsloopError
+from bot.core.ports import Notifier
+from bot.core.progress import LiveMessage
+from bot.core.values import MessageRef, Reply
+
+log = logging.getLogger(__name__)
+
+# A little over Slack's one edit a second, so that network jitter never brings two edits
+# of one message closer than a second as Slack receives them.
+EDIT_INTERVAL = 1.1
+SHOWN_LINES = 10
+FAILED_LINES = 30
+KEPT_LINES = 5000
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a job that succeeded reports."""
+
+    detail: str = ""
+    digest: str = ""
+    size: int = 0
+
+
+class JobContext:
+    """Handed to a job's work: where its output goes and whether it was cancelled."""
+
+    def __init__(self, job: Job, token: CancelToken, live: _Live, logfile: IO[str]) -> None:
+        self.job = job
+        self.cancel = token
+        self.step: Step | None = None
+        self.lines: deque[str] = deque(maxlen=KEPT_LINES)
+        self._live = live
+        self._logfile = logfile
+
+    def line(self, text: str) -> None:
+        """One line of output: into the log file, and into the thread soon."""
+        text = text.rstrip("\r\n")
+        self._logfile.write(text + "\n")
+        self.lines.append(text)
+        step = parse_step(text)
+        if step is not None:
+            self.step = step
+        self._live.show(progress_message(self.job, self.step, self.tail(SHOWN_LINES)))
+
+    def tail(self, count: int) -> list[str]:
+        """The last `count` lines of output."""
+        return list(self.lines)[-count:]
+
+    def output(self) -> str:
+        """The output kept in memory (the last 5000 lines)."""
+        return "\n".join(self.lines)
+
+
+Work = Callable[[JobContext], Outcome]
+
+
+class JobRunner:
+    """Starts, joins, cancels and recovers jobs."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        notifier: Notifier,
+        clock: Clock,
+        log_dir: Path,
+        workers: int = 2,
+    ) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._log_dir = log_dir
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="opsloop-job")
+        # The thread's last edit may have to wait out the edit interval; it waits here, so
+        # that the job's worker is free for the next job at once.
+        self._finisher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opsloop-edit")
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._tokens: dict[str, CancelToken] = {}
+        self._busy = 0
+
+    def submit(self, job: Job, work: Work) -> tuple[Job, bool]:
+        """Queue the job, or join the same kind of job for the same service and revision
+        that is queued or running here. Returns the job and whether it was joined. A job's
+        messages are a courtesy: when Slack refuses them the job runs all the same."""
+        with self._lock:
+            if (running := self._live_twin(job)) is not None:
+                return running, True
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            job = dataclasses.replace(job, log_path=str(self._log_dir / f"{job.id}.log"))
+            if self._busy < self._workers:
+                # A worker is free: the message says running from the start. That saves an
+                # edit, and with it the wait of an edit interval before the final one.
+                job = transitions.start(job, self._clock.now())
+            self._store.add(job)
+            self._busy += 1
+            token = CancelToken()
+            self._tokens[job.id] = token
+        try:
+            job = self._announce(job)
+        except Exception:
+            log.exception("job %s starts without its messages", job.id)
+        self._pool.submit(self._run, job, work, token)
+        return job, False
+
+    def _announce(self, job: Job) -> Job:
+        """Post the job's message and thread (outside the lock: a slow Slack must not hold
+        up other submits) and keep where they are."""
+        top = self._quietly(job, self._notifier.post, job.channel_id, job_message(job))
+        first = progress_message(job, None, ())
+        thread = (
+            self._quietly(job, self._notifier.post, job.channel_id, first, top.ts) if top else None
+        )
+        with self._lock:
+            job = self._store.get(job.id) or job
+            job = dataclasses.replace(
+                job, message_ts=top.ts if top else "", thread_ts=thread.ts if thread else ""
+            )
+            self._store.save(job)
+        if job.state.finished:
+            # Cancelled while its messages were being posted.
+            self._quietly(job, self._edit, job)
+        return job
+
+    def _live_twin(self, job: Job) -> Job | None:
+        """The same job queued or running in this process (one the store still calls active
+        but no thread of ours runs is dead, and is never joined)."""
+        active = (JobState.QUEUED, JobState.RUNNING)
+        for found in self._store.find(job.kind, job.service, job.revision, active):
+            if found.version == job.version and found.id in self._tokens:
+                return found
+        return None
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or running job; a finished one is returned as it is."""
+        job = self._store.get(job_id)
+        if job is None:
+            raise NotFound(f"There is no job `{job_id}`. `/build list` shows the recent ones.")
+        if job.state.finished:
+            return job
+        token = self._tokens.get(job_id)
+        if job.state is JobState.RUNNING and token is not None:
+            token.cancel()
+            return job
+        if token is not None:
+            token.cancel()
+        with self._lock:
+            job = self._store.get(job_id) or job
+            if job.state.finished:
+                return job
+            job = transitions.cancel(job, self._clock.now(), "cancelled before it started")
+            self._store.save(job)
+        self._quietly(job, self._edit, job)
+        return job
+
+    def recover(self) -> list[Job]:
+        """Mark the jobs a restart cut short as failed, and say so in their threads."""
+        failed = []
+        for found in self._store.unfinished():
+            if found.id in self._tokens:
+                continue
+            job = transitions.fail(found, self._clock.now(), "interrupted by a restart of the bot")
+            self._store.save(job)
+            failed.append(job)
+            if job.message_ts:
+                self._quietly(job, self._edit, job)
+                note = interrupted_note(job)
+                self._quietly(job, self._notifier.post, job.channel_id, note, job.message_ts)
+        return failed
+
+    def stop(self) -> None:
+        """Cancel running jobs and wait for them to wind down; queued ones stay queued (the
+        next start marks them interrupted)."""
+        for token in list(self._tokens.values()):
+            token.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._finisher.shutdown(wait=True)
+
+    def _run(self, job: Job, work: Work, token: CancelToken) -> None:
+        try:
+            self._run_job(job, work, token)
+        except Exception:
+            log.exception("job %s could not be finished", job.id)
+        finally:
+            # Whatever went wrong, the job ends: one left running would be joined forever.
+            self._settle(job.id)
+            with self._lock:
+                self._busy -= 1
+            self._tokens.pop(job.id, None)
+
+    def _settle(self, job_id: str) -> None:
+        try:
+            current = self._store.get(job_id)
+            if current is None or current.state.finished:
+                return
+            reason = "failed unexpectedly; the bot's log has why"
+            if self._tokens.get(job_id, CancelToken()).cancelled:
+                ended = transitions.cancel(current, self._clock.now(), "cancelled")
+            else:
+                ended = transitions.fail(current, self._clock.now(), reason)
+            self._store.save(ended)
+        except Exception:
+            log.exception("job %s could not be marked finished", job_id)
+            return
+        self._quietly(ended, self._edit, ended)
+
+    def _run_job(self, job: Job, work: Work, token: CancelToken) -> None:
+        current = self._store.get(job.id)
+        if current is None or current.state.finished:
+            return
+        job = current
+        if token.cancelled:
+            job = transitions.cancel(job, self._clock.now(), "cancelled before it started")
+            self._store.save(job)
+            self._quietly(job, self._edit, job)
+            return
+        top = _Live(self._notifier, self._top(job), self._clock)
+        thread = _Live(self._notifier, self._thread(job), self._clock)
+        if job.state is JobState.QUEUED:
+            job = transitions.start(job, self._clock.now())
+            self._store.save(job)
+            top.show(job_message(job))
+        with open(job.log_path, "a", encoding="utf-8", errors="replace") as logfile:
+            context = JobContext(job, token, thread, logfile)
+            job = self._outcome(job, work, context)
+        self._store.save(job)
+        context.job = job
+        top.finish(job_message(job))
+        shown = FAILED_LINES if job.state is JobState.FAILED else SHOWN_LINES
+        final = progress_message(job, context.step, context.tail(shown))
+        self._finisher.submit(_finish, thread, final)
+
+    def _edit(self, job: Job) -> None:
+        if job.message_ts:
+            self._notifier.update(self._top(job), job_message(job))
+
+    def _quietly(self, job: Job, call: Callable[..., _T], *args: object) -> _T | None:
+        """The Slack call's answer, or None (logged) when Slack refuses it."""
+        try:
+            return call(*args)
+        except OpsloopError as error:
+            log.warning("Slack refused a message of job %s: %s", job.id, error.message)
+            return None
+
+    def _outcome(self, job: Job, work: Work, context: JobContext) -> Job:
+        now = self._clock.now
+        try:
+            result = work(context)
+            if context.cancel.cancelled:
+                raise Cancelled()
+        except Cancelled:
+            return transitions.cancel(job, now(), "cancelled")
+        except (JobFailed, OpsloopError) as error:
+            return transitions.fail(job, now(), error.message)
+        except Exception:
+            log.exception("job %s failed unexpectedly", job.id)
+            return transitions.fail(job, now(), "failed unexpectedly; the bot's log has why")
+        return transitions.succeed(
+            job, now(), result.detail, digest=result.digest, size=result.size
+        )
+
+    def _top(self, job: Job) -> MessageRef:
+        return MessageRef(job.channel_id, job.message_ts)
+
+    def _thread(self, job: Job) -> MessageRef:
+        return MessageRef(job.channel_id, job.thread_ts)
+
+
+class _Live:
+    """A LiveMessage that never raises into the job: a message that was never posted is
+    not edited, and an edit Slack refuses is logged and dropped."""
+
+    def __init__(self, notifier: Notifier, ref: MessageRef, clock: Clock) -> None:
+        self.ref = ref
+        self._live = LiveMessage(notifier, ref, clock, EDIT_INTERVAL) if ref.ts else None
+
+    def show(self, reply: Reply) -> None:
+        """Show this content soon."""
+        if self._live is not None:
+            try:
+                self._live.show(reply)
+            except OpsloopError as error:
+                log.warning("could not edit %s: %s", self.ref, error.message)
+
+    def finish(self, reply: Reply) -> None:
+        """Write the final content."""
+        if self._live is not None:
+            try:
+                self._live.finish(reply)
+            except OpsloopError as error:
+                log.warning("could not edit %s: %s", self.ref, error.message)
+
+
+def _finish(live: _Live, reply: Reply) -> None:
+    try:
+        live.finish(reply)
+    except Exception:
+        log.exception("could not write the final progress of %s", live.ref)

@@ -1,0 +1,188 @@
+"""The work of each stage, run by the JobRunner: check out and build an image, run the
+tests in it, tag and push a release and announce it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core import naming
+from bot.core.build.jobs import Job, JobKind, JobStore, new_job_id
+from bot.core.build.model import Checkout, ImageEngine, JobFailed, ReleaseRegistry, previous_release
+from bot.core.build.reports import summarise
+from bot.core.build.runner import JobContext, JobRunner, Outcome, Work
+from bot.core.build.views import format_size, release_notes
+from bot.core.changes import IssueLookup, IssueSummary, jira_keys
+from bot.core.clock import Clock
+from bot.core.errors import IntegrationError, OpsloopError
+from bot.core.ports import Notifier
+from bot.core.redact import public_source
+from bot.core.values import Invocation, Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StageDeps:
+    """What the stage work needs around it."""
+
+    engine: ImageEngine
+    registry: ReleaseRegistry
+    notifier: Notifier
+    clock: Clock
+    work_dir: Path
+    ops_channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStages:
+    """Everything /build, /test and /release use: the jobs and the stage work's needs."""
+
+    store: JobStore
+    runner: JobRunner
+    deps: StageDeps
+
+    def new_job(
+        self, kind: JobKind, invocation: Invocation, ref: str, revision: str, image: str
+    ) -> Job:
+        """A queued job for the invoking user, reporting in the invoking channel."""
+        return Job(
+            id=new_job_id(kind),
+            kind=kind,
+            service=invocation.arg("service"),
+            ref=ref,
+            revision=revision,
+            user_id=invocation.user_id,
+            channel_id=invocation.channel_id,
+            created_at=self.deps.clock.now(),
+            log_path="",
+            image=image,
+        )
+
+
+def building(deps: StageDeps, repo: Checkout, source: str, dockerfile: str, service: str) -> Work:
+    """Export the job's revision into a clean folder, build it with the OCI labels, and
+    tag it <image>:<short sha>."""
+
+    def work(context: JobContext) -> Outcome:
+        job = context.job
+        folder = deps.work_dir / job.id
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            context.line(f"Checking out {job.revision} ({job.ref})")
+            repo.export(job.revision, folder)
+            context.cancel.check()
+            labels = {
+                naming.OCI_REVISION: job.revision,
+                naming.OCI_SOURCE: public_source(source),
+                naming.OCI_CREATED: deps.clock.now().isoformat(timespec="seconds"),
+                naming.LABEL_BUILD_ID: job.id,
+                naming.LABEL_SERVICE: service,
+            }
+            image_id = deps.engine.build(folder, dockerfile, labels, context.line, context.cancel)
+            context.cancel.check()
+            deps.engine.tag(image_id, job.image)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        info = deps.engine.inspect(job.image)
+        size = info.size if info else 0
+        detail = f"Built `{job.image}` ({format_size(size)})."
+        return Outcome(detail=detail, digest=image_id, size=size)
+
+    return work
+
+
+def testing(
+    deps: StageDeps, command: tuple[str, ...], timeout: int, report_path: str | None
+) -> Work:
+    """Run the test command in a fresh container of the job's image and read the result."""
+
+    def work(context: JobContext) -> Outcome:
+        job = context.job
+        context.line(f"Running {' '.join(command)} in {job.image} (limit {timeout}s)")
+        labels = {naming.LABEL_SERVICE: job.service, naming.LABEL_BUILD_ID: job.id}
+        run = deps.engine.run_tests(
+            job.image, command, timeout=timeout, report_path=report_path, labels=labels,
+            on_line=context.line, cancel=context.cancel,
+        )  # fmt: skip
+        context.cancel.check()
+        summary = summarise(context.output(), run.report)
+        said = f" {summary.line()}." if summary else ""
+        if run.timed_out:
+            raise JobFailed(f"Tests did not finish within {timeout}s.{said}")
+        if run.exit_code != 0:
+            raise JobFailed(f"Tests failed (exit code {run.exit_code}).{said}")
+        passed = summary.failed + summary.errors == 0 if summary else True
+        if not passed:
+            raise JobFailed(f"Tests exited 0 but the report has failures.{said}")
+        return Outcome(detail=f"Tests passed.{said}")
+
+    return work
+
+
+def releasing(
+    deps: StageDeps, repo: Checkout, image: str, tested: str, issues: IssueLookup | None
+) -> Work:
+    """Tag the tested image with the version, push it, and announce it with the commits
+    since the previous release. A refused push removes the version tag again. Once pushed
+    the release has happened: an announcement Slack refuses is said in the job's thread
+    and the job still succeeds."""
+
+    def work(context: JobContext) -> Outcome:
+        job = context.job
+        tags = deps.registry.tags(image)
+        if job.version in tags or f"v{job.version}" in tags:
+            raise JobFailed(f"{image}:{job.version} was released meanwhile; pick a new version.")
+        previous = previous_release(tags, job.version)
+        deps.engine.tag(tested, job.image)
+        try:
+            context.line(f"Pushing {job.image}")
+            digest = deps.engine.push(job.image, context.line, context.cancel)
+        except BaseException:
+            deps.engine.untag(job.image)
+            raise
+        context.line(f"Pushed {job.image} ({digest})")
+        try:
+            notes = _notes(
+                deps, issues, repo=repo, image=image, previous=previous, job=job,
+                digest=digest, say=context.line,
+            )  # fmt: skip
+            deps.notifier.post(deps.ops_channel, notes)
+        except OpsloopError as error:
+            # The push happened and cannot be taken back: the release stands, unannounced.
+            log.warning("release %s pushed but not announced: %s", job.id, error.message)
+            context.line(f"Pushed, but the announcement in the ops channel failed: {error.message}")
+            return Outcome(detail=f"Pushed `{job.image}`; not announced.", digest=digest)
+        return Outcome(detail=f"Pushed `{job.image}`.", digest=digest)
+
+    return work
+
+
+def _notes(
+    deps: StageDeps,
+    issues: IssueLookup | None,
+    *,
+    repo: Checkout,
+    image: str,
+    previous: str | None,
+    job: Job,
+    digest: str,
+    say: Callable[[str], None],
+) -> Reply:
+    since = deps.registry.revision(image, previous) if previous else None
+    try:
+        commits = repo.log(since, job.revision)
+    except IntegrationError as error:
+        say(f"Could not list the commits since {previous}: {error.message}")
+        commits = repo.log(None, job.revision, limit=20)
+    found: dict[str, IssueSummary] | None = None
+    if issues is not None and jira_keys(commits):
+        try:
+            found = issues.summaries(jira_keys(commits))
+        except IntegrationError as error:
+            say(f"Jira did not answer, so the notes show plain keys: {error.message}")
+    return release_notes(dataclasses.replace(job, digest=digest), previous, commits, found)

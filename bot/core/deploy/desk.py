@@ -1,0 +1,303 @@
+"""The deploy desk: takes requests, counts votes, expires what waits too long, and hands
+approved requests to the runner. Everything it decides is stored first, then shown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from bot.config import Config
+from bot.core.changes import IssueLookup, SourceRepository
+from bot.core.clock import Clock
+from bot.core.deploy.approvals import Verdict, judge
+from bot.core.deploy.locks import Locks, LockStore, describe_refusal
+from bot.core.deploy.model import (
+    DeployEngine,
+    DeployKind,
+    DeployRequest,
+    DeployState,
+    DeployStore,
+    ImageIndex,
+    NewDeploy,
+)
+from bot.core.deploy.plans import Planner, ReleaseLog, policy_of
+from bot.core.deploy.runner import RequestMessages, Runner, best_effort
+from bot.core.deploy.views import plan_reply, request_reply
+from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
+from bot.core.ports import Directory, Notifier
+from bot.core.replies import error_reply, unexpected_reply
+from bot.core.values import Reply
+
+log = logging.getLogger(__name__)
+DEPLOY_THREADS = 4
+
+
+def build_desk(
+    *,
+    config: Config,
+    store: DeployStore,
+    locks: LockStore,
+    engine: DeployEngine,
+    images: ImageIndex,
+    notifier: Notifier,
+    directory: Directory,
+    clock: Clock,
+    repository: Callable[[str], SourceRepository],
+    issues: IssueLookup | None,
+    releases: ReleaseLog | None = None,
+) -> DeployDesk:
+    """A desk with its planner, runner and deploy threads; `releases` tells which versions
+    opsloop released (protected environments take only those)."""
+    rules = Locks(locks, clock)
+    planner = Planner(
+        config=config, store=store, locks=rules, engine=engine, images=images,
+        repository=repository, issues=issues, releases=releases,
+    )  # fmt: skip
+    runner = Runner(
+        config=config, store=store, locks=rules, engine=engine, notifier=notifier, clock=clock,
+        ops_channel=config.slack.ops_channel,
+    )  # fmt: skip
+    executor = ThreadPoolExecutor(max_workers=DEPLOY_THREADS, thread_name_prefix="opsloop-deploy")
+    return DeployDesk(
+        planner=planner, runner=runner, store=store, locks=rules, notifier=notifier,
+        directory=directory, executor=executor, closing=(engine.close, images.close),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One /deploy or /rollback, as typed."""
+
+    kind: DeployKind
+    service: str
+    env: str
+    version: str | None
+    user: str
+    channel: str
+    response_url: str
+    dry_run: bool = False
+
+
+class DeployDesk:
+    """The deploy stage's rules over its ports."""
+
+    def __init__(
+        self,
+        *,
+        planner: Planner,
+        runner: Runner,
+        store: DeployStore,
+        locks: Locks,
+        notifier: Notifier,
+        directory: Directory,
+        executor: ThreadPoolExecutor,
+        closing: tuple[Callable[[], None], ...] = (),
+    ) -> None:
+        self.planner = planner
+        self.runner = runner
+        self.store = store
+        self.locks = locks
+        self._notifier = notifier
+        self._directory = directory
+        self._executor = executor
+        self._closing = closing
+        self.messages: RequestMessages = runner.messages
+        self._clock = runner.clock
+        self._stop = threading.Event()
+        self._posting = threading.Lock()
+        self._sweeper: threading.Thread | None = None
+
+    # -- asking ----------------------------------------------------------------------------
+    def ask(self, ask: Ask) -> None:
+        """Plan on the deploy executor; the asker hears back through the response_url."""
+        self._executor.submit(self._guard, self._ask, ask)
+
+    def _ask(self, ask: Ask) -> None:
+        try:
+            reply = self._prepare(ask)
+        except OpsloopError as error:
+            reply = error_reply(error)
+        except Exception:
+            reply, _detail = unexpected_reply(f"/{ask.kind.value}")
+        self._notifier.respond(ask.response_url, reply)
+
+    def _prepare(self, ask: Ask) -> Reply:
+        plan = self.planner.plan(ask.kind, ask.service, ask.env, ask.version, ask.user)
+        if ask.dry_run:
+            return plan_reply(plan)
+        if plan.blocking_lock is not None:
+            raise Conflict(describe_refusal(plan.blocking_lock))
+        now = self._clock.now()
+        policy = plan.policy
+        expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
+        request, created = self.store.create(
+            NewDeploy(
+                kind=ask.kind, service=ask.service, env=ask.env, version=plan.version,
+                from_version=plan.from_version, image=plan.image, digest=plan.digest,
+                requester=ask.user, channel_id=ask.channel, approvals_needed=policy.needed,
+                created_at=now, expires_at=expires, shipped=plan.shipped, changes=plan.changes,
+            )
+        )  # fmt: skip
+        if not created:
+            raise Conflict(
+                f"{request.kind.value.title()} #{request.id} of `{request.service}` "
+                f"`{request.version}` to `{request.env}`, asked by <@{request.requester}>, "
+                f"is {request.state.value}; one at a time per service and environment."
+            )
+        # A fast approver can react before the message's ts is stored: lookups wait on this.
+        with self._posting:
+            try:
+                ref = self._notifier.post(ask.channel, request_reply(request, policy))
+            except Exception as error:
+                raise self._unposted(request, error) from error
+            self.store.set_message(request.id, ref.channel_id, ref.ts)
+        if not policy.needed:
+            self._approve(request.id)
+            return Reply(text=f"{ask.kind.value.title()} #{request.id} is starting.")
+        return Reply(
+            text=f"{ask.kind.value.title()} #{request.id} waits for {policy.needed} approval(s)."
+        )
+
+    def _unposted(self, request: DeployRequest, error: Exception) -> OpsloopError:
+        # Nobody can approve a request without its message: end it so the slot frees.
+        log.warning(
+            "deploy #%s: the request message could not be posted", request.id, exc_info=True
+        )
+        why = error.message if isinstance(error, OpsloopError) else type(error).__name__
+        self.store.transition(
+            request.id, DeployState.PENDING, DeployState.FAILED, self._clock.now(),
+            f"The request message could not be posted ({why}); nothing was deployed.",
+        )  # fmt: skip
+        return IntegrationError(
+            f"{request.kind.value.title()} #{request.id} could not be posted in this channel "
+            f"({why}), so nobody could approve it: it is cancelled and nothing was deployed. "
+            f"Ask again in a moment (in a channel the bot is in)."
+        )
+
+    # -- voting ----------------------------------------------------------------------------
+    def vote(
+        self,
+        request: DeployRequest,
+        user: str,
+        mark: str,
+        added: bool,
+        at: datetime | None = None,
+    ) -> str | None:
+        """Count one approving or rejecting mark, cast (or withdrawn) at `at` (Slack's event
+        time; now when None). Returns what to tell the voter when the vote did not count
+        (None when it did)."""
+        policy = policy_of(self.planner.config, request.env)
+        request = self._expire_if_due(request)
+        if request.state is not DeployState.PENDING:
+            if not added:
+                return None
+            shown = request.state.value.replace("_", " ")
+            return f"Deploy #{request.id} is {shown}; votes no longer count."
+        verdict = judge(policy, request.requester, user, self._directory.group_members)
+        if verdict is Verdict.SELF_APPROVAL:
+            return "You asked for this deploy, so you cannot approve or reject it."
+        if verdict is Verdict.NOT_APPROVER:
+            return f"Only approvers of `{request.env}` can approve or reject this deploy."
+        # Slack's event time, not arrival: a removal handled before its addition still wins.
+        self.store.vote(request.id, user, mark, added, at or self._clock.now())
+        self._settle(request.id)
+        return None
+
+    def _settle(self, request_id: int) -> None:
+        request = self.store.get(request_id)
+        if request is None or request.state is not DeployState.PENDING:
+            return
+        now = self._clock.now()
+        if request.rejected_by:
+            if self.store.transition(request.id, DeployState.PENDING, DeployState.REJECTED, now):
+                self.messages.show(request.id)
+            return
+        if len(request.approved_by) >= request.approvals_needed:
+            self._approve(request.id)
+            return
+        self.messages.show(request.id)
+
+    def _approve(self, request_id: int) -> None:
+        now = self._clock.now()
+        if self.store.transition(request_id, DeployState.PENDING, DeployState.APPROVED, now):
+            self.start(request_id)
+
+    def start(self, request_id: int) -> None:
+        """Run an approved request on the deploy executor (once: the runner claims it)."""
+        self._executor.submit(self._guard, self.runner.execute, request_id)
+
+    # -- time ------------------------------------------------------------------------------
+    def _expire_if_due(self, request: DeployRequest) -> DeployRequest:
+        if (
+            request.state is DeployState.PENDING
+            and request.expires_at is not None
+            and request.expires_at <= self._clock.now()
+        ):
+            detail = "No decision in time; the request expired."
+            self.store.transition(
+                request.id, DeployState.PENDING, DeployState.EXPIRED, self._clock.now(), detail
+            )
+            self.messages.show(request.id)
+            return self.store.get(request.id) or request
+        return request
+
+    def sweep(self) -> None:
+        """Expire requests and locks that ran out; tell lock holders."""
+        for request in self.store.in_states([DeployState.PENDING]):
+            self._expire_if_due(request)
+        for lock in self.locks.expire():
+            said = Reply(
+                text=f":unlock: Your lock on `{lock.env}` expired; others can deploy there now."
+            )
+            # Each holder is told on their own: one channel gone must not silence the rest.
+            best_effort(
+                f"tell {lock.holder} their lock on {lock.env} expired",
+                partial(self._notifier.ephemeral, lock.channel_id, lock.holder, said),
+            )
+
+    def start_background(self, interval: float) -> None:
+        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`."""
+        self._executor.submit(self._guard, self.runner.reconcile, self.start)
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self._guard(self.sweep)
+
+        self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def stop_background(self) -> None:
+        """Stop the sweeper, wait for deploys in hand to finish, write the last edits, and
+        close the engine's and registries' connections."""
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.messages.close()
+        for close in self._closing:
+            best_effort("close a deploy connection", close)
+
+    # -- finding ---------------------------------------------------------------------------
+    def by_message(self, channel_id: str, ts: str) -> DeployRequest | None:
+        """The request whose message this is (waiting for a request being posted)."""
+        with self._posting:
+            return self.store.by_message(channel_id, ts)
+
+    def find(self, request_id: int) -> DeployRequest:
+        """The request, or InvalidTransition when it is gone."""
+        request = self.store.get(request_id)
+        if request is None:
+            raise InvalidTransition(f"Deploy #{request_id} does not exist.")
+        return request
+
+    @staticmethod
+    def _guard(work: object, *args: object) -> None:
+        try:
+            work(*args)  # type: ignore[operator]
+        except Exception:
+            log.exception("deploy work failed")

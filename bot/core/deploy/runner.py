@@ -1,0 +1,218 @@
+"""Runs approved deploys on the engine: claims the request (approved → running, once),
+reports progress in the request's thread, writes the final state into the request message,
+and announces start and end in the ops channel. After a restart, reconcile() settles
+requests that were running with what the engine actually runs.
+
+Slack is told on a best-effort basis: a post or edit Slack refuses is logged and the deploy
+goes on; whatever happens, a claimed request always reaches a final state."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+
+from bot.config import Config
+from bot.core.clock import Clock
+from bot.core.deploy.locks import Locks, describe_refusal
+from bot.core.deploy.model import DeployEngine, DeployRequest, DeployState, DeployStore, Running
+from bot.core.deploy.plans import policy_of, target_of
+from bot.core.deploy.views import announcement, duration, request_reply
+from bot.core.errors import OpsloopError
+from bot.core.ports import Notifier
+from bot.core.progress import MIN_INTERVAL, LiveMessage
+from bot.core.values import MessageRef, Reply
+
+log = logging.getLogger(__name__)
+
+_EVENTS = {
+    DeployState.SUCCEEDED: "succeeded",
+    DeployState.FAILED: "failed",
+    DeployState.ROLLED_BACK: "rolled back",
+}
+
+
+def best_effort(what: str, work: Callable[[], object]) -> object:
+    """Run `work`; a failure (Slack refusing, the network) is logged, never raised."""
+    try:
+        return work()
+    except Exception:
+        log.warning("could not %s", what, exc_info=True)
+        return None
+
+
+class RequestMessages:
+    """Every edit of a request's message goes through here: one LiveMessage per request, so
+    at most one chat.update a second lands on it, and it shows the request as stored at the
+    latest edit (the newest tally or state wins)."""
+
+    def __init__(self, store: DeployStore, notifier: Notifier, clock: Clock, config: Config):
+        self._store, self._notifier, self._clock, self._config = store, notifier, clock, config
+        self._guard = threading.Lock()
+        self._live: dict[int, tuple[LiveMessage, threading.Lock]] = {}
+        self._shown: dict[int, float] = {}
+
+    def show(self, request_id: int) -> None:
+        """Show the request as stored now (soon, when its message was edited within the
+        last second). Never raises."""
+        best_effort(f"show deploy #{request_id}", lambda: self._show(request_id, final=False))
+
+    def close(self) -> None:
+        """Write edits still waiting out their second, and stop."""
+        with self._guard:
+            waiting = [i for i, at in self._shown.items()
+                       if self._clock.monotonic() - at < MIN_INTERVAL]  # fmt: skip
+        for request_id in waiting:
+            best_effort(f"show deploy #{request_id}", partial(self._show, request_id, True))
+
+    def _show(self, request_id: int, final: bool) -> None:
+        request = self._store.get(request_id)
+        if request is None or not request.message_ts:
+            return
+        with self._guard:
+            if request_id not in self._live:
+                ref = MessageRef(request.channel_id, request.message_ts)
+                live = LiveMessage(self._notifier, ref, self._clock)
+                self._live[request_id] = (live, threading.Lock())
+            live, order = self._live[request_id]
+            self._shown[request_id] = self._clock.monotonic()
+        with order:  # read and render under the lock, so a later show never shows older
+            request = self._store.get(request_id) or request
+            reply = request_reply(request, policy_of(self._config, request.env))
+            (live.finish if final else live.show)(reply)
+
+
+class Runner:
+    """Executes deploy requests; each at most once, whoever calls."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: DeployStore,
+        locks: Locks,
+        engine: DeployEngine,
+        notifier: Notifier,
+        clock: Clock,
+        ops_channel: str,
+        messages: RequestMessages | None = None,
+    ) -> None:
+        self.config = config
+        self.messages = messages or RequestMessages(store, notifier, clock, config)
+        self.store = store
+        self.clock = clock
+        self._locks = locks
+        self._engine = engine
+        self._notifier = notifier
+        self._ops = ops_channel
+
+    def execute(self, request_id: int) -> None:
+        """Claim an approved request and run it; a request already claimed is left alone."""
+        request = self.store.get(request_id)
+        if request is None:
+            return
+        held = self._locks.blocking(request.env, request.requester)
+        if held is not None:
+            self._finish(request, DeployState.APPROVED, DeployState.FAILED,
+                         f"Refused at start: {describe_refusal(held)}")  # fmt: skip
+            return
+        if not self.store.transition(
+            request.id, DeployState.APPROVED, DeployState.RUNNING, self.clock.now()
+        ):
+            return
+        state, detail = DeployState.FAILED, "The deploy stopped unexpectedly; see the bot's log."
+        try:
+            state, detail = self._run(self._reload(request.id))
+        finally:
+            # Claimed means ours to end: whatever failed above, the request leaves RUNNING.
+            self._finish(request, DeployState.RUNNING, state, detail)
+
+    def _run(self, request: DeployRequest) -> tuple[DeployState, str]:
+        self.messages.show(request.id)
+        self._announce(request, "started")
+        thread = self._thread(request, f"Deploying `{request.image_ref}`…")
+        live = LiveMessage(self._notifier, thread, self.clock) if thread else None
+
+        def progress(text: str) -> None:
+            if live is not None:
+                best_effort("show progress", lambda: live.show(Reply(text=text)))
+
+        try:
+            target = target_of(self.config, request.service, request.env)
+            outcome = self._engine.deploy(
+                target, request.image_ref, request.version, str(request.id), progress
+            )
+            state, detail = outcome.state, outcome.detail
+        except OpsloopError as error:
+            state, detail = DeployState.FAILED, error.message
+        except Exception:
+            log.exception("deploy #%s failed unexpectedly", request.id)
+            state, detail = DeployState.FAILED, "The deploy failed unexpectedly; see the bot's log."
+        if live is not None:
+            said = Reply(text=f"{_EVENTS[state].capitalize()}: {detail}")
+            best_effort("show the outcome", lambda: live.finish(said))
+        return state, detail
+
+    def reconcile(self, resume: Callable[[int], None]) -> None:
+        """After a restart: settle requests left running from what the engine runs once it
+        stops converging, say so in their threads, and resume requests that were approved
+        but not started."""
+        for request in self.store.in_states([DeployState.RUNNING]):
+            try:
+                target = target_of(self.config, request.service, request.env)
+                running = self._engine.settle(target)
+            except OpsloopError as error:
+                log.warning("cannot reconcile deploy #%s: %s", request.id, error.message)
+                continue
+            state, detail = _reconciled(request, running)
+            if self._finish(request, DeployState.RUNNING, state, detail):
+                self._thread(request, f"{_EVENTS[state].capitalize()}: {detail}")
+        for request in self.store.in_states([DeployState.APPROVED]):
+            resume(request.id)
+
+    def _finish(
+        self, request: DeployRequest, source: DeployState, state: DeployState, detail: str
+    ) -> bool:
+        if not self.store.transition(request.id, source, state, self.clock.now(), detail):
+            return False
+        self.messages.show(request.id)
+        self._announce(self._reload(request.id), _EVENTS.get(state, state.value))
+        return True
+
+    def _reload(self, request_id: int) -> DeployRequest:
+        request = self.store.get(request_id)
+        assert request is not None
+        return request
+
+    def _thread(self, request: DeployRequest, text: str) -> MessageRef | None:
+        ts = request.message_ts
+        if not ts:
+            return None
+        posted = best_effort(
+            f"post in deploy #{request.id}'s thread",
+            lambda: self._notifier.post(request.channel_id, Reply(text=text), ts),
+        )
+        return posted if isinstance(posted, MessageRef) else None
+
+    def _announce(self, request: DeployRequest, event: str) -> None:
+        took = duration(request.started_at, request.finished_at)
+        said = announcement(request, event, took)
+        best_effort(f"announce deploy #{request.id}", lambda: self._notifier.post(self._ops, said))
+
+
+def _reconciled(request: DeployRequest, running: Running) -> tuple[DeployState, str]:
+    # The engine is the truth: the deploy counts only if the new version runs and answers.
+    said = "The bot restarted during the deploy; "
+    if running.version == request.version and running.healthy:
+        return DeployState.SUCCEEDED, (
+            f"{said}the engine runs `{request.version}` and it answers its health path."
+        )
+    if running.version == request.version:
+        return DeployState.FAILED, (
+            f"{said}the engine runs `{request.version}` but it does not answer its health path."
+        )
+    serving = "; it keeps serving" if running.version and running.healthy else ""
+    return DeployState.FAILED, (
+        f"{said}the engine runs `{running.version or 'nothing'}`{serving}, not `{request.version}`."
+    )

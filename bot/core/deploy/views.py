@@ -1,0 +1,173 @@
+"""Block Kit for the deploy stage: the plan, the approval request (edited in place as votes
+and states change), announcements to ops, and the lists. Pure functions of values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.blocks import MAX_BLOCKS, section
+from bot.core.deploy.approvals import ActionId, Policy
+from bot.core.deploy.locks import EnvLock, describe_refusal, stamp
+from bot.core.deploy.model import DeployKind, DeployRequest, DeployState
+from bot.core.values import Block, Reply
+
+_ICONS = {
+    DeployState.PENDING: ":hourglass_flowing_sand:",
+    DeployState.APPROVED: ":white_check_mark:",
+    DeployState.RUNNING: ":rocket:",
+    DeployState.SUCCEEDED: ":large_green_circle:",
+    DeployState.FAILED: ":red_circle:",
+    DeployState.ROLLED_BACK: ":leftwards_arrow_with_hook:",
+    DeployState.REJECTED: ":no_entry:",
+    DeployState.EXPIRED: ":alarm_clock:",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a deploy would do, before it is asked for."""
+
+    kind: DeployKind
+    service: str
+    env: str
+    image: str
+    version: str
+    digest: str
+    from_version: str | None
+    policy: Policy
+    blocking_lock: EnvLock | None
+    changes: tuple[Block, ...]
+    shipped: str
+
+
+def who_approves(policy: Policy) -> str:
+    """`<@U0BOB>, <!subteam^S0APPROVERS>`."""
+    names = [f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in policy.approvers]
+    return ", ".join(names) or "nobody"
+
+
+def plan_reply(plan: Plan) -> Reply:
+    """The --dry-run answer: everything the deploy would do, and nothing done."""
+    head = (
+        f"*Dry run:* {plan.kind.value} `{plan.service}` to `{plan.env}`\n"
+        f"Image `{plan.image}:{plan.version}` (`{plan.digest}`)\n"
+        f"Version: `{plan.from_version or 'nothing running'}` → `{plan.version}`"
+    )
+    needs = (
+        f"Needs {plan.policy.needed} approval(s) from {who_approves(plan.policy)}"
+        if plan.policy.needed
+        else "Needs no approval"
+    )
+    lock = (
+        "Locks: none in the way"
+        if plan.blocking_lock is None
+        else f":lock: {describe_refusal(plan.blocking_lock)}"
+    )
+    shipped = f"Ships: {plan.shipped}"
+    blocks = [section(head), section(f"{needs}\n{lock}\n{shipped}"), *plan.changes]
+    return Reply(text=f"Dry run: {plan.service} {plan.version} to {plan.env}", blocks=_fit(blocks))
+
+
+def request_reply(request: DeployRequest, policy: Policy) -> Reply:
+    """The request message: who asks, the plan, the tally, the state; buttons while
+    approvals are still possible."""
+    r = request
+    icon = _ICONS[r.state]
+    title = f"{icon} *{r.kind.value.title()} #{r.id}*: `{r.service}` `{r.from_version or '—'}` → `{r.version}` to `{r.env}` — *{r.state.value.replace('_', ' ')}*"  # noqa: E501
+    lines = [
+        title,
+        f"Asked by <@{r.requester}> · image `{r.image_ref}` (`{r.digest[:19]}…`)",
+    ]
+    if r.approvals_needed:
+        lines.append(
+            f"Approvals: {len(r.approved_by)}/{r.approvals_needed}"
+            + (f" ({', '.join(f'<@{u}>' for u in r.approved_by)})" if r.approved_by else "")
+            + f" · approvers: {who_approves(policy)}"
+        )
+        if r.state is DeployState.PENDING and r.expires_at is not None:
+            lines.append(
+                f"React :white_check_mark: or :+1: to approve, :x: to reject. "
+                f"Expires {stamp(r.expires_at)}."
+            )
+    if r.rejected_by:
+        lines.append(f"Rejected by {', '.join(f'<@{u}>' for u in r.rejected_by)}")
+    if r.detail:
+        lines.append(r.detail)
+    blocks: list[Block] = [section("\n".join(lines))]
+    if r.state is DeployState.PENDING and r.approvals_needed:
+        blocks.append(_buttons(r.id))
+    blocks += list(r.changes)
+    text = f"{r.kind.value} #{r.id} {r.service} {r.version} to {r.env}: {r.state.value}"
+    return Reply(text=text, blocks=_fit(blocks), public=True)
+
+
+def announcement(request: DeployRequest, event: str, seconds: float | None) -> Reply:
+    """What ops hears when a deploy starts, succeeds, fails or rolls back."""
+    r = request
+    approved = ", ".join(f"<@{u}>" for u in r.approved_by) or "no approval needed"
+    took = f" · took {seconds:.0f}s" if seconds is not None else ""
+    text = (
+        f"{_ICONS[r.state]} {r.kind.value} `{r.service}` to `{r.env}` {event}: "
+        f"`{r.from_version or '—'}` → `{r.version}` · asked by <@{r.requester}> · "
+        f"approved by {approved}{took}\nShipped: {r.shipped}"
+    )
+    if r.detail and event != "started":
+        text += f"\n{r.detail}"
+    return Reply(text=text, blocks=(section(text),), public=True)
+
+
+def list_reply(requests: Sequence[DeployRequest], env: str | None) -> Reply:
+    """`/deploy list`: running and recent deploys."""
+    where = f" in `{env}`" if env else ""
+    if not requests:
+        return Reply(text=f"No deploys{where} yet.")
+    running = [r for r in requests if r.state.active]
+    done = [r for r in requests if not r.state.active]
+    lines = [f"*Deploys{where}*"]
+    for label, group in (("Running or waiting", running), ("Recent", done)):
+        if group:
+            lines.append(f"_{label}_")
+            lines += [_line(r) for r in group]
+    return Reply(text="\n".join(lines)[:3000], blocks=(section("\n".join(lines)),))
+
+
+def locks_reply(locks: Sequence[EnvLock]) -> Reply:
+    """`/lock list`."""
+    if not locks:
+        return Reply(text="No environment is locked.")
+    lines = ["*Locks*"] + [f":lock: {describe_refusal(lock)}" for lock in locks]
+    return Reply(text="\n".join(lines), blocks=(section("\n".join(lines)),))
+
+
+def _line(r: DeployRequest) -> str:
+    when = stamp(r.finished_at or r.started_at or r.created_at)
+    return (
+        f"{_ICONS[r.state]} #{r.id} `{r.service}` `{r.from_version or '—'}` → `{r.version}` "
+        f"to `{r.env}` by <@{r.requester}> — {r.state.value.replace('_', ' ')} ({when})"
+    )
+
+
+def duration(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds between two instants, when both are known."""
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+def _buttons(request_id: int) -> Block:
+    return {
+        "type": "actions",
+        "block_id": f"deploy-{request_id}",
+        "elements": [
+            {"type": "button", "action_id": ActionId.APPROVE.value, "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve"}, "value": str(request_id)},
+            {"type": "button", "action_id": ActionId.REJECT.value, "style": "danger",
+             "text": {"type": "plain_text", "text": "Reject"}, "value": str(request_id)},
+        ],
+    }  # fmt: skip
+
+
+def _fit(blocks: list[Block]) -> tuple[Block, ...]:
+    return tuple(blocks[:MAX_BLOCKS])
