@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 import commands
 from bot.config import Config
+from bot.config.estates import deploy_estate
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
 from bot.core.build.stages import BuildStages, StageDeps
@@ -219,7 +220,7 @@ def _build_stages(services: Services, engine: Engine, docker_host: str | None) -
 def _deploy_desk(services: Services, engine: Engine, docker_host: str | None) -> DeployDesk:
     """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
     return build_desk(
-        config=services.config,
+        estate=deploy_estate(services.config),
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
         engine=DockerDeployments(docker_host, services.clock),

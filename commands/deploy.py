@@ -16,7 +16,7 @@ from bot.core.deploy.approvals import ActionId, Mark, event_time, mark_of_reacti
 from bot.core.deploy.desk import Ask, DeployDesk
 from bot.core.deploy.locks import stamp
 from bot.core.deploy.model import DeployKind
-from bot.core.deploy.plans import deploy_version, target_of
+from bot.core.deploy.plans import deploy_version
 from bot.core.deploy.views import list_reply, locks_reply
 from bot.core.errors import NotAvailableYet, UsageError
 from bot.core.parsing import duration_seconds
@@ -79,7 +79,7 @@ class _DeployStage:
 
     def _ask(self, invocation: Invocation, kind: DeployKind, version: str | None) -> Reply:
         service, env = invocation.arg("service"), invocation.arg("env")
-        target_of(self._services.config, service, env)
+        self.desk.estate.target(service, env)
         if version is not None:
             version = deploy_version(version)
         dry_run = invocation.flag("dry-run")

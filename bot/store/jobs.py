@@ -94,16 +94,18 @@ class SqlJobStore:
         )
         return self._select(query)
 
-    def releases(self, service: str) -> list[Job]:
-        """The service's succeeded releases, newest first."""
+    def released_versions(self, service: str) -> list[str]:
+        """The versions of the service's succeeded releases, newest first."""
         query = (
-            select(jobs)
+            select(jobs.c.version)
             .where(jobs.c.kind == JobKind.RELEASE.value)
             .where(jobs.c.service == service)
             .where(jobs.c.state == JobState.SUCCEEDED.value)
+            .where(jobs.c.version.is_not(None))
             .order_by(jobs.c.created_at.desc())
         )
-        return self._select(query)
+        with self._engine.connect() as connection:
+            return [str(version) for version in connection.execute(query).scalars()]
 
     def _select(self, query: Any) -> list[Job]:
         with self._engine.connect() as connection:

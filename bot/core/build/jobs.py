@@ -174,7 +174,3 @@ class JobStore(Protocol):
     ) -> list[Job]:
         """Jobs of this kind for this service and revision in one of `states`, newest first."""
         ...
-
-    def releases(self, service: str) -> list[Job]:
-        """The service's succeeded releases, newest first."""
-        ...

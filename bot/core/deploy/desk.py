@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from bot.config import Config
 from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock
 from bot.core.deploy.approvals import Verdict, judge
+from bot.core.deploy.estate import Estate
 from bot.core.deploy.locks import Locks, LockStore, describe_refusal
 from bot.core.deploy.model import (
     DeployEngine,
@@ -25,7 +25,7 @@ from bot.core.deploy.model import (
     ImageIndex,
     NewDeploy,
 )
-from bot.core.deploy.plans import Planner, ReleaseLog, policy_of
+from bot.core.deploy.plans import Planner, ReleaseLog
 from bot.core.deploy.runner import RequestMessages, Runner, best_effort
 from bot.core.deploy.views import plan_reply, request_reply
 from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
@@ -39,7 +39,7 @@ DEPLOY_THREADS = 4
 
 def build_desk(
     *,
-    config: Config,
+    estate: Estate,
     store: DeployStore,
     locks: LockStore,
     engine: DeployEngine,
@@ -55,12 +55,11 @@ def build_desk(
     opsloop released (protected environments take only those)."""
     rules = Locks(locks, clock)
     planner = Planner(
-        config=config, store=store, locks=rules, engine=engine, images=images,
+        estate=estate, store=store, locks=rules, engine=engine, images=images,
         repository=repository, issues=issues, releases=releases,
     )  # fmt: skip
     runner = Runner(
-        config=config, store=store, locks=rules, engine=engine, notifier=notifier, clock=clock,
-        ops_channel=config.slack.ops_channel,
+        estate=estate, store=store, locks=rules, engine=engine, notifier=notifier, clock=clock,
     )  # fmt: skip
     executor = ThreadPoolExecutor(max_workers=DEPLOY_THREADS, thread_name_prefix="opsloop-deploy")
     return DeployDesk(
@@ -100,6 +99,7 @@ class DeployDesk:
     ) -> None:
         self.planner = planner
         self.runner = runner
+        self.estate: Estate = planner.estate
         self.store = store
         self.locks = locks
         self._notifier = notifier
@@ -191,7 +191,7 @@ class DeployDesk:
         """Count one approving or rejecting mark, cast (or withdrawn) at `at` (Slack's event
         time; now when None). Returns what to tell the voter when the vote did not count
         (None when it did)."""
-        policy = policy_of(self.planner.config, request.env)
+        policy = self.estate.policy(request.env)
         request = self._expire_if_due(request)
         if request.state is not DeployState.PENDING:
             if not added:

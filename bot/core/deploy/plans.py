@@ -1,4 +1,4 @@
-"""From opsloop.yml and the outside world to a deploy plan: the target, the approval rule,
+"""From the estate and the outside world to a deploy plan: the target, the approval rule,
 the version running now, the digest, and what ships between the two versions."""
 
 from __future__ import annotations
@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from bot.config import Config
-from bot.core.build.jobs import Job
 from bot.core.changes import IssueLookup, SourceRepository, changes_blocks, jira_keys
-from bot.core.deploy.approvals import Policy
+from bot.core.deploy.estate import Estate
 from bot.core.deploy.locks import Locks
 from bot.core.deploy.model import DeployEngine, DeployKind, DeployStore, ImageIndex, Target
 from bot.core.deploy.views import Plan
@@ -21,8 +19,8 @@ SHIPPED_LIMIT = 200
 class ReleaseLog(Protocol):
     """Which versions opsloop released (read-only: the Release stage writes them)."""
 
-    def releases(self, service: str) -> Sequence[Job]:
-        """The service's succeeded releases, newest first."""
+    def released_versions(self, service: str) -> Sequence[str]:
+        """The versions of the service's succeeded releases, newest first."""
         ...
 
 
@@ -38,40 +36,6 @@ def deploy_version(word: str) -> str:
     return version
 
 
-def target_of(config: Config, service: str, env: str) -> Target:
-    """How `service` runs in `env`; a clear UsageError when opsloop.yml does not say."""
-    svc = config.service(service)
-    if svc is None:
-        raise NotFound(f"There is no service `{service}` in opsloop.yml.")
-    if config.environment(env) is None:
-        raise NotFound(f"There is no environment `{env}` in opsloop.yml.")
-    settings = svc.deploy.get(env)
-    if settings is None:
-        known = ", ".join(f"`{e}`" for e in svc.deploy) or "none"
-        raise UsageError(
-            f"`{service}` has no deploy settings for `{env}` (services.{service}.deploy.{env} "
-            f"in opsloop.yml). It deploys to: {known}."
-        )
-    if svc.port is None:
-        raise UsageError(
-            f"`{service}` has no `port` in opsloop.yml, so its health path cannot be probed."
-        )
-    return Target(
-        service=service, env=env, image=svc.image, kind=settings.target, port=svc.port,
-        health=svc.health, publish=settings.publish, replicas=settings.replicas,
-    )  # fmt: skip
-
-
-def policy_of(config: Config, env: str) -> Policy:
-    """The environment's approval rule (no approvals for an unknown one)."""
-    environment = config.environment(env)
-    if environment is None:
-        return Policy(0, (), 30)
-    return Policy(
-        environment.approvals, tuple(environment.approvers), environment.approval_timeout_minutes
-    )
-
-
 class Planner:
     """Works out the plan of a deploy or rollback. Slow (pulls images, reads git): call it
     off the router's workers."""
@@ -79,7 +43,7 @@ class Planner:
     def __init__(
         self,
         *,
-        config: Config,
+        estate: Estate,
         store: DeployStore,
         locks: Locks,
         engine: DeployEngine,
@@ -88,7 +52,7 @@ class Planner:
         issues: IssueLookup | None,
         releases: ReleaseLog | None = None,
     ) -> None:
-        self.config = config
+        self.estate = estate
         self._releases = releases
         self._store = store
         self._locks = locks
@@ -103,7 +67,7 @@ class Planner:
         """The plan; NotFound for a version the registry lacks, PermissionDenied for one
         opsloop never released going to a protected environment, EngineUnavailable and
         RegistryUnavailable when those are down."""
-        target = target_of(self.config, service, env)
+        target = self.estate.target(service, env)
         if version is not None:
             version = deploy_version(version)
         current = self._engine.running(target).version
@@ -119,18 +83,18 @@ class Planner:
         changes, shipped = self._changes(target, current, version)
         return Plan(
             kind=kind, service=service, env=env, image=target.image, version=version,
-            digest=digest, from_version=current, policy=policy_of(self.config, env),
+            digest=digest, from_version=current, policy=self.estate.policy(env),
             blocking_lock=self._locks.blocking(env, user), changes=changes, shipped=shipped,
         )  # fmt: skip
 
     def _check_protected(self, service: str, env: str, version: str) -> None:
         # Protected environments take only what went through the pipeline (build, test,
         # release); without the release history the answer is no.
-        environment = self.config.environment(env)
-        if environment is None or not environment.protected:
+        if not self.estate.protected(env):
             return
         released = self._releases is not None and any(
-            job.version.removeprefix("v") == version for job in self._releases.releases(service)
+            released.removeprefix("v") == version
+            for released in self._releases.released_versions(service)
         )
         if not released:
             raise PermissionDenied(
@@ -159,8 +123,7 @@ class Planner:
             old = self._engine.revision(f"{target.image}:{current}") if current else None
             if new is None:
                 return (), "unknown (the image has no revision label)"
-            service = self.config.services[target.service]
-            repository = self._repository(service.repo)
+            repository = self._repository(self.estate.repo(target.service))
             new = repository.resolve(new)  # fetches the mirror before it is read
             commits = repository.log(old, new, SHIPPED_LIMIT)
             keys = jira_keys(commits)

@@ -13,11 +13,10 @@ import threading
 from collections.abc import Callable
 from functools import partial
 
-from bot.config import Config
 from bot.core.clock import Clock
+from bot.core.deploy.estate import Estate
 from bot.core.deploy.locks import Locks, describe_refusal
 from bot.core.deploy.model import DeployEngine, DeployRequest, DeployState, DeployStore, Running
-from bot.core.deploy.plans import policy_of, target_of
 from bot.core.deploy.views import announcement, duration, request_reply
 from bot.core.errors import OpsloopError
 from bot.core.ports import Notifier
@@ -47,8 +46,8 @@ class RequestMessages:
     at most one chat.update a second lands on it, and it shows the request as stored at the
     latest edit (the newest tally or state wins)."""
 
-    def __init__(self, store: DeployStore, notifier: Notifier, clock: Clock, config: Config):
-        self._store, self._notifier, self._clock, self._config = store, notifier, clock, config
+    def __init__(self, store: DeployStore, notifier: Notifier, clock: Clock, estate: Estate):
+        self._store, self._notifier, self._clock, self._estate = store, notifier, clock, estate
         self._guard = threading.Lock()
         self._live: dict[int, tuple[LiveMessage, threading.Lock]] = {}
         self._shown: dict[int, float] = {}
@@ -79,7 +78,7 @@ class RequestMessages:
             self._shown[request_id] = self._clock.monotonic()
         with order:  # read and render under the lock, so a later show never shows older
             request = self._store.get(request_id) or request
-            reply = request_reply(request, policy_of(self._config, request.env))
+            reply = request_reply(request, self._estate.policy(request.env))
             (live.finish if final else live.show)(reply)
 
 
@@ -89,23 +88,22 @@ class Runner:
     def __init__(
         self,
         *,
-        config: Config,
+        estate: Estate,
         store: DeployStore,
         locks: Locks,
         engine: DeployEngine,
         notifier: Notifier,
         clock: Clock,
-        ops_channel: str,
         messages: RequestMessages | None = None,
     ) -> None:
-        self.config = config
-        self.messages = messages or RequestMessages(store, notifier, clock, config)
+        self.estate = estate
+        self.messages = messages or RequestMessages(store, notifier, clock, estate)
         self.store = store
         self.clock = clock
         self._locks = locks
         self._engine = engine
         self._notifier = notifier
-        self._ops = ops_channel
+        self._ops = estate.ops_channel
 
     def execute(self, request_id: int) -> None:
         """Claim an approved request and run it; a request already claimed is left alone."""
@@ -139,7 +137,7 @@ class Runner:
                 best_effort("show progress", lambda: live.show(Reply(text=text)))
 
         try:
-            target = target_of(self.config, request.service, request.env)
+            target = self.estate.target(request.service, request.env)
             outcome = self._engine.deploy(
                 target, request.image_ref, request.version, str(request.id), progress
             )
@@ -160,7 +158,7 @@ class Runner:
         but not started."""
         for request in self.store.in_states([DeployState.RUNNING]):
             try:
-                target = target_of(self.config, request.service, request.env)
+                target = self.estate.target(request.service, request.env)
                 running = self._engine.settle(target)
             except OpsloopError as error:
                 log.warning("cannot reconcile deploy #%s: %s", request.id, error.message)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.config import parse_config
-from bot.core.build.jobs import Job, JobKind, JobState
+from bot.config.estates import deploy_estate
 from bot.core.clock import FakeClock
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.deploy.model import DeployState, Outcome, Progress, Running, Target
@@ -140,14 +140,9 @@ class Releases:
     def __init__(self, *released: str) -> None:
         self.released = released
 
-    def releases(self, service: str) -> list[Job]:
-        return [
-            Job(id=f"release-{n}", kind=JobKind.RELEASE, service=service, ref="HEAD",
-                revision="0" * 40, user_id="U0ALICE", channel_id="C0DEV",
-                created_at=FakeClock().now(), log_path="", state=JobState.SUCCEEDED,
-                version=version)
-            for n, version in enumerate(self.released)
-        ]  # fmt: skip
+    def released_versions(self, service: str) -> list[str]:
+        del service
+        return list(self.released)
 
 
 @dataclass
@@ -169,7 +164,7 @@ def make_desk(tmp_path: Path, images: Images, releases: Releases | None = None) 
     store, locks = SqlDeployStore(db), SqlLockStore(db)
     engine, slack, clock = Engine(), Slack(), FakeClock()
     desk = build_desk(
-        config=parse_config(CONFIG, {}), store=store, locks=locks, engine=engine,
+        estate=deploy_estate(parse_config(CONFIG, {})), store=store, locks=locks, engine=engine,
         images=images, notifier=slack, directory=Directory(), clock=clock,
         repository=lambda _source: None,  # type: ignore[arg-type,return-value]
         issues=None, releases=releases,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import docker
 
+from bot.config.estates import deploy_estate
 from bot.core.deploy.model import DeployState
-from bot.core.deploy.plans import target_of
 from bot.core.naming import LABEL_VERSION, deployment_name
 from bot.store.deploys import SqlDeployStore
 from bot.workspace.model import Message
@@ -61,7 +61,7 @@ def _crash_mid_deploy(
     assert store.transition(stored.id, DeployState.PENDING, DeployState.APPROVED, now)
     assert store.transition(stored.id, DeployState.APPROVED, DeployState.RUNNING, now)
     if engine_finishes:
-        target = target_of(bot.config, env.service, "prod")
+        target = deploy_estate(bot.config).target(env.service, "prod")
         outcome = DockerDeployments(None, env.clock).deploy(
             target, stored.image_ref, version, str(stored.id), lambda _said: None
         )

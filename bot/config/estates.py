@@ -1,0 +1,44 @@
+"""The config as the stages' rules see it: frozen values of bot.core, built once by the
+composition root, so that bot.core never imports the config's models."""
+
+from __future__ import annotations
+
+from bot.config.models import Config
+from bot.core.deploy.approvals import Policy
+from bot.core.deploy.estate import Deployable, Environment, Estate
+from bot.core.deploy.model import Target
+
+
+def deploy_estate(config: Config) -> Estate:
+    """Where every service deploys and what every environment demands."""
+    environments = {
+        name: Environment(
+            name=name,
+            policy=Policy(env.approvals, tuple(env.approvers), env.approval_timeout_minutes),
+            protected=env.protected,
+        )
+        for name, env in config.environments.items()
+    }
+    services = {}
+    for name, service in config.services.items():
+        targets = {}
+        if service.port is not None:
+            targets = {
+                env: Target(
+                    service=name,
+                    env=env,
+                    image=service.image,
+                    kind=settings.target,
+                    port=service.port,
+                    health=service.health,
+                    publish=settings.publish,
+                    replicas=settings.replicas,
+                )
+                for env, settings in service.deploy.items()
+            }
+        services[name] = Deployable(
+            name=name, repo=service.repo, environments=tuple(service.deploy), targets=targets
+        )
+    return Estate(
+        ops_channel=config.slack.ops_channel, services=services, environments=environments
+    )
