@@ -16,7 +16,8 @@ from sqlalchemy import Engine, text
 
 import commands
 from bot.config import Config
-from bot.config.estates import deploy_estate
+from bot.config.estates import access_rules, deploy_estate
+from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
 from bot.core.build.stages import BuildStages, StageDeps
@@ -135,12 +136,14 @@ def build(
     state_dir = settings.state_dir.resolve()
     docker_host = config.docker.host or settings.docker_host
     tracker = JiraTracker(config.jira) if config.jira else None
+    directory = SlackDirectory(client, clock)
     base = Services(
         config=config,
         audit=SqlAuditLog(engine),
         notifier=notifier,
         clock=clock,
-        directory=SlackDirectory(client, clock),
+        directory=directory,
+        access=Access(access_rules(config), directory.group_members),
         state_dir=state_dir,
         repository=lambda source: GitRepo(source, state_dir / "repos"),
         issues=tracker,
@@ -171,6 +174,7 @@ def build(
             metrics=metrics,
             clock=clock,
             workers=workers,
+            access=services.access,
         )
     )
     bolt = build_bolt_app(router, client, settings.signing_secret, verify_token=verify_token)

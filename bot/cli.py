@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, ConfigProblem, load_config
 from bot.core.redact import Redactor
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -60,7 +60,7 @@ def _manifest(url: str | None) -> int:
 
 def _check_config(path: Path, settings: Settings) -> int:
     try:
-        config = load_config(path, settings.environ)
+        config = _loaded(path, settings)
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -70,9 +70,24 @@ def _check_config(path: Path, settings: Settings) -> int:
     return 0
 
 
+def _loaded(path: Path, settings: Settings) -> Config:
+    """The config, with the problems only the declared verbs can tell (access.verbs)."""
+    from commands import unknown_verbs
+
+    config = load_config(path, settings.environ)
+    if unknown := unknown_verbs(config.access.verbs):
+        problems = [
+            ConfigProblem(f"access.verbs.{name}", None, "no such verb (`/ops help` lists them)",
+                          source=str(path))
+            for name in unknown
+        ]  # fmt: skip
+        raise ConfigError(problems, path)
+    return config
+
+
 def _load(settings: Settings) -> Config | None:
     try:
-        return load_config(settings.config_path, settings.environ)
+        return _loaded(settings.config_path, settings)
     except ConfigError as error:
         for problem in error.problems:
             log.error("%s", problem)

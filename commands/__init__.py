@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.core.verbs import Registry
 from commands import build, code, deploy, monitor, operate, ops, plan, release, ship, test
 from commands.dependencies import Services
@@ -21,3 +23,11 @@ def declared_registry() -> Registry:
     registry = Registry()
     register_all(registry, Services.unwired())
     return registry
+
+
+def unknown_verbs(names: Iterable[str]) -> list[str]:
+    """The names in opsloop.yml's access.verbs that name no declared verb (nor the first word
+    of one)."""
+    declared = declared_registry().verbs()
+    known = {verb.name for verb in declared} | {verb.name.split(" ")[0] for verb in declared}
+    return [name for name in names if name not in known]

@@ -54,7 +54,9 @@ def register(registry: Registry, services: Services) -> None:
         return jobs_list(stages.store.recent(LISTED), services.clock.now())
 
     def build_cancel(invocation: Invocation) -> Reply:
-        job = wired(services).runner.cancel(invocation.arg("id"))
+        user = invocation.user_id
+        admin = services.access.is_admin(user)
+        job = wired(services).runner.cancel(invocation.arg("id"), user, admin=admin)
         if job.state is JobState.RUNNING:
             return Reply(text=f":no_entry_sign: Cancelling `{job.id}`; its message will say when.")
         return Reply(text=f"`{job.id}` is {job.state.value}.")
@@ -90,7 +92,7 @@ def in_background(
     if background is None:
         return work()
     return background.answer(
-        invocation.response_url,
+        invocation,
         work,
         deadline=DEADLINE,
         waiting=f"Preparing {what}: fetching the repository and asking the engine…",

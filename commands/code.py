@@ -141,7 +141,7 @@ class _Code:
         if background is None:
             raise NotAvailableYet("The Code stage is not wired in this bot.")
         return background.answer(
-            invocation.response_url,
+            invocation,
             work,
             deadline=DEADLINE,
             waiting=f"Looking up {what}…",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, SlackConfig
+from bot.core.access import OPEN, Access
 from bot.core.background import Background
 from bot.core.build.stages import BuildStages
 from bot.core.changes import IssueLookup, SourceRepository
@@ -51,6 +52,8 @@ class Services:
     """HTTP health checks of running services."""
     deploys: DeployDesk | None = field(default=None)
     """Deploy requests, approvals, locks and their execution on the engine."""
+    access: Access = field(default=OPEN)
+    """Who may run which verb (opsloop.yml's access section), and who is an admin."""
 
     @classmethod
     def unwired(cls) -> Services:

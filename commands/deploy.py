@@ -11,6 +11,8 @@ the request message, or with its buttons; removing the reaction withdraws the vo
 
 from __future__ import annotations
 
+from functools import partial
+
 from bot.core.blocks import escape
 from bot.core.deploy.approvals import ActionId, Mark, event_time, mark_of_reaction
 from bot.core.deploy.desk import Ask, DeployDesk
@@ -20,6 +22,7 @@ from bot.core.deploy.plans import deploy_version
 from bot.core.deploy.views import list_reply, locks_reply
 from bot.core.errors import NotAvailableYet, UsageError
 from bot.core.parsing import duration_seconds
+from bot.core.replies import best_effort
 from bot.core.values import Click, Invocation, Reaction, Reply
 from bot.core.verbs import Arg, ArgKind, Option, Registry, Verb
 from commands.dependencies import Services
@@ -49,7 +52,8 @@ def register(registry: Registry, services: Services) -> None:
              stage.lock, args=(_ENV, Arg("reason", optional=True, rest=True)),
              options=(Option("for", value="duration", kind=ArgKind.DURATION, help="e.g. 2h"),)),
         Verb("unlock", "Release your lock on an environment.", STAGE, stage.unlock,
-             args=(_ENV,)),
+             args=(_ENV,),
+             options=(Option("force", help="an admin releases someone else's lock"),)),
     )  # fmt: skip
     for verb in verbs:
         registry.add(verb)
@@ -85,11 +89,13 @@ class _DeployStage:
         dry_run = invocation.flag("dry-run")
         self.desk.ask(
             Ask(kind, service, env, version, invocation.user_id, invocation.channel_id,
-                invocation.response_url, dry_run)
+                invocation.response_url, dry_run, invocation.settle)
         )  # fmt: skip
         shown = version or "the previous version"
         doing = "Planning" if dry_run else "Preparing"
-        return Reply(text=f":mag: {doing} the {kind.value} of `{service}` {shown} to `{env}`…")
+        return Reply(
+            text=f":mag: {doing} the {kind.value} of `{service}` {shown} to `{env}`…", follows=True
+        )
 
     def list(self, invocation: Invocation) -> Reply:
         """Running and recent deploys, optionally in one environment."""
@@ -110,10 +116,25 @@ class _DeployStage:
         )
 
     def unlock(self, invocation: Invocation) -> Reply:
-        """Release the caller's lock."""
-        env = invocation.arg("env")
-        self.desk.locks.unlock(env, invocation.user_id)
-        return Reply(text=f":unlock: <@{invocation.user_id}> unlocked `{env}`.", public=True)
+        """Release the caller's lock, or with --force (admins only) anyone's, telling them."""
+        env, user = invocation.arg("env"), invocation.user_id
+        force = invocation.flag("force")
+        admin = force and self._services.access.is_admin(user)
+        released = self.desk.locks.unlock(env, user, force=force, admin=admin)
+        if released.holder == user:
+            return Reply(text=f":unlock: <@{user}> unlocked `{env}`.", public=True)
+        told = Reply(
+            text=f":unlock: <@{user}> (an admin) released your lock on `{env}`; others can "
+            "deploy there now."
+        )
+        best_effort(
+            f"tell {released.holder} their lock on {env} was released",
+            partial(self._services.notifier.ephemeral, released.channel_id, released.holder, told),
+        )
+        return Reply(
+            text=f":unlock: <@{user}> released <@{released.holder}>'s lock on `{env}`.",
+            public=True,
+        )
 
     def lock_list(self, invocation: Invocation) -> Reply:
         """Every lock in force."""

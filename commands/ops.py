@@ -20,7 +20,10 @@ def register(registry: Registry, services: Services) -> None:
     def show_help(invocation: Invocation) -> Reply:
         topic = invocation.opt("verb")
         if topic is None:
-            return help_view.overview(registry.verbs())
+            user = invocation.user_id
+            return help_view.overview(
+                registry.verbs(), lambda verb: services.access.may_run(user, verb.name)
+            )
         verbs = [v for v in registry.verbs() if v.name.split(" ")[0] == topic.lower()]
         if not verbs:
             raise NotFound(f"There is no verb `{topic[:40]}`.", hint="`/ops help` lists them all.")
@@ -62,7 +65,7 @@ def audit_view(entries: list[AuditEntry], asked: int) -> Reply:
         return Reply(text="The audit log is empty.")
     lines = [
         f"`{entry.at:%Y-%m-%d %H:%M:%S}` <@{entry.user_id}> in <#{entry.channel_id}>: "
-        f"`{entry.verb}` {_clip(entry.arguments)} → *{entry.outcome}*"
+        f"`{entry.verb}`{_clip(entry.arguments)} → *{entry.outcome}*"
         for entry in entries
     ]
     header = f"*Latest {len(entries)} commands*"
@@ -74,4 +77,4 @@ def audit_view(entries: list[AuditEntry], asked: int) -> Reply:
 
 def _clip(arguments: str) -> str:
     shown = arguments if len(arguments) <= 60 else arguments[:57] + "..."
-    return "`" + shown.replace("`", "'") + "`" if shown else ""
+    return " `" + shown.replace("`", "'") + "`" if shown else ""

@@ -178,7 +178,7 @@ class _Plan:
             "or overloaded. Try again later; everything else keeps working."
         )
         return background.answer(
-            invocation.response_url,
+            invocation,
             lambda: work(tracker),
             deadline=DEADLINE,
             waiting=f"Asking Jira for {what}…",

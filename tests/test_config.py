@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from bot.config import (
+    AccessConfig,
     Config,
     ConfigError,
     ConfigProblem,
@@ -119,6 +120,7 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
         ("Config", "slack"): SlackConfig,
         ("Config", "jira"): JiraConfig,
         ("Config", "docker"): DockerConfig,
+        ("Config", "access"): AccessConfig,
         ("ServiceConfig", "deploy"): DeploySettings,
         ("JiraConfig", "digest"): DigestConfig,
     }
@@ -466,7 +468,7 @@ def test_several_problems_print_one_per_line() -> None:
         "conf/opsloop.yml has 2 problems:",
         "  conf/opsloop.yml:1: slack.ops_channel: is required but missing",
         "  conf/opsloop.yml:2: extra: unknown key (expected one of: "
-        "slack, services, environments, jira, docker)",
+        "slack, services, environments, jira, docker, access)",
     ]
 
 

@@ -15,6 +15,7 @@ describes every key.
 
 from bot.config.loader import ConfigError, ConfigProblem, load_config, parse_config
 from bot.config.models import (
+    AccessConfig,
     Config,
     DeploySettings,
     DigestConfig,
@@ -26,6 +27,7 @@ from bot.config.models import (
 )
 
 __all__ = [
+    "AccessConfig",
     "Config",
     "ConfigError",
     "ConfigProblem",

@@ -46,6 +46,7 @@ def dotted(path: Iterable[str | int]) -> str:
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
 _SUBJECT = re.compile(r"[UWS][A-Z0-9]{2,}")
+_VERB = re.compile(r"[a-z]+( [a-z]+)?")
 _PROJECT = re.compile(r"[A-Z][A-Z0-9_]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATH = re.compile(r"/.*", re.DOTALL)
@@ -175,6 +176,12 @@ ChannelId = Annotated[str, _matching(_CHANNEL, "must be a Slack channel ID such 
 SlackSubject = Annotated[
     str,
     _matching(_SUBJECT, "must be a Slack user ID (U.../W...) or user-group ID (S...), not a name"),
+]
+VerbName = Annotated[
+    str,
+    _matching(
+        _VERB, "must be a verb, or a verb and its subcommand, such as 'deploy' or 'build cancel'"
+    ),
 ]
 Port = Annotated[int, AfterValidator(_check_port)]
 NonEmpty = Annotated[str, Field(min_length=1)]

@@ -4,6 +4,7 @@ composition root, so that bot.core never imports the config's models."""
 from __future__ import annotations
 
 from bot.config.models import Config
+from bot.core.access import AccessRules
 from bot.core.deploy.approvals import Policy
 from bot.core.deploy.estate import Deployable, Environment, Estate
 from bot.core.deploy.model import Target
@@ -42,3 +43,8 @@ def deploy_estate(config: Config) -> Estate:
     return Estate(
         ops_channel=config.slack.ops_channel, services=services, environments=environments
     )
+
+
+def access_rules(config: Config) -> AccessRules:
+    """The access section: roles and the roles each verb needs."""
+    return AccessRules(roles=dict(config.access.roles), verbs=dict(config.access.verbs))

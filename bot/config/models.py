@@ -29,6 +29,7 @@ from bot.config._checks import (
     SlackSubject,
     TimeZone,
     UrlPath,
+    VerbName,
     check_test_command,
     fail,
     fail_many,
@@ -151,6 +152,29 @@ def undefined_environments(
             yield ("services", service, "deploy", env), message
 
 
+class AccessConfig(BaseModel):
+    """Who may run which verbs. A verb with no entry is open to everyone in the workspace."""
+
+    model_config = _MODEL
+    roles: Mapping[Name, tuple[SlackSubject, ...]] = Field(default_factory=dict)
+    verbs: Mapping[VerbName, tuple[Name, ...]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _verbs_name_roles(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for verb, roles in self.verbs.items():
+            if not roles:
+                problems.append((("verbs", verb), "list at least one role (or leave the verb out)"))
+            for index, role in enumerate(roles):
+                if role not in self.roles:
+                    known = ", ".join(self.roles) or "none defined"
+                    message = f"role '{role}' is not defined under access.roles ({known})"
+                    problems.append((("verbs", verb, index), message))
+        if problems:
+            raise fail_many(problems)
+        return self
+
+
 class Config(BaseModel):
     """The whole opsloop.yml.
 
@@ -164,6 +188,7 @@ class Config(BaseModel):
     environments: Mapping[Name, EnvironmentConfig] = Field(default_factory=dict)
     jira: JiraConfig | None = None
     docker: DockerConfig = Field(default_factory=DockerConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
 
     @model_validator(mode="after")
     def _deploys_name_environments(self) -> Self:

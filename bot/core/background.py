@@ -12,11 +12,11 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_for
+from functools import partial
 
-from bot.core.errors import OpsloopError
 from bot.core.ports import Notifier
-from bot.core.replies import error_reply, unexpected_reply
-from bot.core.values import Reply
+from bot.core.replies import answer, best_effort
+from bot.core.values import Invocation, Outcome, Reply
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Background:
 
     def answer(
         self,
-        response_url: str,
+        invocation: Invocation,
         work: Callable[[], Reply],
         *,
         deadline: float,
@@ -64,54 +64,50 @@ class Background:
         writes: bool = False,
     ) -> Reply:
         """`work`'s reply when it comes within the quick wait; otherwise `waiting` now and
-        the reply (or `late`, after `deadline` seconds) through the response_url. With
-        `writes`, `late` must say the work is still going: the reply still follows when the
-        work ends (within the response_url's 30 minutes)."""
+        the reply (or `late`, after `deadline` seconds) through the invocation's
+        response_url, settling its outcome. With `writes`, `late` must say the work is still
+        going: the reply still follows when the work ends (within the response_url's 30
+        minutes)."""
         future = self._work.submit(work)
         try:
             return future.result(timeout=self._quick)
         except FutureTimeout:
             pass
         remaining = max(deadline - self._quick, 0.1)
-        self._watch.submit(self._follow_up, future, response_url, remaining, late, writes)
-        return Reply(text=f":hourglass_flowing_sand: {waiting}")
+        self._watch.submit(self._follow_up, future, invocation, remaining, late, writes)
+        return Reply(text=f":hourglass_flowing_sand: {waiting}", follows=True)
 
     def run(self, work: Callable[[], None]) -> Future[None]:
         """Fire-and-forget work (scheduled jobs); failures are logged."""
-        return self._work.submit(_logged, work)
+        return self._work.submit(best_effort, "run background work", work)
 
     def _follow_up(
-        self, future: Future[Reply], response_url: str, patience: float, late: str, writes: bool
+        self,
+        future: Future[Reply],
+        invocation: Invocation,
+        patience: float,
+        late: str,
+        writes: bool,
     ) -> None:
         done, _ = wait_for([future], timeout=patience)
         if not done:
             if not writes:
-                self._say(response_url, Reply(text=f":warning: {late}"))
+                invocation.settle(Outcome.FAILED, late)
+                self._say(invocation, Reply(text=f":warning: {late}"))
                 return
-            self._say(response_url, Reply(text=f":hourglass_flowing_sand: {late}"))
+            self._say(invocation, Reply(text=f":hourglass_flowing_sand: {late}"))
             # The result comes when the work ends; no watcher thread waits for it meanwhile.
-            future.add_done_callback(lambda ended: self._deliver(ended, response_url))
+            future.add_done_callback(lambda ended: self._deliver(ended, invocation))
             return
-        self._deliver(future, response_url)
+        self._deliver(future, invocation)
 
-    def _deliver(self, future: Future[Reply], response_url: str) -> None:
-        try:
-            reply = future.result(timeout=0)
-        except OpsloopError as error:
-            reply = error_reply(error)
-        except Exception:
-            reply, _detail = unexpected_reply("That")
-        self._say(response_url, reply)
+    def _deliver(self, future: Future[Reply], invocation: Invocation) -> None:
+        answered = answer(partial(future.result, timeout=0), "That")
+        invocation.settle(answered.outcome, answered.detail)
+        self._say(invocation, answered.reply)
 
-    def _say(self, response_url: str, reply: Reply) -> None:
-        try:
-            self._notifier.respond(response_url, reply)
-        except Exception:
-            log.exception("could not deliver a background answer")
-
-
-def _logged(work: Callable[[], None]) -> None:
-    try:
-        work()
-    except Exception:
-        log.exception("background work failed")
+    def _say(self, invocation: Invocation, reply: Reply) -> None:
+        best_effort(
+            "deliver a background answer",
+            partial(self._notifier.respond, invocation.response_url, reply),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import groupby
 
 from bot.core.blocks import section as _section
@@ -9,22 +10,28 @@ from bot.core.values import Block, Reply
 from bot.core.verbs import Verb
 
 
-def overview(verbs: list[Verb]) -> Reply:
-    """`/ops help`: every verb with its usage, grouped by stage, marking what is not built yet."""
+def overview(verbs: list[Verb], may_run: Callable[[Verb], bool] = lambda _verb: True) -> Reply:
+    """`/ops help`: the verbs the caller may run, with their usage, grouped by stage, marking
+    what is not built yet; the verbs that need a role the caller lacks are listed at the end."""
     blocks: list[Block] = [
         _section(
             "*opsloop* runs the DevOps loop from Slack. Every verb also works as "
             "`/ops <verb> ...`. `/ops help <verb>` tells more about one."
         )
     ]
-    lines_by_stage = groupby(verbs, key=lambda verb: verb.stage)
+    allowed = [verb for verb in verbs if may_run(verb)]
+    refused = [verb for verb in verbs if not may_run(verb)]
+    lines_by_stage = groupby(allowed, key=lambda verb: verb.stage)
     for stage, stage_verbs in lines_by_stage:
         lines = [f"*{stage}*"]
         for verb in stage_verbs:
             pending = "  _(not available yet)_" if not verb.available else ""
             lines.append(f"`{verb.usage()}`  {verb.summary}{pending}")
         blocks.append(_section("\n".join(lines)))
-    text = "opsloop verbs: " + ", ".join(verb.name for verb in verbs)
+    if refused:
+        names = ", ".join(f"`{verb.name}`" for verb in refused)
+        blocks.append(_section(f"*Needs a role you do not have* (access in opsloop.yml): {names}"))
+    text = "opsloop verbs: " + ", ".join(verb.name for verb in allowed)
     return Reply(text=text, blocks=tuple(blocks))
 
 

@@ -13,8 +13,13 @@ from bot.core.values import AuditEntry, MessageRef, Reply
 class AuditLog(Protocol):
     """The append-only record of every command: who, where, what, and how it ended."""
 
-    def append(self, entry: AuditEntry) -> None:
-        """Record one entry. Entries are never changed or removed."""
+    def append(self, entry: AuditEntry) -> int:
+        """Record one entry and return its id. Entries are never removed, and only a
+        `pending` outcome is ever changed (once, by settle)."""
+        ...
+
+    def settle(self, entry_id: int, outcome: str, detail: str) -> bool:
+        """Set the outcome of a pending entry; False when it was settled already."""
         ...
 
     def latest(self, count: int) -> list[AuditEntry]:

@@ -6,7 +6,7 @@ a Slack payload dictionary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -47,6 +47,8 @@ class Invocation:
     response_url: str
     text: str
     command: str
+    settle: Settle = field(default=lambda _outcome, _detail: None, compare=False, repr=False)
+    """Records how a command whose answer follows later ended (see Reply.follows)."""
 
     def arg(self, name: str) -> str:
         """A required argument's value."""
@@ -100,6 +102,9 @@ class Reply:
     text: str
     blocks: tuple[Block, ...] = ()
     public: bool = False
+    follows: bool = False
+    """The real answer follows later (through the response_url): until then the command's
+    outcome is pending, and whoever sends that answer settles it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,7 @@ class Outcome(StrEnum):
     """How one handled request ended, as the audit log and the metrics record it."""
 
     OK = "ok"
+    PENDING = "pending"
     USAGE = "usage"
     NOT_FOUND = "not_found"
     DENIED = "denied"
@@ -122,6 +128,10 @@ class Outcome(StrEnum):
     INTEGRATION_ERROR = "integration_error"
     ERROR = "error"
     FAILED = "failed"
+
+
+Settle = Callable[[Outcome, str], None]
+"""Records the outcome (and a detail line) of a command whose answer came later."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import Clock
-from bot.core.values import AuditEntry
+from bot.core.values import AuditEntry, Outcome
 from bot.store.tables import audit_log, seen_events
 
 
 class SqlAuditLog:
-    """The append-only audit log: there is no update or delete here, by design."""
+    """The append-only audit log: no delete, and the one update sets a pending outcome once."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def append(self, entry: AuditEntry) -> None:
-        """Record one entry."""
+    def append(self, entry: AuditEntry) -> int:
+        """Record one entry and return its id."""
         with self._engine.begin() as connection:
-            connection.execute(
+            result = connection.execute(
                 insert(audit_log).values(
                     at=entry.at,
                     user_id=entry.user_id,
@@ -30,6 +30,19 @@ class SqlAuditLog:
                     detail=entry.detail,
                 )
             )
+        (entry_id,) = result.inserted_primary_key or (0,)
+        return int(entry_id)
+
+    def settle(self, entry_id: int, outcome: str, detail: str) -> bool:
+        """Set the outcome of a pending entry; False when it was settled already."""
+        query = (
+            update(audit_log)
+            .where(audit_log.c.id == entry_id)
+            .where(audit_log.c.outcome == Outcome.PENDING.value)
+            .values(outcome=outcome, detail=detail)
+        )
+        with self._engine.begin() as connection:
+            return connection.execute(query).rowcount == 1
 
     def latest(self, count: int) -> list[AuditEntry]:
         """The newest `count` entries, newest first."""

@@ -89,7 +89,7 @@ def test_every_command_is_audited_and_the_log_survives_a_restart(harness: Harnes
     lines = [line for line in answer.splitlines() if "<@" in line]
     assert len(lines) == 2
     assert "<@U0BOB> in <#C0OPS>: `deploy` `nope` → *not_found*" in lines[0]
-    assert "<@U0ALICE> in <#C0DEV>: `help` `help` → *ok*" in lines[1]
+    assert "<@U0ALICE> in <#C0DEV>: `help` → *ok*" in lines[1]
 
 
 def test_forged_and_stale_requests_get_401_and_run_nothing(harness: Harness) -> None:

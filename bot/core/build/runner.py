@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -20,9 +21,10 @@ from bot.core.build.jobs import Job, JobState, JobStore
 from bot.core.build.model import Cancelled, CancelToken, JobFailed, Step, parse_step
 from bot.core.build.views import interrupted_note, job_message, progress_message
 from bot.core.clock import Clock
-from bot.core.errors import NotFound, OpsloopError
+from bot.core.errors import NotFound, OpsloopError, PermissionDenied
 from bot.core.ports import Notifier
 from bot.core.progress import LiveMessage
+from bot.core.replies import best_effort
 from bot.core.values import MessageRef, Reply
 
 log = logging.getLogger(__name__)
@@ -119,10 +121,7 @@ class JobRunner:
             self._busy += 1
             token = CancelToken()
             self._tokens[job.id] = token
-        try:
-            job = self._announce(job)
-        except Exception:
-            log.exception("job %s starts without its messages", job.id)
+        job = best_effort(f"post the messages of job {job.id}", partial(self._announce, job)) or job
         self._pool.submit(self._run, job, work, token)
         return job, False
 
@@ -154,13 +153,19 @@ class JobRunner:
                 return found
         return None
 
-    def cancel(self, job_id: str) -> Job:
-        """Cancel a queued or running job; a finished one is returned as it is."""
+    def cancel(self, job_id: str, user: str, *, admin: bool = False) -> Job:
+        """Cancel a queued or running job for `user`, who started it or is an admin; a
+        finished one is returned as it is."""
         job = self._store.get(job_id)
         if job is None:
             raise NotFound(f"There is no job `{job_id}`. `/build list` shows the recent ones.")
         if job.state.finished:
             return job
+        if job.user_id != user and not admin:
+            raise PermissionDenied(
+                f"`{job_id}` was started by <@{job.user_id}>; only they or a member of "
+                "`admins` can cancel it."
+            )
         token = self._tokens.get(job_id)
         if job.state is JobState.RUNNING and token is not None:
             token.cancel()
@@ -201,9 +206,7 @@ class JobRunner:
 
     def _run(self, job: Job, work: Work, token: CancelToken) -> None:
         try:
-            self._run_job(job, work, token)
-        except Exception:
-            log.exception("job %s could not be finished", job.id)
+            best_effort(f"finish job {job.id}", partial(self._run_job, job, work, token))
         finally:
             # Whatever went wrong, the job ends: one left running would be joined forever.
             self._settle(job.id)
@@ -212,20 +215,21 @@ class JobRunner:
             self._tokens.pop(job.id, None)
 
     def _settle(self, job_id: str) -> None:
-        try:
-            current = self._store.get(job_id)
-            if current is None or current.state.finished:
-                return
-            reason = "failed unexpectedly; the bot's log has why"
-            if self._tokens.get(job_id, CancelToken()).cancelled:
-                ended = transitions.cancel(current, self._clock.now(), "cancelled")
-            else:
-                ended = transitions.fail(current, self._clock.now(), reason)
-            self._store.save(ended)
-        except Exception:
-            log.exception("job %s could not be marked finished", job_id)
-            return
-        self._quietly(ended, self._edit, ended)
+        ended = best_effort(f"mark job {job_id} finished", partial(self._end, job_id))
+        if ended is not None:
+            self._quietly(ended, self._edit, ended)
+
+    def _end(self, job_id: str) -> Job | None:
+        current = self._store.get(job_id)
+        if current is None or current.state.finished:
+            return None
+        reason = "failed unexpectedly; the bot's log has why"
+        if self._tokens.get(job_id, CancelToken()).cancelled:
+            ended = transitions.cancel(current, self._clock.now(), "cancelled")
+        else:
+            ended = transitions.fail(current, self._clock.now(), reason)
+        self._store.save(ended)
+        return ended
 
     def _run_job(self, job: Job, work: Work, token: CancelToken) -> None:
         current = self._store.get(job.id)
@@ -251,7 +255,7 @@ class JobRunner:
         top.finish(job_message(job))
         shown = FAILED_LINES if job.state is JobState.FAILED else SHOWN_LINES
         final = progress_message(job, context.step, context.tail(shown))
-        self._finisher.submit(_finish, thread, final)
+        self._finisher.submit(thread.finish, final)
 
     def _edit(self, job: Job) -> None:
         if job.message_ts:
@@ -259,11 +263,7 @@ class JobRunner:
 
     def _quietly(self, job: Job, call: Callable[..., _T], *args: object) -> _T | None:
         """The Slack call's answer, or None (logged) when Slack refuses it."""
-        try:
-            return call(*args)
-        except OpsloopError as error:
-            log.warning("Slack refused a message of job %s: %s", job.id, error.message)
-            return None
+        return best_effort(f"send a message of job {job.id}", partial(call, *args))
 
     def _outcome(self, job: Job, work: Work, context: JobContext) -> Job:
         now = self._clock.now
@@ -300,22 +300,9 @@ class _Live:
     def show(self, reply: Reply) -> None:
         """Show this content soon."""
         if self._live is not None:
-            try:
-                self._live.show(reply)
-            except OpsloopError as error:
-                log.warning("could not edit %s: %s", self.ref, error.message)
+            best_effort(f"edit {self.ref}", partial(self._live.show, reply))
 
     def finish(self, reply: Reply) -> None:
         """Write the final content."""
         if self._live is not None:
-            try:
-                self._live.finish(reply)
-            except OpsloopError as error:
-                log.warning("could not edit %s: %s", self.ref, error.message)
-
-
-def _finish(live: _Live, reply: Reply) -> None:
-    try:
-        live.finish(reply)
-    except Exception:
-        log.exception("could not write the final progress of %s", live.ref)
+            best_effort(f"edit {self.ref}", partial(self._live.finish, reply))

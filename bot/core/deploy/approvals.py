@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from bot.core.access import belongs
+
 APPROVE_REACTIONS = frozenset({"white_check_mark", "+1", "heavy_check_mark"})
 REJECT_REACTIONS = frozenset({"x"})
 
@@ -91,11 +93,8 @@ def judge(
     user group's members (the Slack directory)."""
     if voter == requester:
         return Verdict.SELF_APPROVAL
-    if voter in policy.users:
+    if belongs(voter, policy.approvers, members):
         return Verdict.COUNTED
-    for group in policy.groups:
-        if voter in set(members(group)):
-            return Verdict.COUNTED
     return Verdict.NOT_APPROVER
 
 

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -26,12 +26,12 @@ from bot.core.deploy.model import (
     NewDeploy,
 )
 from bot.core.deploy.plans import Planner, ReleaseLog
-from bot.core.deploy.runner import RequestMessages, Runner, best_effort
+from bot.core.deploy.runner import RequestMessages, Runner
 from bot.core.deploy.views import plan_reply, request_reply
 from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
 from bot.core.ports import Directory, Notifier
-from bot.core.replies import error_reply, unexpected_reply
-from bot.core.values import Reply
+from bot.core.replies import answer, best_effort
+from bot.core.values import Reply, Settle
 
 log = logging.getLogger(__name__)
 DEPLOY_THREADS = 4
@@ -80,6 +80,8 @@ class Ask:
     channel: str
     response_url: str
     dry_run: bool = False
+    settle: Settle = field(default=lambda _outcome, _detail: None, compare=False)
+    """Records how the command ended once its answer is sent (the router's audit)."""
 
 
 class DeployDesk:
@@ -115,16 +117,12 @@ class DeployDesk:
     # -- asking ----------------------------------------------------------------------------
     def ask(self, ask: Ask) -> None:
         """Plan on the deploy executor; the asker hears back through the response_url."""
-        self._executor.submit(self._guard, self._ask, ask)
+        self._executor.submit(best_effort, f"answer a /{ask.kind.value}", partial(self._ask, ask))
 
     def _ask(self, ask: Ask) -> None:
-        try:
-            reply = self._prepare(ask)
-        except OpsloopError as error:
-            reply = error_reply(error)
-        except Exception:
-            reply, _detail = unexpected_reply(f"/{ask.kind.value}")
-        self._notifier.respond(ask.response_url, reply)
+        answered = answer(partial(self._prepare, ask), f"`/{ask.kind.value}`")
+        ask.settle(answered.outcome, answered.detail)
+        self._notifier.respond(ask.response_url, answered.reply)
 
     def _prepare(self, ask: Ask) -> Reply:
         plan = self.planner.plan(ask.kind, ask.service, ask.env, ask.version, ask.user)
@@ -229,7 +227,9 @@ class DeployDesk:
 
     def start(self, request_id: int) -> None:
         """Run an approved request on the deploy executor (once: the runner claims it)."""
-        self._executor.submit(self._guard, self.runner.execute, request_id)
+        self._executor.submit(
+            best_effort, f"run deploy #{request_id}", partial(self.runner.execute, request_id)
+        )
 
     # -- time ------------------------------------------------------------------------------
     def _expire_if_due(self, request: DeployRequest) -> DeployRequest:
@@ -262,11 +262,13 @@ class DeployDesk:
 
     def start_background(self, interval: float) -> None:
         """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`."""
-        self._executor.submit(self._guard, self.runner.reconcile, self.start)
+        self._executor.submit(
+            best_effort, "settle interrupted deploys", partial(self.runner.reconcile, self.start)
+        )
 
         def loop() -> None:
             while not self._stop.wait(interval):
-                self._guard(self.sweep)
+                best_effort("sweep expired requests and locks", self.sweep)
 
         self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
         self._sweeper.start()
@@ -294,10 +296,3 @@ class DeployDesk:
         if request is None:
             raise InvalidTransition(f"Deploy #{request_id} does not exist.")
         return request
-
-    @staticmethod
-    def _guard(work: object, *args: object) -> None:
-        try:
-            work(*args)  # type: ignore[operator]
-        except Exception:
-            log.exception("deploy work failed")

@@ -75,18 +75,23 @@ class Locks:
             raise LockHeld(describe_refusal(held))
         return held
 
-    def unlock(self, env: str, user: str) -> None:
-        """Release `user`'s lock; NotFound when `env` is not locked, PermissionDenied when
-        someone else holds it."""
+    def unlock(self, env: str, user: str, *, force: bool = False, admin: bool = False) -> EnvLock:
+        """Release the lock on `env` and return it: the holder's own, or anyone's with
+        `force` by an admin. NotFound when `env` is not locked, PermissionDenied otherwise."""
         current = self.active(env)
         if current is None:
             raise NotFound(f"`{env}` is not locked.")
-        if current.holder != user:
+        if force and not admin:
+            raise PermissionDenied(
+                "`/unlock --force` needs the role `admins` (access.roles in opsloop.yml)."
+            )
+        if current.holder != user and not force:
             raise PermissionDenied(
                 f"`{env}` is locked by <@{current.holder}>; only they can unlock it "
-                f"(it expires {stamp(current.expires_at)})."
+                f"(it expires {stamp(current.expires_at)}), or an admin with `--force`."
             )
-        self._store.release(env, user)
+        self._store.release(env, current.holder)
+        return current
 
     def active(self, env: str) -> EnvLock | None:
         """The unexpired lock on `env`, if any."""

@@ -21,6 +21,7 @@ from bot.core.deploy.views import announcement, duration, request_reply
 from bot.core.errors import OpsloopError
 from bot.core.ports import Notifier
 from bot.core.progress import MIN_INTERVAL, LiveMessage
+from bot.core.replies import best_effort
 from bot.core.values import MessageRef, Reply
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,6 @@ _EVENTS = {
     DeployState.FAILED: "failed",
     DeployState.ROLLED_BACK: "rolled back",
 }
-
-
-def best_effort(what: str, work: Callable[[], object]) -> object:
-    """Run `work`; a failure (Slack refusing, the network) is logged, never raised."""
-    try:
-        return work()
-    except Exception:
-        log.warning("could not %s", what, exc_info=True)
-        return None
 
 
 class RequestMessages:
