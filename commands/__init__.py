@@ -5,10 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.core.verbs import Registry
-from commands import build, code, deploy, monitor, operate, ops, plan, release, ship, test
+from commands import (
+    build,
+    code,
+    deploy,
+    lists,
+    monitor,
+    operate,
+    ops,
+    plan,
+    release,
+    ship,
+    test,
+)
 from commands.dependencies import Services
 
-MODULES = (plan, code, build, test, release, deploy, operate, monitor, ship, ops)
+MODULES = (plan, code, build, test, release, deploy, operate, monitor, ship, ops, lists)
 
 
 def register_all(registry: Registry, services: Services) -> None:

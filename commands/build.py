@@ -16,14 +16,16 @@ from bot.config import ServiceConfig
 from bot.core.build.jobs import JobKind, JobState
 from bot.core.build.model import Checkout
 from bot.core.build.stages import BuildStages, building
-from bot.core.build.views import jobs_list, started
+from bot.core.build.views import jobs_listing, started
 from bot.core.errors import NotAvailableYet
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.dependencies import Services
 
 STAGE = "Build"
-LISTED = 15
+LISTED = 1000
+"""Jobs a list reads back, newest first (the pages show them 40 at a time)."""
 # Past this, the user is told the job is still being prepared (a first clone of a large
 # repository can take minutes) and not to ask again; the answer follows when it comes.
 DEADLINE = 10.0
@@ -49,9 +51,18 @@ def register(registry: Registry, services: Services) -> None:
 
         return in_background(services, invocation, f"`{name}` at `{ref}`", work)
 
-    def build_list(_invocation: Invocation) -> Reply:
+    def jobs(user: str, filters: Filters) -> Listing:
         stages = wired(services)
-        return jobs_list(stages.store.recent(LISTED), services.clock.now())
+        return jobs_listing(stages.store.recent(LISTED), services.clock.now(), filters, user)
+
+    def vocabulary() -> Vocabulary:
+        states = [state.value for state in JobState] + [kind.value for kind in JobKind]
+        return Vocabulary(services=tuple(services.config.services), states=states, mine=True)
+
+    listing = ListVerb("build list", vocabulary, jobs)
+
+    def build_list(invocation: Invocation) -> Reply:
+        return listing.reply(invocation.user_id, invocation.words("filters"))
 
     def build_cancel(invocation: Invocation) -> Reply:
         user = invocation.user_id
@@ -70,9 +81,12 @@ def register(registry: Registry, services: Services) -> None:
             args=(Arg("service", ArgKind.SERVICE), Arg("ref", ArgKind.REF, optional=True)),
         )
     )
-    registry.add(
-        Verb("build list", "Recent and running builds, tests and releases.", STAGE, build_list)
-    )
+    registry.add_list(
+        Verb("build list", "Recent and running builds, tests and releases.", STAGE, build_list,
+             args=(Arg("filters", optional=True, rest=True,
+                       help="a service or prefix*, a state or kind, mine, page N"),)),
+        listing,
+    )  # fmt: skip
     registry.add(
         Verb(
             "build cancel",

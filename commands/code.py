@@ -6,20 +6,26 @@ the work runs on the Background threads, never on the router's workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 
 from bot.core.blocks import MAX_BLOCKS
 from bot.core.changes import Commit, IssueSummary, changes_blocks, jira_keys
 from bot.core.code.catalogue import (
+    CatalogueContext,
     CatalogueEntry,
     Deployment,
     EnvironmentRow,
     Health,
     Probe,
+    ServiceState,
     endpoint,
-    services_view,
+    probe_all,
+    services_listing,
 )
+from bot.core.deploy.model import DeployState
 from bot.core.errors import EngineUnavailable, IntegrationError, NotAvailableYet, NotFound
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filters
 from bot.core.values import Block, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.dependencies import Services
@@ -28,18 +34,22 @@ STAGE = "Code"
 DEADLINE = 30.0
 UNDEPLOYED_LIMIT = 50
 PENDING_LIMIT = 200
+FILTER_HELP = "an environment, a service or prefix*, a state (unhealthy, deploying, ...), page N"
 
 
 def register(registry: Registry, services: Services) -> None:
     """Declare /services and /changes."""
     stage = _Code(services)
-    registry.add(
+    listing = ListVerb("services", stage.vocabulary, stage.listing)
+    registry.add_list(
         Verb(
             "services",
-            "Every service, its repository and what runs where.",
+            "Every service and what runs where, a page at a time.",
             STAGE,
-            stage.catalogue,
-        )
+            partial(stage.catalogue, listing),
+            args=(Arg("filters", optional=True, rest=True, help=FILTER_HELP),),
+        ),
+        listing,
     )
     registry.add(
         Verb(
@@ -56,9 +66,22 @@ class _Code:
     def __init__(self, services: Services) -> None:
         self._s = services
 
-    def catalogue(self, invocation: Invocation) -> Reply:
-        """`/services`."""
-        return self._slow(invocation, "the catalogue", self._catalogue)
+    def catalogue(self, listing: ListVerb, invocation: Invocation) -> Reply:
+        """`/services [filters]`."""
+        words = invocation.words("filters")
+        parse_filters(words, listing.vocabulary())  # a bad filter is answered before slow work
+        return self._slow(
+            invocation, "the catalogue", partial(listing.reply, invocation.user_id, words)
+        )
+
+    def vocabulary(self) -> Vocabulary:
+        """/services filters on environments, services, prefixes and service states."""
+        config = self._s.config
+        return Vocabulary(
+            envs=tuple(config.environments),
+            services=tuple(config.services),
+            states=tuple(state.value for state in ServiceState),
+        )
 
     def changes(self, invocation: Invocation) -> Reply:
         """`/changes <service> [env]`."""
@@ -75,31 +98,53 @@ class _Code:
             )
         return self._slow(invocation, f"the changes of {name}", lambda: self._changes(name, envs))
 
-    def _catalogue(self) -> Reply:
-        note = None
-        entries = []
-        for name, service in self._s.config.services.items():
-            rows = []
+    def listing(self, user: str, filters: Filters) -> Listing:
+        """Every service under the filters: the engine read once, health checked concurrently."""
+        del user  # /services has no `mine`
+        config = self._s.config
+        wanted = [
+            (name, service) for name, service in config.services.items() if filters.service(name)
+        ]
+        running, note = self._running()
+        urls: dict[tuple[str, str], str | None] = {}
+        for name, service in wanted:
             for env in service.deploy:
-                running: Deployment | None = None
-                if note is None and self._s.inventory is not None:
-                    try:
-                        running = self._s.inventory.deployment(name, env)
-                    except EngineUnavailable as error:
-                        note = error.message
-                rows.append(self._row(env, running, service.health, note))
-            entries.append(CatalogueEntry(name, service.repo, service.image, tuple(rows)))
-        if self._s.inventory is None:
-            note = "No Docker engine is configured."
-        return services_view(entries, note)
+                if filters.env(env):
+                    urls[name, env] = endpoint(running.get((name, env)), service.health)
+        probes = {}
+        if note is None and self._s.probe is not None:
+            probes = probe_all(self._s.probe, [url for url in urls.values() if url])
+        entries = [
+            CatalogueEntry(
+                name, service.repo, service.image,
+                tuple(
+                    EnvironmentRow(env, running.get((name, env)), url,
+                                   probes.get(url or "", Probe(Health.UNKNOWN)))
+                    for (svc, env), url in urls.items() if svc == name
+                ),
+            )
+            for name, service in wanted
+        ]  # fmt: skip
+        return services_listing(entries, self._context(note), filters)
 
-    def _row(
-        self, env: str, deployment: Deployment | None, health_path: str, note: str | None
-    ) -> EnvironmentRow:
-        url = endpoint(deployment, health_path)
-        if note is not None or url is None or self._s.probe is None:
-            return EnvironmentRow(env, deployment, url, Probe(Health.UNKNOWN))
-        return EnvironmentRow(env, deployment, url, self._s.probe.check(url))
+    def _running(self) -> tuple[Mapping[tuple[str, str], Deployment], str | None]:
+        if self._s.inventory is None:
+            return {}, "No Docker engine is configured."
+        try:
+            return self._s.inventory.deployments(), None
+        except EngineUnavailable as error:
+            return {}, error.message
+
+    def _context(self, note: str | None) -> CatalogueContext:
+        desk = self._s.deploys
+        if desk is None:
+            return CatalogueContext(note=note)
+        active = desk.store.in_states([DeployState.APPROVED, DeployState.RUNNING])
+        return CatalogueContext(
+            deploying=frozenset((r.service, r.env) for r in active),
+            locked=frozenset(lock.env for lock in desk.locks.in_force()),
+            note=note,
+        )
 
     def _changes(self, name: str, envs: list[str]) -> Reply:
         service = self._s.config.services[name]

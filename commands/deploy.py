@@ -17,10 +17,11 @@ from bot.core.blocks import escape
 from bot.core.deploy.approvals import ActionId, Mark, event_time, mark_of_reaction
 from bot.core.deploy.desk import Ask, DeployDesk
 from bot.core.deploy.locks import stamp
-from bot.core.deploy.model import DeployKind
+from bot.core.deploy.model import DeployKind, DeployState
 from bot.core.deploy.plans import deploy_version
-from bot.core.deploy.views import list_reply, locks_reply
+from bot.core.deploy.views import deploys_listing, locks_listing
 from bot.core.errors import NotAvailableYet, UsageError
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary
 from bot.core.parsing import duration_seconds
 from bot.core.replies import best_effort
 from bot.core.values import Click, Invocation, Reaction, Reply
@@ -28,7 +29,8 @@ from bot.core.verbs import Arg, ArgKind, Option, Registry, Verb
 from commands.dependencies import Services
 
 STAGE = "Deploy"
-LIST_LIMIT = 15
+LIST_LIMIT = 1000
+"""Deploys a list reads back, newest first (the pages show them 40 at a time)."""
 
 _SERVICE = Arg("service", ArgKind.SERVICE)
 _ENV = Arg("env", ArgKind.ENVIRONMENT)
@@ -43,11 +45,9 @@ def register(registry: Registry, services: Services) -> None:
              args=(_SERVICE, Arg("version", ArgKind.VERSION),
                    Arg("env", ArgKind.ENVIRONMENT, after="to")),
              options=(Option("dry-run", help="show the plan and change nothing"),)),
-        Verb("deploy list", "Recent and running deploys.", STAGE, stage.list,
-             args=(Arg("env", ArgKind.ENVIRONMENT, optional=True),)),
+
         Verb("rollback", "Redeploy the previous (or the given) version.", STAGE, stage.rollback,
              args=(_SERVICE, _ENV, Arg("version", ArgKind.VERSION, optional=True))),
-        Verb("lock list", "Every environment lock.", STAGE, stage.lock_list),
         Verb("lock", "Lock an environment so that only you can deploy to it.", STAGE,
              stage.lock, args=(_ENV, Arg("reason", optional=True, rest=True)),
              options=(Option("for", value="duration", kind=ArgKind.DURATION, help="e.g. 2h"),)),
@@ -57,6 +57,35 @@ def register(registry: Registry, services: Services) -> None:
     )  # fmt: skip
     for verb in verbs:
         registry.add(verb)
+    deploys = ListVerb("deploy list", stage.deploy_vocabulary, stage.deploys_listing)
+    registry.add_list(
+        Verb(
+            "deploy list",
+            "Running and recent deploys, a page at a time.",
+            STAGE,
+            partial(_list, deploys),
+            args=(
+                Arg(
+                    "filters",
+                    optional=True,
+                    rest=True,
+                    help="an environment, a service or prefix*, a state, mine, page N",
+                ),
+            ),
+        ),
+        deploys,
+    )
+    locks = ListVerb("lock list", stage.lock_vocabulary, stage.locks_listing)
+    registry.add_list(
+        Verb(
+            "lock list",
+            "Every environment lock.",
+            STAGE,
+            partial(_list, locks),
+            args=(Arg("filters", optional=True, rest=True, help="an environment, mine, page N"),),
+        ),
+        locks,
+    )
     registry.on_reaction(stage.reaction)
     registry.on_click(ActionId.APPROVE.value, stage.click)
     registry.on_click(ActionId.REJECT.value, stage.click)
@@ -97,10 +126,25 @@ class _DeployStage:
             text=f":mag: {doing} the {kind.value} of `{service}` {shown} to `{env}`…", follows=True
         )
 
-    def list(self, invocation: Invocation) -> Reply:
-        """Running and recent deploys, optionally in one environment."""
-        env = invocation.opt("env")
-        return list_reply(self.desk.store.recent(env, LIST_LIMIT), env)
+    def deploy_vocabulary(self) -> Vocabulary:
+        """/deploy list filters."""
+        config = self._services.config
+        return Vocabulary(
+            envs=tuple(config.environments), services=tuple(config.services),
+            states=tuple(state.value for state in DeployState), mine=True,
+        )  # fmt: skip
+
+    def deploys_listing(self, user: str, filters: Filters) -> Listing:
+        """Recent deploys under the filters."""
+        return deploys_listing(self.desk.store.recent(None, LIST_LIMIT), filters, user)
+
+    def lock_vocabulary(self) -> Vocabulary:
+        """/lock list filters."""
+        return Vocabulary(envs=tuple(self._services.config.environments), mine=True)
+
+    def locks_listing(self, user: str, filters: Filters) -> Listing:
+        """The locks in force under the filters."""
+        return locks_listing(self.desk.locks.in_force(), filters, user)
 
     def lock(self, invocation: Invocation) -> Reply:
         """Take (or renew) a lock on an environment."""
@@ -136,11 +180,6 @@ class _DeployStage:
             public=True,
         )
 
-    def lock_list(self, invocation: Invocation) -> Reply:
-        """Every lock in force."""
-        del invocation
-        return locks_reply(self.desk.locks.in_force())
-
     def reaction(self, reaction: Reaction) -> None:
         """An approving or rejecting reaction on a request message counts as a vote."""
         mark = mark_of_reaction(reaction.base_name)
@@ -167,3 +206,7 @@ class _DeployStage:
         mark = Mark.BUTTON_APPROVE if click.action_id == ActionId.APPROVE else Mark.BUTTON_REJECT
         refusal = self.desk.vote(request, click.user_id, mark.value, True)
         return Reply(text=f":warning: {refusal}") if refusal else None
+
+
+def _list(listing: ListVerb, invocation: Invocation) -> Reply:
+    return listing.reply(invocation.user_id, invocation.words("filters"))

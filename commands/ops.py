@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from bot.core import help as help_view
-from bot.core.blocks import section
 from bot.core.errors import NotFound
-from bot.core.values import AuditEntry, Invocation, Reply
-from bot.core.verbs import Arg, ArgKind, Registry, Verb
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary
+from bot.core.values import AuditEntry, Invocation, Outcome, Reply
+from bot.core.verbs import Arg, Registry, Verb
 from commands.dependencies import Services
 
 STAGE = "Ops"
-DEFAULT_AUDIT_COUNT = 10
-AUDIT_LINE_LIMIT = 30
+AUDIT_READ = 1000
+"""Audit entries a list reads back, newest first (the pages show them 40 at a time)."""
+FAILURES = frozenset({Outcome.ERROR.value, Outcome.FAILED.value, Outcome.INTEGRATION_ERROR.value})
 
 
 def register(registry: Registry, services: Services) -> None:
@@ -33,9 +34,17 @@ def register(registry: Registry, services: Services) -> None:
             blocks=tuple(block for d in details for block in d.blocks),
         )
 
+    def audit_entries(user: str, filters: Filters) -> Listing:
+        return audit_listing(services.audit.latest(AUDIT_READ), filters, user)
+
+    def vocabulary() -> Vocabulary:
+        outcomes = [outcome.value for outcome in Outcome if outcome is not Outcome.PENDING]
+        return Vocabulary(states=(*outcomes, Outcome.PENDING.value), mine=True)
+
+    audit = ListVerb("audit", vocabulary, audit_entries)
+
     def show_audit(invocation: Invocation) -> Reply:
-        count = int(invocation.opt("count") or DEFAULT_AUDIT_COUNT)
-        return audit_view(services.audit.latest(min(count, AUDIT_LINE_LIMIT)), count)
+        return audit.reply(invocation.user_id, invocation.words("filters"))
 
     registry.add(
         Verb(
@@ -47,32 +56,47 @@ def register(registry: Registry, services: Services) -> None:
             direct=False,
         )
     )
-    registry.add(
+    registry.add_list(
         Verb(
             name="audit",
-            summary="Show the latest commands: who ran what, where, and how it ended.",
+            summary="The latest commands: who ran what, where, and how it ended.",
             stage=STAGE,
             handler=show_audit,
-            args=(Arg("count", ArgKind.COUNT, optional=True, help="how many (default 10)"),),
+            args=(Arg("filters", optional=True, rest=True, help="an outcome (denied, ...), mine"),),
             direct=False,
-        )
+        ),
+        audit,
     )
 
 
-def audit_view(entries: list[AuditEntry], asked: int) -> Reply:
-    """The audit entries as one message, newest first, within Slack's text limit."""
-    if not entries:
-        return Reply(text="The audit log is empty.")
-    lines = [
+def audit_listing(entries: list[AuditEntry], filters: Filters, user: str) -> Listing:
+    """The audit entries newest first, by outcome and `mine`."""
+    kept = [
+        entry
+        for entry in entries
+        if filters.state(entry.outcome) and (not filters.mine or entry.user_id == user)
+    ]
+    denied = sum(entry.outcome == Outcome.DENIED.value for entry in kept)
+    failed = sum(entry.outcome in FAILURES for entry in kept)
+    rows = tuple(
         f"`{entry.at:%Y-%m-%d %H:%M:%S}` <@{entry.user_id}> in <#{entry.channel_id}>: "
         f"`{entry.verb}`{_clip(entry.arguments)} → *{entry.outcome}*"
-        for entry in entries
-    ]
-    header = f"*Latest {len(entries)} commands*"
-    if asked > len(entries) and len(entries) == AUDIT_LINE_LIMIT:
-        header += f" (at most {AUDIT_LINE_LIMIT} at a time)"
-    text = header + "\n" + "\n".join(lines)
-    return Reply(text=header, blocks=(section(text),))
+        for entry in kept
+    )
+    return Listing(
+        title="Audit log",
+        summary=f"{len(kept)} commands (the latest {AUDIT_READ} read): {denied} denied, "
+        f"{failed} failed",
+        rows=rows,
+        columns=("at", "user", "channel", "verb", "arguments", "outcome", "detail"),
+        records=tuple(_record(entry) for entry in kept),
+        empty="No command matches." if entries else "The audit log is empty.",
+    )
+
+
+def _record(entry: AuditEntry) -> tuple[str, ...]:
+    return (entry.at.isoformat(), entry.user_id, entry.channel_id, entry.verb, entry.arguments,
+            entry.outcome, entry.detail)  # fmt: skip
 
 
 def _clip(arguments: str) -> str:

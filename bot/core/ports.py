@@ -54,6 +54,17 @@ class Notifier(Protocol):
         """Show a message to one user in a channel."""
         ...
 
+    def upload(
+        self,
+        channel_id: str,
+        filename: str,
+        content: bytes,
+        comment: str,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Share a file in a channel (in a thread when thread_ts is given), with a comment."""
+        ...
+
 
 class Directory(Protocol):
     """Who is who in the Slack workspace."""

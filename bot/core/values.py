@@ -63,6 +63,10 @@ class Invocation:
         """Whether a `--name` flag was given."""
         return self.options.get(name) is True
 
+    def words(self, name: str) -> list[str]:
+        """A free-text argument's words (none when it was not given)."""
+        return (self.opt(name) or "").split()
+
 
 @dataclass(frozen=True, slots=True)
 class Reaction:
@@ -105,6 +109,9 @@ class Reply:
     follows: bool = False
     """The real answer follows later (through the response_url): until then the command's
     outcome is pending, and whoever sends that answer settles it."""
+    replace: bool = False
+    """Through a click's response_url: edit the clicked message in place (Slack's
+    replace_original) instead of adding a new one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from bot.core.listing import ListVerb
 from bot.core.values import Click, Invocation, Reaction, Reply
 
 
@@ -107,12 +108,22 @@ class Registry:
         self._verbs: dict[str, Verb] = {}
         self._reaction_handlers: list[ReactionHandler] = []
         self._click_handlers: dict[str, ClickHandler] = {}
+        self._lists: dict[str, ListVerb] = {}
 
     def add(self, verb: Verb) -> None:
         """Declare a verb; declaring the same name twice is a programming error."""
         if verb.name in self._verbs:
             raise ValueError(f"verb {verb.name!r} is declared twice")
         self._verbs[verb.name] = verb
+
+    def add_list(self, verb: Verb, listing: ListVerb) -> None:
+        """Declare a verb that shows a list: its page and export buttons find it by name."""
+        self.add(verb)
+        self._lists[verb.name] = listing
+
+    def list_verb(self, name: str) -> ListVerb | None:
+        """The list behind a list verb, by the verb's name."""
+        return self._lists.get(name)
 
     def on_reaction(self, handler: ReactionHandler) -> None:
         """Call `handler` for every reaction added to or removed from a message."""

@@ -73,6 +73,7 @@ class SlackNotifier:
             text=text,
             blocks=blocks or None,
             response_type="in_channel" if reply.public else "ephemeral",
+            replace_original=reply.replace or None,
         )
         if response.status_code != 200:
             self._metrics.slack_api_errors.labels(
@@ -103,6 +104,35 @@ class SlackNotifier:
         self._call(
             "chat.postEphemeral", channel=channel_id, user=user_id, text=text, blocks=blocks or None
         )
+
+    def upload(
+        self,
+        channel_id: str,
+        filename: str,
+        content: bytes,
+        comment: str,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Share a file through files upload v2 (getUploadURLExternal, then
+        completeUploadExternal); secrets are redacted from text content and the comment."""
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            cleaned = content
+        else:
+            cleaned = self._redact(text).encode("utf-8")
+        try:
+            self._client.files_upload_v2(
+                channel=channel_id,
+                filename=filename,
+                content=cleaned,
+                initial_comment=self._redact(comment),
+                thread_ts=thread_ts,
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error", "unknown"))
+            self._metrics.slack_api_errors.labels(method="files.upload_v2", error=code).inc()
+            raise IntegrationError(f"Slack refused the file upload: {code}.") from error
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         payload = {key: value for key, value in params.items() if value is not None}

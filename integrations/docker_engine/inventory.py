@@ -18,7 +18,13 @@ from docker.errors import APIError, DockerException, NotFound
 
 from bot.core.code.catalogue import Deployment
 from bot.core.errors import EngineUnavailable
-from bot.core.naming import LABEL_VERSION, OCI_REVISION, deployment_name
+from bot.core.naming import (
+    LABEL_ENV,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    OCI_REVISION,
+    deployment_name,
+)
 
 READ_TIMEOUT = 5
 
@@ -46,6 +52,61 @@ class DockerInventory:
                 f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
             ) from error
 
+    def deployments(self) -> dict[tuple[str, str], Deployment]:
+        """Every container and Swarm service opsloop labelled, by (service, environment):
+        one container listing and one service listing, as `docker ps` and `docker service
+        ls` would, plus one image inspection per distinct Swarm image for its revision."""
+        try:
+            client = self._connect()
+            found = self._labelled_services(client)
+            # A container wins over a Swarm service of the same name, as in deployment().
+            found.update(self._labelled_containers(client))
+        except (DockerException, requests.RequestException) as error:
+            with self._lock:
+                self._client = None
+            raise EngineUnavailable(
+                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
+            ) from error
+        return found
+
+    def _labelled_containers(
+        self, client: docker.DockerClient
+    ) -> dict[tuple[str, str], Deployment]:
+        found = {}
+        for container in client.containers.list(all=True, filters={"label": LABEL_SERVICE}):
+            labels: Mapping[str, str] = container.labels or {}
+            key = (labels.get(LABEL_SERVICE, ""), labels.get(LABEL_ENV, ""))
+            if container.name != deployment_name(*key):
+                continue  # a candidate or a leftover of a swap, not the deployment itself
+            found[key] = Deployment(
+                name=container.name,
+                kind="container",
+                state=str(container.status),
+                version=labels.get(LABEL_VERSION),
+                # Containers carry their image's labels, so no image inspection is needed.
+                revision=labels.get(OCI_REVISION),
+                port=_host_port(container.ports or {}),
+            )
+        return found
+
+    def _labelled_services(self, client: docker.DockerClient) -> dict[tuple[str, str], Deployment]:
+        try:
+            services = client.services.list(filters={"label": LABEL_SERVICE})
+        except APIError as error:
+            if error.status_code == 503:  # not a swarm manager: no Swarm services here
+                return {}
+            raise
+        revisions: dict[str, str | None] = {}
+        found = {}
+        for service in services:
+            attrs: Mapping[str, Any] = service.attrs
+            labels = (attrs.get("Spec") or {}).get("Labels") or {}
+            key = (labels.get(LABEL_SERVICE, ""), labels.get(LABEL_ENV, ""))
+            if service.name != deployment_name(*key):
+                continue
+            found[key] = self._service_deployment(client, service.name, attrs, revisions)
+        return found
+
     def _connect(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
@@ -60,11 +121,7 @@ class DockerInventory:
         except NotFound:
             return None
         labels: Mapping[str, str] = container.labels or {}
-        port = None
-        for bindings in (container.ports or {}).values():
-            if bindings:
-                port = int(bindings[0]["HostPort"])
-                break
+        port = _host_port(container.ports or {})
         return Deployment(
             name=name,
             kind="container",
@@ -83,18 +140,28 @@ class DockerInventory:
             if error.status_code == 503:  # not a swarm manager: no Swarm services here
                 return None
             raise
-        attrs: Mapping[str, Any] = service.attrs
+        return self._service_deployment(client, name, service.attrs, {})
+
+    def _service_deployment(
+        self,
+        client: docker.DockerClient,
+        name: str,
+        attrs: Mapping[str, Any],
+        revisions: dict[str, str | None],
+    ) -> Deployment:
         spec = attrs.get("Spec") or {}
         labels = spec.get("Labels") or {}
         image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"))
         ports = (attrs.get("Endpoint") or {}).get("Ports") or []
         replicas = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
+        if image not in revisions:
+            revisions[image] = self._revision(client, image)
         return Deployment(
             name=name,
             kind="swarm",
             state=f"{replicas} replicas" if replicas is not None else "global",
             version=labels.get(LABEL_VERSION),
-            revision=self._revision(client, image),
+            revision=revisions[image],
             port=int(ports[0]["PublishedPort"]) if ports else None,
         )
 
@@ -106,3 +173,10 @@ class DockerInventory:
             return None
         revision = labels.get(OCI_REVISION)
         return str(revision) if revision else None
+
+
+def _host_port(ports: Mapping[str, Any]) -> int | None:
+    for bindings in ports.values():
+        if bindings:
+            return int(bindings[0]["HostPort"])
+    return None

@@ -96,10 +96,12 @@ def test_services_shows_version_endpoint_and_health_per_environment(
         answer = reply_to(harness, "U0ALICE", nth=1)
         if "Looking up" in answer:
             answer = reply_to(harness, "U0ALICE", nth=2)
-        prod = next(line for line in answer.splitlines() if "`prod`" in line)
+        assert "1 services: 0 unhealthy, 0 deploying, 0 locked" in answer
+        cells = answer.replace("\n", " · ").split(" · ")
+        prod = next(cell for cell in cells if "`prod`" in cell)
         assert "*1.4.0*" in prod and deployed.deployed[:7] in prod
-        assert "http://127.0.0.1:" in prod and "/health.txt" in prod and "health up" in prod
-        staging = next(line for line in answer.splitlines() if "`staging`" in line)
+        assert "<http://127.0.0.1:" in prod and "/health.txt|up>" in prod
+        staging = next(cell for cell in cells if "`staging`" in cell)
         assert "not running" in staging
     finally:
         harness.bot.stop()
@@ -150,7 +152,7 @@ def test_services_without_an_engine_says_unknown(
             timeout=30,
         )
         answers = " ".join(str(e.blocks) for e in harness.workspace.ephemerals("C0DEV", "U0ALICE"))
-        assert "health unknown" in answers
+        assert "Versions and health show as unknown" in answers
     finally:
         harness.bot.stop()
         harness.slack.close()

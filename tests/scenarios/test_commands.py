@@ -27,7 +27,7 @@ def test_ops_help_lists_every_verb_with_its_usage(harness: Harness) -> None:
     assert response.status_code == 200
     answer = reply_to(harness, "U0ALICE")
     assert "/deploy <service> <version> [to] <env> [--dry-run]" in answer
-    assert "/ops audit [count]" in answer
+    assert "/ops audit [filters...]" in answer
     assert "not available yet" in answer
 
 
@@ -59,7 +59,10 @@ def test_ops_prefix_reaches_the_same_handler(harness: Harness) -> None:
         ("/release", "web one-point-oh", "is not a semantic version"),
         ("/build", 'web "$(touch /tmp/opsloop-pwned)"', "not a valid git branch"),
         ("/lock", 'prod "unclosed', "No closing quotation"),
-        ("/ops", "audit 0", "not a whole number from 1 to 1000"),
+        ("/ops", "audit 0", "`0` is not a filter of this list"),
+        ("/ops", "audit page 0", "a page is a whole number from 1"),
+        ("/services", "moon-base", "`moon-base` is not a filter of this list"),
+        ("/deploy", "list page 9", "There is no page 9"),
         ("/lock", "prod " + "x" * 4001, "the limit is 4,000"),
         ("/lock", "pröd ünïcode", "Unknown environment `pröd`"),
     ],
@@ -81,7 +84,7 @@ def test_every_command_is_audited_and_the_log_survives_a_restart(harness: Harnes
     reply_to(harness, "U0BOB", channel_id="C0OPS")
     restarted = harness.restart()
     try:
-        restarted.slack.slash("/ops", "audit 5", user_id="U0CAROL")
+        restarted.slack.slash("/ops", "audit", user_id="U0CAROL")
         answer = reply_to(restarted, "U0CAROL")
     finally:
         restarted.bot.stop()

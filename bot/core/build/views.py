@@ -13,6 +13,7 @@ from bot.core.blocks import section as _section
 from bot.core.build.jobs import Job, JobKind, JobState
 from bot.core.build.model import Step
 from bot.core.changes import Commit, IssueSummary, changes_blocks
+from bot.core.listing import Filters, Listing
 from bot.core.values import Block, Reply
 
 _ICON = {
@@ -98,21 +99,42 @@ def interrupted_note(job: Job) -> Reply:
     )
 
 
-def jobs_list(jobs: Sequence[Job], now: datetime) -> Reply:
-    """`/build list`: the recent jobs, newest first."""
-    if not jobs:
-        return Reply(text="No builds, tests or releases yet.")
-    lines = []
-    for job in jobs:
+def jobs_listing(jobs: Sequence[Job], now: datetime, filters: Filters, user: str) -> Listing:
+    """`/build list`: builds, tests and releases newest first, by service, state (or kind)
+    and `mine`."""
+    kept = [
+        job
+        for job in jobs
+        if filters.service(job.service)
+        and (filters.state(job.state.value) or filters.state(job.kind.value))
+        and (not filters.mine or job.user_id == user)
+    ]
+    running = sum(job.state is JobState.RUNNING for job in kept)
+    queued = sum(job.state is JobState.QUEUED for job in kept)
+    failed = sum(job.state is JobState.FAILED for job in kept)
+    rows = []
+    for job in kept:
         ago = format_duration((now - job.created_at).total_seconds())
-        lines.append(
+        rows.append(
             f"{_ICON[job.state]} `{job.id}` {_escape(title(job))} — {job.state.value}, "
             f"<@{job.user_id}>, {ago} ago"
         )
-    return Reply(
-        text=f"Recent jobs: {len(jobs)}",
-        blocks=(_section("*Recent builds, tests and releases*"), _section("\n".join(lines))),
+    return Listing(
+        title="Builds, tests and releases",
+        summary=f"{len(kept)} jobs: {running} running, {queued} queued, {failed} failed",
+        rows=tuple(rows),
+        columns=JOB_COLUMNS,
+        records=tuple(_record(job) for job in kept),
+        empty="No jobs match." if jobs else "No builds, tests or releases yet.",
     )
+
+
+JOB_COLUMNS = ("id", "kind", "service", "ref", "revision", "state", "user", "created", "detail")
+
+
+def _record(job: Job) -> tuple[str, ...]:
+    return (job.id, job.kind.value, job.service, job.ref, job.revision, job.state.value,
+            job.user_id, job.created_at.isoformat(), job.detail)  # fmt: skip
 
 
 def release_notes(

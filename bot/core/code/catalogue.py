@@ -3,14 +3,14 @@ it answers) and the ports it reads the engine and the services through."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from bot.core.blocks import escape
-from bot.core.plan.views import fit
-from bot.core.values import Reply
+from bot.core.listing import Filters, Listing
 
 
 class Health(StrEnum):
@@ -52,6 +52,11 @@ class Inventory(Protocol):
         EngineUnavailable when no engine answers."""
         ...
 
+    def deployments(self) -> Mapping[tuple[str, str], Deployment]:
+        """Every deployment opsloop made, by (service, environment), read from the engine
+        in one listing (not one call per service). EngineUnavailable when none answers."""
+        ...
+
 
 class HealthProbe(Protocol):
     """Asks a service whether it is healthy."""
@@ -88,36 +93,138 @@ def endpoint(deployment: Deployment | None, health_path: str) -> str | None:
     return f"http://127.0.0.1:{deployment.port}{health_path}"
 
 
-def services_view(entries: Sequence[CatalogueEntry], engine_note: str | None) -> Reply:
-    """/services: each service, its repository, and per environment the running version,
-    endpoint and health."""
-    if not entries:
-        return Reply(text="No services are configured (services: in opsloop.yml).")
-    paragraphs = []
-    if engine_note:
-        paragraphs.append(f":warning: {escape(engine_note)} Versions and health show as unknown.")
-    for entry in entries:
-        name, repo, image = escape(entry.service), escape(entry.repo), escape(entry.image)
-        lines = [f"*{name}* · repo `{repo}` · image `{image}`"]
-        if not entry.rows:
-            lines.append("  _deploys nowhere yet_")
-        lines += [_row(row) for row in entry.rows]
-        paragraphs.append("\n".join(lines))
-    return fit(f"{len(entries)} services", paragraphs, None)
+PROBE_WORKERS = 16
+"""Health checks in flight at once for one /services."""
 
 
-def _row(row: EnvironmentRow) -> str:
-    icon = {Health.UP: ":large_green_circle:", Health.DOWN: ":red_circle:"}.get(
-        row.probe.health, ":white_circle:"
+def probe_all(probe: HealthProbe, urls: Iterable[str]) -> dict[str, Probe]:
+    """Every URL's health, checked concurrently (at most PROBE_WORKERS at a time), so a
+    large estate answers in about the time of its slowest few services."""
+    unique = list(dict.fromkeys(urls))
+    if not unique:
+        return {}
+    with ThreadPoolExecutor(min(PROBE_WORKERS, len(unique)), "opsloop-probe") as pool:
+        return dict(zip(unique, pool.map(probe.check, unique), strict=True))
+
+
+COLUMNS = (
+    "service", "environment", "version", "revision", "state", "endpoint", "health", "detail",
+    "repo", "image",
+)  # fmt: skip
+
+
+class ServiceState(StrEnum):
+    """The states /services filters on."""
+
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    UNDEPLOYED = "undeployed"
+    DEPLOYING = "deploying"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueContext:
+    """What /services knows beside the entries: deploys in progress and locked
+    environments (from the Deploy stage), and why the engine could not be read."""
+
+    deploying: frozenset[tuple[str, str]] = frozenset()
+    locked: frozenset[str] = frozenset()
+    note: str | None = None
+
+
+def services_listing(
+    entries: Sequence[CatalogueEntry], context: CatalogueContext, filters: Filters
+) -> Listing:
+    """/services as a list: one row per service (its environments on the same line),
+    a summary of the whole estate first, and CSV records per environment for the export."""
+    shown = [_filtered(entry, filters) for entry in entries]
+    kept = [
+        entry
+        for entry in shown
+        if filters.service(entry.service)
+        and (entry.rows or not filters.envs)
+        and (not filters.states or filters.states & _states(entry, context))
+    ]
+    counts = {state: sum(state in _states(e, context) for e in shown) for state in ServiceState}
+    summary = f"{len(entries)} services: " + ", ".join(
+        f"{counts[state]} {state.value}"
+        for state in (ServiceState.UNHEALTHY, ServiceState.DEPLOYING, ServiceState.LOCKED)
     )
+    if len(kept) != len(entries):
+        summary += f" · {len(kept)} shown"
+    note = f"{escape(context.note)} Versions and health show as unknown." if context.note else ""
+    return Listing(
+        title="Services",
+        summary=summary,
+        rows=tuple(_line(entry, context) for entry in kept),
+        columns=COLUMNS,
+        records=tuple(record for entry in kept for record in _records(entry)),
+        empty="No service matches." if entries else "No services are configured.",
+        note=note,
+    )
+
+
+def _filtered(entry: CatalogueEntry, filters: Filters) -> CatalogueEntry:
+    rows = tuple(row for row in entry.rows if filters.env(row.env))
+    return CatalogueEntry(entry.service, entry.repo, entry.image, rows)
+
+
+def _states(entry: CatalogueEntry, context: CatalogueContext) -> set[ServiceState]:
+    states = set()
+    if any(row.probe.health is Health.DOWN for row in entry.rows):
+        states.add(ServiceState.UNHEALTHY)
+    elif entry.rows and all(row.probe.health is Health.UP for row in entry.rows):
+        states.add(ServiceState.HEALTHY)
+    if not entry.rows or all(row.deployment is None for row in entry.rows):
+        states.add(ServiceState.UNDEPLOYED)
+    if any((entry.service, row.env) in context.deploying for row in entry.rows):
+        states.add(ServiceState.DEPLOYING)
+    if any(row.env in context.locked for row in entry.rows):
+        states.add(ServiceState.LOCKED)
+    return states
+
+
+def _line(entry: CatalogueEntry, context: CatalogueContext) -> str:
+    parts = [f"*{escape(entry.service)}*"]
+    if not entry.rows:
+        parts.append("_deploys nowhere yet_")
+    parts += [_cell(entry.service, row, context) for row in entry.rows]
+    return " · ".join(parts)
+
+
+def _cell(service: str, row: EnvironmentRow, context: CatalogueContext) -> str:
+    health = row.probe.health
+    icon = {Health.UP: ":large_green_circle:", Health.DOWN: ":red_circle:"}.get(
+        health, ":white_circle:"
+    )
+    marks = ""
+    if (service, row.env) in context.deploying:
+        marks += " :arrows_counterclockwise: deploying"
+    if row.env in context.locked:
+        marks += " :lock: locked"
     running = row.deployment
     if running is None:
-        return f"  {icon} `{row.env}`: not running · health {row.probe.health.value}"
-    version = running.version or "unknown version"
+        return f"{icon} `{row.env}` not running{marks}"
+    version = escape(running.version or "unknown version")
     revision = f" ({running.revision[:7]})" if running.revision else ""
-    where = f" · {row.endpoint}" if row.endpoint else " · no published port"
-    detail = f" ({escape(row.probe.detail)})" if row.probe.detail else ""
-    return (
-        f"  {icon} `{row.env}`: *{escape(version)}*{revision} · {running.state}{where}"
-        f" · health {row.probe.health.value}{detail}"
-    )
+    shown = f"<{row.endpoint}|{health.value}>" if row.endpoint else f"health {health.value}"
+    why = f" {escape(row.probe.detail)}" if health is Health.DOWN else ""
+    return f"{icon} `{row.env}` *{version}*{revision} {shown}{why}{marks}"
+
+
+def _records(entry: CatalogueEntry) -> list[tuple[str, ...]]:
+    if not entry.rows:
+        return [(entry.service, "", "", "", "", "", "", "", entry.repo, entry.image)]
+    records: list[tuple[str, ...]] = []
+    for row in entry.rows:
+        running = row.deployment
+        records.append((
+            entry.service, row.env,
+            (running.version or "") if running else "",
+            (running.revision or "") if running else "",
+            running.state if running else "not running",
+            row.endpoint or "", row.probe.health.value, row.probe.detail,
+            entry.repo, entry.image,
+        ))  # fmt: skip
+    return records

@@ -11,6 +11,7 @@ from bot.core.blocks import MAX_BLOCKS, section
 from bot.core.deploy.approvals import ActionId, Policy
 from bot.core.deploy.locks import EnvLock, describe_refusal, stamp
 from bot.core.deploy.model import DeployKind, DeployRequest, DeployState
+from bot.core.listing import Filters, Listing
 from bot.core.values import Block, Reply
 
 _ICONS = {
@@ -118,27 +119,54 @@ def announcement(request: DeployRequest, event: str, seconds: float | None) -> R
     return Reply(text=text, blocks=(section(text),), public=True)
 
 
-def list_reply(requests: Sequence[DeployRequest], env: str | None) -> Reply:
-    """`/deploy list`: running and recent deploys."""
-    where = f" in `{env}`" if env else ""
-    if not requests:
-        return Reply(text=f"No deploys{where} yet.")
-    running = [r for r in requests if r.state.active]
-    done = [r for r in requests if not r.state.active]
-    lines = [f"*Deploys{where}*"]
-    for label, group in (("Running or waiting", running), ("Recent", done)):
-        if group:
-            lines.append(f"_{label}_")
-            lines += [_line(r) for r in group]
-    return Reply(text="\n".join(lines)[:3000], blocks=(section("\n".join(lines)),))
+def deploys_listing(requests: Sequence[DeployRequest], filters: Filters, user: str) -> Listing:
+    """`/deploy list`: deploys and rollbacks newest first, running or waiting ones counted
+    first; filtered by environment, service, state and `mine` (asked by the caller)."""
+    kept = [
+        r
+        for r in requests
+        if filters.env(r.env)
+        and filters.service(r.service)
+        and filters.state(r.state.value)
+        and (not filters.mine or r.requester == user)
+    ]
+    active = sum(r.state.active for r in kept)
+    pending = sum(r.state is DeployState.PENDING for r in kept)
+    failed = sum(r.state is DeployState.FAILED for r in kept)
+    return Listing(
+        title="Deploys",
+        summary=f"{len(kept)} deploys: {active} running or waiting ({pending} for approval), "
+        f"{failed} failed",
+        rows=tuple(_line(r) for r in kept),
+        columns=("id", "kind", "service", "env", "from", "to", "state", "requester", "at"),
+        records=tuple(_record(r) for r in kept),
+        empty="No deploys match." if requests else "No deploys yet.",
+    )
 
 
-def locks_reply(locks: Sequence[EnvLock]) -> Reply:
-    """`/lock list`."""
-    if not locks:
-        return Reply(text="No environment is locked.")
-    lines = ["*Locks*"] + [f":lock: {describe_refusal(lock)}" for lock in locks]
-    return Reply(text="\n".join(lines), blocks=(section("\n".join(lines)),))
+def locks_listing(locks: Sequence[EnvLock], filters: Filters, user: str) -> Listing:
+    """`/lock list`: the locks in force, by environment and `mine`."""
+    kept = [
+        lock
+        for lock in locks
+        if filters.env(lock.env) and (not filters.mine or lock.holder == user)
+    ]
+    return Listing(
+        title="Locks",
+        summary=f"{len(kept)} environment(s) locked",
+        rows=tuple(f":lock: {describe_refusal(lock)}" for lock in kept),
+        columns=("env", "holder", "reason", "expires"),
+        records=tuple(
+            (lock.env, lock.holder, lock.reason, lock.expires_at.isoformat()) for lock in kept
+        ),
+        empty="No environment is locked.",
+    )
+
+
+def _record(r: DeployRequest) -> tuple[str, ...]:
+    when = (r.finished_at or r.started_at or r.created_at).isoformat()
+    return (str(r.id), r.kind.value, r.service, r.env, r.from_version or "", r.version,
+            r.state.value, r.requester, when)  # fmt: skip
 
 
 def _line(r: DeployRequest) -> str:

@@ -1,0 +1,279 @@
+"""Lists that stay usable at any size: filters typed after the verb, a one-line summary
+first, compact rows packed several to a block, pages turned in place by Previous and Next,
+and everything at once as a CSV file on request.
+
+    /services prod web-* unhealthy      /deploy list mine running      /ops audit denied
+
+A filter word is an environment, a service name or a prefix ending in `*`, a state the list
+knows, or `mine`; `page N` opens page N. Anything else is refused with what the list takes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from bot.core.blocks import MAX_BLOCKS, SECTION_LIMIT, clip, escape, section
+from bot.core.errors import UsageError
+from bot.core.values import Block, Reply
+
+PAGE_SIZE = 40
+ROWS_PER_BLOCK = 10
+BUTTON_VALUE_LIMIT = 2000
+"""Characters in a button's value (Block Kit)."""
+
+
+class ListAction(StrEnum):
+    """The buttons under a list."""
+
+    PREVIOUS = "list.previous"
+    NEXT = "list.next"
+    EXPORT = "list.export"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a person asked to see. Empty means everything."""
+
+    envs: frozenset[str] = frozenset()
+    services: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    states: frozenset[str] = frozenset()
+    mine: bool = False
+    page: int = 1
+
+    def service(self, name: str) -> bool:
+        """Whether a service passes the service filters."""
+        if not self.services and not self.prefixes:
+            return True
+        return name in self.services or any(name.startswith(p) for p in self.prefixes)
+
+    def env(self, name: str | None) -> bool:
+        """Whether an environment passes (an item with no environment passes only when no
+        environment was asked for)."""
+        return not self.envs or name in self.envs
+
+    def state(self, name: str) -> bool:
+        """Whether a state passes."""
+        return not self.states or name in self.states
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The filter words one list understands."""
+
+    envs: Collection[str] = ()
+    services: Collection[str] = ()
+    states: Collection[str] = ()
+    mine: bool = False
+
+    def describe(self) -> str:
+        """The kinds of word this list takes, for a refusal."""
+        kinds = []
+        if self.envs:
+            kinds.append("an environment (" + ", ".join(sorted(self.envs)) + ")")
+        if self.services:
+            kinds.append("a service or a prefix ending in `*`")
+        if self.states:
+            kinds.append("a state (" + ", ".join(sorted(self.states)) + ")")
+        if self.mine:
+            kinds.append("`mine`")
+        kinds.append("`page N`")
+        return ", ".join(kinds)
+
+
+def parse_filters(words: Sequence[str], vocabulary: Vocabulary) -> Filters:
+    """The filters the words name; UsageError for a word the list does not take."""
+    envs: set[str] = set()
+    services: set[str] = set()
+    prefixes: list[str] = []
+    states: set[str] = set()
+    mine, page = False, 1
+    rest = [w.lower() for w in words]
+    while rest:
+        word = rest.pop(0)
+        if word == "page" and rest:
+            page = _page_number(rest.pop(0))
+        elif word in vocabulary.envs:
+            envs.add(word)
+        elif word in vocabulary.services:
+            services.add(word)
+        elif vocabulary.services and word.endswith("*") and len(word) > 1:
+            prefixes.append(word[:-1])
+        elif word in vocabulary.states:
+            states.add(word)
+        elif vocabulary.mine and word == "mine":
+            mine = True
+        else:
+            raise UsageError(
+                f"`{escape(word[:40])}` is not a filter of this list.",
+                hint=f"It takes {vocabulary.describe()}.",
+            )
+    return Filters(frozenset(envs), frozenset(services), tuple(prefixes), frozenset(states),
+                   mine, page)  # fmt: skip
+
+
+def _page_number(word: str) -> int:
+    if not word.isdigit() or int(word) < 1:
+        raise UsageError(f"`page {escape(word[:10])}`: a page is a whole number from 1.")
+    return int(word)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A list as a person sees it: a summary line, one mrkdwn row per item, and the same
+    items as CSV records for the export."""
+
+    title: str
+    summary: str
+    rows: tuple[str, ...]
+    columns: tuple[str, ...] = ()
+    records: tuple[tuple[str, ...], ...] = ()
+    empty: str = "Nothing matches."
+    note: str = ""
+    """A warning shown under the summary (e.g. the engine did not answer)."""
+
+    def csv(self) -> bytes:
+        """The whole list as CSV, header first."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(self.columns)
+        writer.writerows(self.records)
+        return out.getvalue().encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """What a page button carries: the verb and the words that made the list, and a page."""
+
+    verb: str
+    words: tuple[str, ...] = field(default_factory=tuple)
+    page: int = 1
+
+    def encode(self) -> str:
+        """The button value (JSON)."""
+        return json.dumps({"v": self.verb, "w": list(self.words), "p": self.page})
+
+    @classmethod
+    def decode(cls, value: str) -> ListQuery:
+        """The query a button carried; UsageError for a value we did not write."""
+        try:
+            data = json.loads(value)
+            query = cls(str(data["v"]), tuple(str(w) for w in data["w"]), int(data["p"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise UsageError("That button does not name a list.") from error
+        return query
+
+
+def page_reply(listing: Listing, query: ListQuery, page_size: int = PAGE_SIZE) -> Reply:
+    """One page of the list: the summary, "items 41-80 of 150", the rows (several to a
+    block, each block within Slack's 3,000 characters), and Previous / Next / Export
+    buttons. UsageError for a page past the end."""
+    total = len(listing.rows)
+    pages = max(1, -(-total // page_size))
+    if query.page > pages:
+        raise UsageError(
+            f"There is no page {query.page}: {listing.title} has {total} item(s) on "
+            f"{pages} page(s)."
+        )
+    first = (query.page - 1) * page_size
+    shown = listing.rows[first : first + page_size]
+    head = f"*{escape(listing.title)}* · {listing.summary}"
+    if total > page_size:
+        head += f"\nitems {first + 1}-{first + len(shown)} of {total}"
+    blocks: list[Block] = [section(head)]
+    if listing.note:
+        blocks.append(section(f":warning: {listing.note}"))
+    if not shown:
+        blocks.append(section(f"_{listing.empty}_"))
+    for start in range(0, len(shown), ROWS_PER_BLOCK):
+        blocks += _packed(shown[start : start + ROWS_PER_BLOCK])
+    buttons = _buttons(listing, query, pages)
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    text = f"{listing.title}: {listing.summary}"
+    return Reply(text=clip(text), blocks=tuple(blocks[:MAX_BLOCKS]))
+
+
+def _packed(rows: Sequence[str]) -> list[Block]:
+    """Rows as few sections as their length allows (a long row is clipped on its own)."""
+    blocks: list[Block] = []
+    current: list[str] = []
+    for raw in rows:
+        row = clip(raw, SECTION_LIMIT // 2)
+        if current and len("\n".join([*current, row])) > SECTION_LIMIT:
+            blocks.append(section("\n".join(current)))
+            current = []
+        current.append(row)
+    if current:
+        blocks.append(section("\n".join(current)))
+    return blocks
+
+
+def _buttons(listing: Listing, query: ListQuery, pages: int) -> list[Block]:
+    buttons: list[Block] = []
+    if query.page > 1:
+        buttons.append(
+            _button("Previous", ListAction.PREVIOUS, replace(query, page=query.page - 1))
+        )
+    if query.page < pages:
+        buttons.append(_button("Next", ListAction.NEXT, replace(query, page=query.page + 1)))
+    if listing.records:
+        buttons.append(_button("Export all as CSV", ListAction.EXPORT, query))
+    if any(len(str(b["value"])) > BUTTON_VALUE_LIMIT for b in buttons):
+        return []  # filters too long to carry; the typed command still pages with `page N`
+    return buttons
+
+
+def _button(label: str, action: ListAction, query: ListQuery) -> Block:
+    return {
+        "type": "button",
+        "action_id": action.value,
+        "text": {"type": "plain_text", "text": label},
+        "value": query.encode(),
+    }
+
+
+Lister = Callable[[str, Filters], Listing]
+"""Builds a list for a person (their user ID, for `mine`) under the given filters."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListVerb:
+    """A verb that shows a list: its filter words and how to build the list."""
+
+    verb: str
+    vocabulary: Callable[[], Vocabulary]
+    build: Lister
+
+    def reply(self, user: str, words: Sequence[str]) -> Reply:
+        """The page the words ask for (`page N` among them), for `user`."""
+        filters = parse_filters(words, self.vocabulary())
+        listing = self.build(user, filters)
+        plain = tuple(_without_page(words))
+        return page_reply(listing, ListQuery(self.verb, plain, filters.page))
+
+    def export(self, user: str, words: Sequence[str]) -> tuple[str, bytes, int]:
+        """The whole list as (file name, CSV, item count)."""
+        filters = parse_filters(words, self.vocabulary())
+        listing = self.build(user, filters)
+        name = self.verb.replace(" ", "-") + ".csv"
+        return name, listing.csv(), len(listing.records)
+
+
+def _without_page(words: Sequence[str]) -> list[str]:
+    kept: list[str] = []
+    skip = False
+    for index, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        if word.lower() == "page" and index + 1 < len(words):
+            skip = True
+            continue
+        kept.append(word)
+    return kept
