@@ -125,7 +125,7 @@ class _Code:
             )
             for name, service in wanted
         ]  # fmt: skip
-        return services_listing(entries, self._context(note), filters)
+        return services_listing(entries, self._context(note), filters, len(config.services))
 
     def _running(self) -> tuple[Mapping[tuple[str, str], Deployment], str | None]:
         if self._s.inventory is None:

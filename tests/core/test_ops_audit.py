@@ -24,7 +24,9 @@ def test_a_long_audit_pages_within_slacks_limits() -> None:
     text = " ".join(b["text"]["text"] for b in last.blocks if b["type"] == "section")
     assert "items 81-95 of 95" in text
     assert all(len(b["text"]["text"]) <= 3000 for b in last.blocks if b["type"] == "section")
-    labels = [e["text"]["text"] for b in last.blocks if b["type"] == "actions" for e in b["elements"]]
+    labels = [
+        e["text"]["text"] for b in last.blocks if b["type"] == "actions" for e in b["elements"]
+    ]
     assert labels == ["Previous", "Export all as CSV"]
 
 

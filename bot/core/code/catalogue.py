@@ -134,10 +134,12 @@ class CatalogueContext:
 
 
 def services_listing(
-    entries: Sequence[CatalogueEntry], context: CatalogueContext, filters: Filters
+    entries: Sequence[CatalogueEntry], context: CatalogueContext, filters: Filters, total: int
 ) -> Listing:
-    """/services as a list: one row per service (its environments on the same line),
-    a summary of the whole estate first, and CSV records per environment for the export."""
+    """/services as a list: one row per service (its environments on the same line), a
+    summary first (of the `total` configured services, or of those the service filters
+    name), and CSV records per environment for the export. `entries` are the services
+    the service filters kept."""
     shown = [_filtered(entry, filters) for entry in entries]
     kept = [
         entry
@@ -147,7 +149,8 @@ def services_listing(
         and (not filters.states or filters.states & _states(entry, context))
     ]
     counts = {state: sum(state in _states(e, context) for e in shown) for state in ServiceState}
-    summary = f"{len(entries)} services: " + ", ".join(
+    counted = f"{len(entries)} of {total}" if len(entries) != total else f"{total}"
+    summary = f"{counted} services: " + ", ".join(
         f"{counts[state]} {state.value}"
         for state in (ServiceState.UNHEALTHY, ServiceState.DEPLOYING, ServiceState.LOCKED)
     )
