@@ -247,7 +247,9 @@ class JobRunner:
             job = transitions.start(job, self._clock.now())
             self._store.save(job)
             top.show(job_message(job))
-        with open(job.log_path, "a", encoding="utf-8", errors="replace") as logfile:
+        # Line-buffered: the file shows every line (so every step) as it comes, and keeps
+        # them when the bot crashes or hangs mid-job.
+        with open(job.log_path, "a", encoding="utf-8", errors="replace", buffering=1) as logfile:
             context = JobContext(job, token, thread, logfile)
             job = self._outcome(job, work, context)
         self._store.save(job)
