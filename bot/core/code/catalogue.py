@@ -10,6 +10,7 @@ from typing import Protocol
 
 from bot.core.blocks import escape
 from bot.core.plan.views import fit
+from bot.core.redact import public_source
 from bot.core.values import Reply
 
 
@@ -97,7 +98,10 @@ def services_view(entries: Sequence[CatalogueEntry], engine_note: str | None) ->
     if engine_note:
         paragraphs.append(f":warning: {escape(engine_note)} Versions and health show as unknown.")
     for entry in entries:
-        name, repo, image = escape(entry.service), escape(entry.repo), escape(entry.image)
+        # Credentials come out before escaping: escaped, a password with & no longer
+        # matches what the redactor knows.
+        repo = escape(public_source(entry.repo))
+        name, image = escape(entry.service), escape(entry.image)
         lines = [f"*{name}* · repo `{repo}` · image `{image}`"]
         if not entry.rows:
             lines.append("  _deploys nowhere yet_")
