@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.build.job_context import JobContext, Outcome
 from bot.core.build.jobs import Job, JobKind, JobState, new_job_id
-from bot.core.build.runner import JobContext, Outcome
 from tests.scenarios.conftest import Harness
 
 DEADLINE = 10.0
