@@ -3,15 +3,10 @@ so, the next start works), and a stop waits for work in hand for a bounded time 
 
 from __future__ import annotations
 
-import os
-import queue
-import re
-import secrets
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,91 +19,26 @@ from bot.core.build.jobs import Job, JobKind, JobState, new_job_id
 from bot.core.build.runner import STOPPED_DETAIL
 from bot.settings import Settings
 from bot.workspace import SlackWorkspace
-from tests.scenarios.conftest import BOT_TOKEN, CONFIG, Harness, start_bot
+from tests.scenarios.conftest import CONFIG, Harness, start_bot
+from tests.scenarios.served import DEADLINE, LISTENING, serve_env, serving
 from tests.specs import REPO
-
-DEADLINE = 30.0
-LISTENING = re.compile(r"opsloop listening on (http://\S+)/slack/events")
-
-
-class Served:
-    """An `opsloop serve` subprocess and the lines it logged so far."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", "0"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self._fresh: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._fresh.put(line.rstrip("\n"))
-        self._fresh.put(None)
-
-    def wait_for_line(self, pattern: re.Pattern[str]) -> re.Match[str]:
-        """The first logged line matching `pattern`; fails when the process ends first."""
-        for line in self.lines:
-            if found := pattern.search(line):
-                return found
-        while (line := self._fresh.get(timeout=DEADLINE)) is not None:
-            self.lines.append(line)
-            if found := pattern.search(line):
-                return found
-        raise AssertionError("opsloop ended without logging it:\n" + "\n".join(self.lines))
-
-    def end(self, signum: int) -> int:
-        """Send `signum` and return the exit status, with every line logged until then."""
-        self.process.send_signal(signum)
-        status = self.process.wait(timeout=DEADLINE)
-        while (line := self._fresh.get(timeout=DEADLINE)) is not None:
-            self.lines.append(line)
-        return status
 
 
 @pytest.fixture
 def env(workspace: SlackWorkspace, tmp_path: Path) -> dict[str, str]:
-    """The environment of an `opsloop serve` against the test workspace."""
-    config = tmp_path / "opsloop.yml"
-    config.write_text(CONFIG)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSLOOP_"))}
-    return {
-        **clean,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": secrets.token_hex(16),
-        "SLACK_API_URL": workspace.api_url,
-        "OPSLOOP_CONFIG": str(config),
-        "OPSLOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'opsloop.db'}",
-        "OPSLOOP_STATE_DIR": str(tmp_path / "state"),
-        # No engine: a clean stop must not depend on one.
-        "DOCKER_HOST": "unix:///nonexistent/docker.sock",
-    }
-
-
-@pytest.fixture
-def served(env: dict[str, str]) -> Iterator[list[Served]]:
-    """Every process the test started; killed at the end if a test left one running."""
-    started: list[Served] = []
-    yield started
-    for one in started:
-        if one.process.poll() is None:
-            one.process.kill()
-            one.process.wait()
+    """An `opsloop serve` with no engine: a clean stop must not depend on one."""
+    return serve_env(workspace, tmp_path, CONFIG, DOCKER_HOST="unix:///nonexistent/docker.sock")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_serve_cleanly_and_the_next_start_works(
-    env: dict[str, str], served: list[Served], signum: int
+    env: dict[str, str], signum: int
 ) -> None:
     for start in ("first", "second"):
-        bot = Served(env)
-        served.append(bot)
-        base = bot.wait_for_line(LISTENING).group(1)
-        assert httpx.get(base + "/healthz").json()["ok"] is True, start
-        assert bot.end(signum) == 0, "\n".join(bot.lines)
+        with serving(env) as bot:
+            base = bot.wait_for_line(LISTENING).group(1)
+            assert httpx.get(base + "/healthz").json()["ok"] is True, start
+            assert bot.end(signum) == 0, "\n".join(bot.lines)
         assert any(line.endswith("opsloop stopped") for line in bot.lines), bot.lines
         assert not any("Traceback" in line for line in bot.lines), bot.lines
 
