@@ -281,9 +281,11 @@ class DeployDesk:
         the store, the next start settles it from the engine (reconcile), and the
         connections stay open for it. Returns what was cut short."""
         self._stop.set()
+        ends = None if timeout is None else self._clock.monotonic() + timeout
         if self._sweeper is not None:
             self._sweeper.join(timeout=SWEEPER_JOIN if timeout is None else timeout)
-        if self._executor.drain(timeout, cancel_queued=True):
+        left = None if ends is None else max(0.0, ends - self._clock.monotonic())
+        if self._executor.drain(left, cancel_queued=True):
             cut_short = [
                 f"deploy #{request.id}" for request in self.store.in_states([DeployState.RUNNING])
             ]
