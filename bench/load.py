@@ -15,7 +15,10 @@ import json
 import sys
 import threading
 import time
+import uuid
 from urllib.parse import urlencode, urlsplit
+
+RUN = uuid.uuid4().hex[:12]
 
 
 def signed_command(
@@ -31,7 +34,8 @@ def signed_command(
             "command": "/ops",
             "text": text,
             "response_url": response_url,
-            "trigger_id": f"bench.{index}",
+            # Unique per run: opsloop refuses a trigger_id it has seen as a replay.
+            "trigger_id": f"bench.{RUN}.{index}",
         }
     ).encode()
     timestamp = str(int(time.time()))

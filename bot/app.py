@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from bot.core.build.runner import JobRunner
 from bot.core.build.stages import BuildStages, StageDeps
 from bot.core.clock import Clock, SystemClock
 from bot.core.deploy.desk import DeployDesk, build_desk
+from bot.core.draining import DrainingPool
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
 from bot.core.verbs import Registry
@@ -66,10 +67,13 @@ class Opsloop:
     bolt: App
     metrics: Metrics
     engine: Engine
-    workers: ThreadPoolExecutor
+    workers: DrainingPool
     redact: Redactor
     server: SlackHttpServer | None = None
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    bounded_stops: list[Callable[[float], list[str]]] = field(default_factory=list)
+    """Stop hooks that wait for work in hand: each is given the seconds left of the
+    shutdown and returns what it cut short. They run before on_stop's."""
     scheduler: CronScheduler | None = None
     stopped: bool = False
 
@@ -95,18 +99,33 @@ class Opsloop:
             store = f"error: {type(error).__name__}"
         return {"ok": store == "ok", "store": store, "verbs": len(self.registry.verbs())}
 
-    def stop(self) -> None:
-        """Stop taking requests, finish the work in hand, close the store. Safe to repeat."""
+    def stop(self) -> list[str]:
+        """Stop taking requests, let the work in hand reach a safe point within
+        settings.shutdown_seconds, and close the store. Returns what was cut short (still
+        running in the store, for the next start to settle); empty when everything ended
+        in time. Safe to repeat."""
         if self.stopped:
-            return
+            return []
         self.stopped = True
+        deadline = time.monotonic() + self.settings.shutdown_seconds
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         if self.server is not None:
             self.server.stop()
-        # Commands already acknowledged finish first: they may still hand work to the stages.
-        self.workers.shutdown(wait=True, cancel_futures=False)
+        cut_short: list[str] = []
+        # Commands already acknowledged go first: they may still hand work to the stages.
+        if still := self.workers.drain(left(), cancel_queued=False):
+            cut_short.append(f"{still} command(s) still being handled")
+        for bounded in self.bounded_stops:
+            cut_short += bounded(left())
         for hook in self.on_stop:
             hook()
-        self.engine.dispose()
+        if not cut_short:
+            # Work cut short may still write to the store until the process ends.
+            self.engine.dispose()
+        return cut_short
 
 
 def build(
@@ -163,7 +182,7 @@ def build(
     )
     registry = Registry()
     commands.register_all(registry, services)
-    workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="opsloop-work")
+    workers = DrainingPool(WORKERS, "opsloop-work")
     router = Router(
         RouterDeps(
             registry=registry,
@@ -193,11 +212,11 @@ def build(
     # The stages' own threads, each with its stop hook, in the order they must stop.
     # Jobs a restart cut short are marked failed before new requests come in.
     builds.runner.recover()
-    opsloop.on_stop.append(builds.runner.stop)
+    opsloop.bounded_stops.append(builds.runner.stop)
     # Deploys a restart cut short are settled from the engine's state, and pending
     # approvals and locks expire on time even when no event comes.
     deploys.start_background(DEPLOY_SWEEP_SECONDS)
-    opsloop.on_stop.append(deploys.stop_background)
+    opsloop.bounded_stops.append(deploys.stop_background)
     opsloop.on_stop.append(background.stop)
     opsloop.scheduler = _schedules(services, engine)
     if opsloop.scheduler is not None:

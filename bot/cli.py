@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Config, ConfigError, ConfigProblem, load_config
 from bot.core.redact import Redactor
 from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 
 log = logging.getLogger("opsloop")
 
@@ -19,7 +22,11 @@ log = logging.getLogger("opsloop")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one opsloop command and return its exit status."""
     args = _parser().parse_args(argv)
-    settings = Settings.from_environ()
+    try:
+        settings = Settings.from_environ()
+    except SettingsError as error:
+        print(f"opsloop: {error}", file=sys.stderr)
+        return 2
     configure_logging(Redactor(settings.secrets()))
     command: str = args.command
     if command == "manifest":
@@ -113,6 +120,7 @@ def _serve(settings: Settings, command: str, args: argparse.Namespace) -> int:
         return 1
     # Now that the config's own secrets are known, the log redacts them too.
     configure_logging(Redactor((*settings.secrets(), *config.secrets())))
+    stopping = _stop_on_signals()
     from bot.app import build
 
     bot = build(settings, config)
@@ -120,16 +128,47 @@ def _serve(settings: Settings, command: str, args: argparse.Namespace) -> int:
         if command == "run":
             from bot.slack.socket_mode import serve_socket_mode
 
-            serve_socket_mode(bot.bolt, settings.app_token)
-        else:
-            server = bot.http_server(args.host, args.port)
+            serve_socket_mode(bot.bolt, settings.app_token, stopping)
+        elif not stopping.is_set():
+            server = bot.start(args.host, args.port)
             log.info("opsloop listening on %s/slack/events", server.url)
-            server.serve_forever()
-    except KeyboardInterrupt:
-        log.info("stopping")
+            stopping.wait()
     finally:
-        bot.stop()
+        log.info(
+            "stopping: taking no new work, giving work in hand up to %g s",
+            settings.shutdown_seconds,
+        )
+        cut_short = bot.stop()
+    if cut_short:
+        log.warning("stopped; cut short, for the next start to settle: %s", ", ".join(cut_short))
+    else:
+        log.info("opsloop stopped")
+    _exit_past_lingering_threads()
     return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event SIGTERM and SIGINT set (instead of ending the process at once), so that a
+    stop (systemctl stop, docker stop, Ctrl-C) lets work in hand reach a safe point."""
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    return stopping
+
+
+def _exit_past_lingering_threads() -> None:
+    """End the process now when work cut short still holds threads: the interpreter would
+    otherwise wait for them at exit, and the stop would no longer be bounded."""
+    main = threading.main_thread()
+    if any(t.is_alive() and not t.daemon and t is not main for t in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Slack's three-second deadline.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -36,6 +37,10 @@ from bot.core.verbs import Registry, Verb
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+REPLAY_DETAIL = "refused: a replay of a command already handled (same trigger_id)"
+# The ledger keeps keys of up to 64 characters; Slack's trigger ids are about 40.
+_KEY_ROOM = 64
 
 Ack = Callable[[], object]
 
@@ -83,8 +88,12 @@ class Router:
     def handle_command(self, command: SlashCommand) -> None:
         """Parse, authorise, run and answer one command, and audit it, whatever happens.
         A command whose answer follows later is audited as pending and settled by the
-        stage that sends that answer."""
+        stage that sends that answer. A replayed command is audited as denied, not run."""
         record = _AuditRecord(self, command)
+        if not self._first_delivery(command):
+            log.warning("refused a replayed %s (its trigger_id was handled before)", record.verb)
+            record.settle(Outcome.DENIED, REPLAY_DETAIL)
+            return
 
         def run() -> Reply:
             verb, rest = self._match(command)
@@ -104,6 +113,17 @@ class Router:
         else:
             record.settle(answered.outcome, answered.detail)
         self._d.notifier.respond(command.response_url, answered.reply)
+
+    def _first_delivery(self, command: SlashCommand) -> bool:
+        """Whether this command's trigger_id is claimed here for the first time. Slack never
+        sends a slash command twice, so a repeat is someone replaying a signed request; the
+        claim is in the store, so it holds across restarts and processes."""
+        if not command.trigger_id:
+            return True  # nothing to tell deliveries apart by
+        key = "trigger:" + command.trigger_id
+        if len(key) > _KEY_ROOM:
+            key = "trigger#" + hashlib.sha256(command.trigger_id.encode()).hexdigest()[:48]
+        return self._d.events.claim(key)
 
     def handle_reaction(self, reaction: Reaction) -> None:
         """Give a reaction to every stage that listens, unless this event was seen before."""

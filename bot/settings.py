@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_SHUTDOWN_SECONDS = 30.0
+MAX_SECONDS = 3600.0
+
+
+class SettingsError(ValueError):
+    """An environment variable opsloop cannot use; the message names it and says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +35,16 @@ class Settings:
     database_url: str = "sqlite:///opsloop.db"
     docker_host: str | None = None
     state_dir: Path = Path(".opsloop")
+    shutdown_seconds: float = DEFAULT_SHUTDOWN_SECONDS
+    """How long a stop (SIGTERM, SIGINT) lets work in hand reach a safe point."""
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL,
         OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL, OPSLOOP_STATE_DIR (repository mirrors, build
-        folders and logs) and DOCKER_HOST."""
+        folders and logs), OPSLOOP_SHUTDOWN_SECONDS and DOCKER_HOST. SettingsError when a
+        value cannot be used."""
         env = dict(os.environ if environ is None else environ)
         return cls(
             bot_token=env.get("SLACK_BOT_TOKEN", ""),
@@ -46,12 +55,28 @@ class Settings:
             database_url=env.get("OPSLOOP_DATABASE_URL") or "sqlite:///opsloop.db",
             docker_host=env.get("DOCKER_HOST") or None,
             state_dir=Path(env.get("OPSLOOP_STATE_DIR") or ".opsloop"),
+            shutdown_seconds=_seconds(env, "OPSLOOP_SHUTDOWN_SECONDS", DEFAULT_SHUTDOWN_SECONDS),
             environ=env,
         )
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value these settings hold, for redaction."""
         return tuple(s for s in (self.bot_token, self.signing_secret, self.app_token) if s)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_SECONDS:
+        raise SettingsError(
+            f"{name} must be a number of seconds from 0 to {MAX_SECONDS:.0f}, not {raw[:40]!r}"
+        )
+    return value
 
 
 def normalise_api_url(url: str) -> str:

@@ -28,10 +28,11 @@ class AuditLog(Protocol):
 
 
 class EventLedger(Protocol):
-    """Remembers which Slack events were already handled, across restarts."""
+    """Remembers which Slack deliveries were already handled, across restarts: event ids,
+    and slash commands' trigger ids (as `trigger:<id>`)."""
 
     def claim(self, event_id: str) -> bool:
-        """True the first time an event id is seen, False for every repeat."""
+        """True the first time an id is seen, False for every repeat."""
         ...
 
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App
 
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.slack.inbound import Refused, bolt_request
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,14 @@ def _handler_class(
             headers: dict[str, str | Sequence[str]] = {
                 key.lower(): [value] for key, value in self.headers.items()
             }
-            response = app.dispatch(BoltRequest(body=body, headers=headers))
+            try:
+                request = bolt_request(body, headers)
+            except Refused as refused:
+                log.warning("refused a request to %s: %s", EVENTS_PATH, refused.reason)
+                error = json.dumps({"error": refused.reason}).encode()
+                self._send(refused.status, error, "application/json")
+                return
+            response = app.dispatch(request)
             content_type = (response.headers.get("content-type") or ["text/plain"])[0]
             self._send(response.status, response.body.encode(), content_type)
             metrics.ack_seconds.observe(time.perf_counter() - started)

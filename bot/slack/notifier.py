@@ -3,7 +3,6 @@ and Slack's rate limits honoured (a 429 waits for Retry-After, then the message 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -151,5 +150,15 @@ class SlackNotifier:
         text = self._redact(reply.text)
         if not reply.blocks:
             return text, []
-        blocks: list[Block] = json.loads(self._redact(json.dumps(list(reply.blocks))))
-        return text, blocks
+        # Each string on its own, not the blocks' JSON: JSON escapes quotes, backslashes and
+        # every non-ASCII character, and a secret escaped that way no longer matches.
+        return text, [self._redact_tree(block) for block in reply.blocks]
+
+    def _redact_tree(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, dict):
+            return {key: self._redact_tree(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact_tree(item) for item in value]
+        return value

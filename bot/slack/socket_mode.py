@@ -41,8 +41,8 @@ def connect_socket_mode(app: App, app_token: str) -> SocketModeHandler:
     return handler
 
 
-def serve_socket_mode(app: App, app_token: str) -> None:
-    """Connect with the app-level token and handle requests until interrupted (SIGINT).
+def serve_socket_mode(app: App, app_token: str, stopping: threading.Event) -> None:
+    """Connect with the app-level token and handle requests until `stopping` is set.
     Exits with status 1 and a clear log line if Socket Mode cannot connect."""
     try:
         handler = connect_socket_mode(app, app_token)
@@ -51,6 +51,6 @@ def serve_socket_mode(app: App, app_token: str) -> None:
         raise SystemExit(1) from None
     log.info("opsloop connected in Socket Mode")
     try:
-        threading.Event().wait()
+        stopping.wait()
     finally:
         handler.close()  # type: ignore[no-untyped-call]

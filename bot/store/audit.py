@@ -65,7 +65,8 @@ class SqlAuditLog:
 
 
 class SqlEventLedger:
-    """Slack event ids already handled; the primary key makes a claim atomic."""
+    """Slack event ids (and slash commands' trigger ids) already handled; the primary key
+    makes a claim atomic, also between processes sharing the store."""
 
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine

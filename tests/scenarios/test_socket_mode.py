@@ -178,11 +178,14 @@ def _run_env(workspace: SlackWorkspace, tmp_path: Path, app_token: str) -> dict[
         "OPSLOOP_CONFIG": str(REPO / "bot" / "sandbox" / "opsloop.yml"),
         "OPSLOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'opsloop.db'}",
         "OPSLOOP_STATE_DIR": str(tmp_path / "state"),
+        # This checkout's code, whatever the environment has installed.
+        "PYTHONPATH": str(REPO),
     }
 
 
-def test_opsloop_run_answers_a_command_over_the_socket_and_stops_on_sigint(
-    workspace: SlackWorkspace, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_opsloop_run_answers_a_command_over_the_socket_and_stops_on_a_signal(
+    workspace: SlackWorkspace, tmp_path: Path, signum: int
 ) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
@@ -194,9 +197,10 @@ def test_opsloop_run_answers_a_command_over_the_socket_and_stops_on_sigint(
         workspace.socket_mode.command("U0ALICE", "C0DEV", "/ops", "help")
         assert "opsloop verbs" in _answer(workspace, "U0ALICE", "C0DEV")
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _out, err = process.communicate(timeout=PROCESS_DEADLINE)
     assert process.returncode == 0, err
+    assert err.rstrip().endswith("opsloop stopped"), err
     assert APP_TOKEN not in err and BOT_TOKEN not in err
 
 

@@ -83,3 +83,13 @@ def test_secrets_are_removed_from_text_and_blocks(workspace: SlackWorkspace) -> 
     message = workspace.messages("C0OPS")[0]
     assert message.text == "token [redacted]"
     assert message.blocks[0]["text"]["text"] == "jira [redacted]"
+
+
+def test_a_secret_that_json_would_escape_is_removed_from_blocks(workspace: SlackWorkspace) -> None:
+    # Quotes, backslashes and non-ASCII letters are escaped in the blocks' JSON.
+    secret = 'pässwörd"\\2026'
+    notifier = _notifier(workspace, Metrics(), [secret])
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": f"db {secret}"}}
+    notifier.post("C0OPS", Reply(text="db settings", blocks=(section,)))
+    message = workspace.messages("C0OPS")[0]
+    assert message.blocks[0]["text"]["text"] == "db [redacted]"

@@ -8,76 +8,28 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 
 from bot.core.build import jobs as transitions
+from bot.core.build.job_context import SHOWN_LINES, JobContext, LiveJobMessage, Work
 from bot.core.build.jobs import Job, JobState, JobStore
-from bot.core.build.model import Cancelled, CancelToken, JobFailed, Step, parse_step
+from bot.core.build.model import Cancelled, CancelToken, JobFailed
 from bot.core.build.views import interrupted_note, job_message, progress_message
 from bot.core.clock import Clock
-from bot.core.errors import NotFound, OpsloopError, PermissionDenied
+from bot.core.draining import DrainingPool
+from bot.core.errors import Conflict, NotFound, OpsloopError, PermissionDenied
 from bot.core.ports import Notifier
-from bot.core.progress import LiveMessage
 from bot.core.replies import best_effort
-from bot.core.values import MessageRef, Reply
+from bot.core.values import MessageRef
 
 log = logging.getLogger(__name__)
 
-# A little over Slack's one edit a second, so that network jitter never brings two edits
-# of one message closer than a second as Slack receives them.
-EDIT_INTERVAL = 1.1
-SHOWN_LINES = 10
 FAILED_LINES = 30
-KEPT_LINES = 5000
+STOPPED_DETAIL = "cancelled: opsloop was stopped while it ran; run it again"
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a job that succeeded reports."""
-
-    detail: str = ""
-    digest: str = ""
-    size: int = 0
-
-
-class JobContext:
-    """Handed to a job's work: where its output goes and whether it was cancelled."""
-
-    def __init__(self, job: Job, token: CancelToken, live: _Live, logfile: IO[str]) -> None:
-        self.job = job
-        self.cancel = token
-        self.step: Step | None = None
-        self.lines: deque[str] = deque(maxlen=KEPT_LINES)
-        self._live = live
-        self._logfile = logfile
-
-    def line(self, text: str) -> None:
-        """One line of output: into the log file, and into the thread soon."""
-        text = text.rstrip("\r\n")
-        self._logfile.write(text + "\n")
-        self.lines.append(text)
-        step = parse_step(text)
-        if step is not None:
-            self.step = step
-        self._live.show(progress_message(self.job, self.step, self.tail(SHOWN_LINES)))
-
-    def tail(self, count: int) -> list[str]:
-        """The last `count` lines of output."""
-        return list(self.lines)[-count:]
-
-    def output(self) -> str:
-        """The output kept in memory (the last 5000 lines)."""
-        return "\n".join(self.lines)
-
-
-Work = Callable[[JobContext], Outcome]
 
 
 class JobRunner:
@@ -95,20 +47,25 @@ class JobRunner:
         self._notifier = notifier
         self._clock = clock
         self._log_dir = log_dir
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="opsloop-job")
+        self._pool = DrainingPool(workers, "opsloop-job")
         # The thread's last edit may have to wait out the edit interval; it waits here, so
         # that the job's worker is free for the next job at once.
-        self._finisher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opsloop-edit")
+        self._finisher = DrainingPool(4, "opsloop-edit")
         self._workers = workers
         self._lock = threading.Lock()
         self._tokens: dict[str, CancelToken] = {}
+        self._running: set[str] = set()
         self._busy = 0
+        self._stopping = False
 
     def submit(self, job: Job, work: Work) -> tuple[Job, bool]:
         """Queue the job, or join the same kind of job for the same service and revision
         that is queued or running here. Returns the job and whether it was joined. A job's
-        messages are a courtesy: when Slack refuses them the job runs all the same."""
+        messages are a courtesy: when Slack refuses them the job runs all the same.
+        Conflict once the runner is stopping."""
         with self._lock:
+            if self._stopping:
+                raise Conflict("opsloop is restarting; send the command again in a minute.")
             if (running := self._live_twin(job)) is not None:
                 return running, True
             self._log_dir.mkdir(parents=True, exist_ok=True)
@@ -196,15 +153,30 @@ class JobRunner:
                 self._quietly(job, self._notifier.post, job.channel_id, note, job.message_ts)
         return failed
 
-    def stop(self) -> None:
-        """Cancel running jobs and wait for them to wind down; queued ones stay queued (the
-        next start marks them interrupted)."""
+    def stop(self, timeout: float | None = None) -> list[str]:
+        """Take no more jobs and cancel the running ones, so that each ends at its next safe
+        point (its engine work stopped, the job marked cancelled because opsloop stopped),
+        waiting up to `timeout` seconds (None: as long as that takes). Queued jobs stay
+        queued. A job still running after that is cut short: it stays running in the store
+        and the next start marks it interrupted (recover), as it does queued ones.
+        Returns the ids of the jobs cut short."""
+        deadline = None if timeout is None else self._clock.monotonic() + timeout
+        with self._lock:
+            self._stopping = True
         for token in list(self._tokens.values()):
             token.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._finisher.shutdown(wait=True)
+        if self._pool.drain(timeout, cancel_queued=True):
+            with self._lock:
+                cut_short = sorted(self._running)
+            log.warning("stopped with job(s) still running: %s", ", ".join(cut_short))
+            return cut_short
+        left = None if deadline is None else max(0.0, deadline - self._clock.monotonic())
+        self._finisher.drain(left, cancel_queued=False)
+        return []
 
     def _run(self, job: Job, work: Work, token: CancelToken) -> None:
+        with self._lock:
+            self._running.add(job.id)
         try:
             best_effort(f"finish job {job.id}", partial(self._run_job, job, work, token))
         finally:
@@ -212,6 +184,7 @@ class JobRunner:
             self._settle(job.id)
             with self._lock:
                 self._busy -= 1
+                self._running.discard(job.id)
             self._tokens.pop(job.id, None)
 
     def _settle(self, job_id: str) -> None:
@@ -225,7 +198,7 @@ class JobRunner:
             return None
         reason = "failed unexpectedly; the bot's log has why"
         if self._tokens.get(job_id, CancelToken()).cancelled:
-            ended = transitions.cancel(current, self._clock.now(), "cancelled")
+            ended = transitions.cancel(current, self._clock.now(), self._cancelled_detail())
         else:
             ended = transitions.fail(current, self._clock.now(), reason)
         self._store.save(ended)
@@ -241,13 +214,15 @@ class JobRunner:
             self._store.save(job)
             self._quietly(job, self._edit, job)
             return
-        top = _Live(self._notifier, self._top(job), self._clock)
-        thread = _Live(self._notifier, self._thread(job), self._clock)
+        top = LiveJobMessage(self._notifier, self._top(job), self._clock)
+        thread = LiveJobMessage(self._notifier, self._thread(job), self._clock)
         if job.state is JobState.QUEUED:
             job = transitions.start(job, self._clock.now())
             self._store.save(job)
             top.show(job_message(job))
-        with open(job.log_path, "a", encoding="utf-8", errors="replace") as logfile:
+        # Line-buffered: the file shows every line (so every step) as it comes, and keeps
+        # them when the bot crashes or hangs mid-job.
+        with open(job.log_path, "a", encoding="utf-8", errors="replace", buffering=1) as logfile:
             context = JobContext(job, token, thread, logfile)
             job = self._outcome(job, work, context)
         self._store.save(job)
@@ -272,7 +247,7 @@ class JobRunner:
             if context.cancel.cancelled:
                 raise Cancelled()
         except Cancelled:
-            return transitions.cancel(job, now(), "cancelled")
+            return transitions.cancel(job, now(), self._cancelled_detail())
         except (JobFailed, OpsloopError) as error:
             return transitions.fail(job, now(), error.message)
         except Exception:
@@ -282,27 +257,11 @@ class JobRunner:
             job, now(), result.detail, digest=result.digest, size=result.size
         )
 
+    def _cancelled_detail(self) -> str:
+        return STOPPED_DETAIL if self._stopping else "cancelled"
+
     def _top(self, job: Job) -> MessageRef:
         return MessageRef(job.channel_id, job.message_ts)
 
     def _thread(self, job: Job) -> MessageRef:
         return MessageRef(job.channel_id, job.thread_ts)
-
-
-class _Live:
-    """A LiveMessage that never raises into the job: a message that was never posted is
-    not edited, and an edit Slack refuses is logged and dropped."""
-
-    def __init__(self, notifier: Notifier, ref: MessageRef, clock: Clock) -> None:
-        self.ref = ref
-        self._live = LiveMessage(notifier, ref, clock, EDIT_INTERVAL) if ref.ts else None
-
-    def show(self, reply: Reply) -> None:
-        """Show this content soon."""
-        if self._live is not None:
-            best_effort(f"edit {self.ref}", partial(self._live.show, reply))
-
-    def finish(self, reply: Reply) -> None:
-        """Write the final content."""
-        if self._live is not None:
-            best_effort(f"edit {self.ref}", partial(self._live.finish, reply))

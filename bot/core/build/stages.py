@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core import naming
+from bot.core.build.job_context import JobContext, Outcome, Work
 from bot.core.build.jobs import Job, JobKind, JobStore, new_job_id
 from bot.core.build.model import Checkout, ImageEngine, JobFailed, ReleaseRegistry, previous_release
 from bot.core.build.reports import summarise
-from bot.core.build.runner import JobContext, JobRunner, Outcome, Work
+from bot.core.build.runner import JobRunner
 from bot.core.build.views import format_size, release_notes
 from bot.core.changes import IssueLookup, IssueSummary, jira_keys
 from bot.core.clock import Clock

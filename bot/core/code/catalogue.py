@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.core.blocks import escape
 from bot.core.listing import Filters, Listing
+from bot.core.redact import public_source
 
 
 class Health(StrEnum):
@@ -218,7 +219,7 @@ def _cell(service: str, row: EnvironmentRow, context: CatalogueContext) -> str:
 
 def _records(entry: CatalogueEntry) -> list[tuple[str, ...]]:
     if not entry.rows:
-        return [(entry.service, "", "", "", "", "", "", "", entry.repo, entry.image)]
+        return [(entry.service, "", "", "", "", "", "", "", public_source(entry.repo), entry.image)]
     records: list[tuple[str, ...]] = []
     for row in entry.rows:
         running = row.deployment
@@ -228,6 +229,6 @@ def _records(entry: CatalogueEntry) -> list[tuple[str, ...]]:
             (running.revision or "") if running else "",
             running.state if running else "not running",
             row.endpoint or "", row.probe.health.value, row.probe.detail,
-            entry.repo, entry.image,
+            public_source(entry.repo), entry.image,
         ))  # fmt: skip
     return records

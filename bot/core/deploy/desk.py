@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -28,6 +27,7 @@ from bot.core.deploy.model import (
 from bot.core.deploy.plans import Planner, ReleaseLog
 from bot.core.deploy.runner import RequestMessages, Runner
 from bot.core.deploy.views import plan_reply, request_reply
+from bot.core.draining import DrainingPool
 from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
 from bot.core.ports import Directory, Notifier
 from bot.core.replies import answer, best_effort
@@ -35,6 +35,7 @@ from bot.core.values import Reply, Settle
 
 log = logging.getLogger(__name__)
 DEPLOY_THREADS = 4
+SWEEPER_JOIN = 5.0
 
 
 def build_desk(
@@ -61,7 +62,7 @@ def build_desk(
     runner = Runner(
         estate=estate, store=store, locks=rules, engine=engine, notifier=notifier, clock=clock,
     )  # fmt: skip
-    executor = ThreadPoolExecutor(max_workers=DEPLOY_THREADS, thread_name_prefix="opsloop-deploy")
+    executor = DrainingPool(DEPLOY_THREADS, "opsloop-deploy")
     return DeployDesk(
         planner=planner, runner=runner, store=store, locks=rules, notifier=notifier,
         directory=directory, executor=executor, closing=(engine.close, images.close),
@@ -96,7 +97,7 @@ class DeployDesk:
         locks: Locks,
         notifier: Notifier,
         directory: Directory,
-        executor: ThreadPoolExecutor,
+        executor: DrainingPool,
         closing: tuple[Callable[[], None], ...] = (),
     ) -> None:
         self.planner = planner
@@ -273,16 +274,27 @@ class DeployDesk:
         self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
         self._sweeper.start()
 
-    def stop_background(self) -> None:
-        """Stop the sweeper, wait for deploys in hand to finish, write the last edits, and
-        close the engine's and registries' connections."""
+    def stop_background(self, timeout: float | None = None) -> list[str]:
+        """Stop the sweeper, let deploys in hand finish for up to `timeout` seconds (None: as
+        long as they take), write the last edits, and close the engine's and registries'
+        connections. A rollout still going after that is cut short: it stays running in
+        the store, the next start settles it from the engine (reconcile), and the
+        connections stay open for it. Returns what was cut short."""
         self._stop.set()
+        ends = None if timeout is None else self._clock.monotonic() + timeout
         if self._sweeper is not None:
-            self._sweeper.join(timeout=5)
-        self._executor.shutdown(wait=True, cancel_futures=True)
+            self._sweeper.join(timeout=SWEEPER_JOIN if timeout is None else timeout)
+        left = None if ends is None else max(0.0, ends - self._clock.monotonic())
+        if self._executor.drain(left, cancel_queued=True):
+            cut_short = [
+                f"deploy #{request.id}" for request in self.store.in_states([DeployState.RUNNING])
+            ]
+            log.warning("stopped with rollouts still running: %s", ", ".join(cut_short))
+            return cut_short or ["deploy work"]
         self.messages.close()
         for close in self._closing:
             best_effort("close a deploy connection", close)
+        return []
 
     # -- finding ---------------------------------------------------------------------------
     def by_message(self, channel_id: str, ts: str) -> DeployRequest | None:

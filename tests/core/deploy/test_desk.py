@@ -3,6 +3,7 @@ what the store ends up holding, and what Slack is told, when Slack or the regist
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,17 @@ import pytest
 
 from bot.core.deploy.desk import Ask
 from bot.core.deploy.locks import EnvLock
-from bot.core.deploy.model import DeployKind, DeployState
+from bot.core.deploy.model import DeployKind, DeployState, Outcome, Progress, Target
 from bot.core.errors import LockHeld
-from tests.core.deploy.fakes import Desk, Images, Releases, answer, eventually, make_desk
+from tests.core.deploy.fakes import (
+    DEADLINE,
+    Desk,
+    Images,
+    Releases,
+    answer,
+    eventually,
+    make_desk,
+)
 
 
 @pytest.fixture
@@ -117,3 +126,31 @@ def test_stopping_the_desk_lets_go_of_the_engine_and_registries(tmp_path: Path) 
     made = make_desk(tmp_path, Images())
     made.desk.stop_background()
     assert made.engine.closed and made.images.closed
+
+
+def test_a_stop_waits_for_a_rollout_only_as_long_as_it_is_given(tmp_path: Path) -> None:
+    made = make_desk(tmp_path, Images("1.2.0"), Releases("1.2.0"))
+    rolling, done = threading.Event(), threading.Event()
+
+    def slow_rollout(
+        target: Target, image_ref: str, version: str, deploy_id: str, progress: Progress
+    ) -> Outcome:
+        rolling.set()
+        done.wait(DEADLINE)
+        return Outcome(DeployState.SUCCEEDED, "The new version answers.")
+
+    made.engine.deploy = slow_rollout  # type: ignore[method-assign]
+    _ask(made, "1.2.0")
+    assert rolling.wait(DEADLINE)
+    try:
+        cut_short = made.desk.stop_background(0.2)
+        [running] = made.store.in_states([DeployState.RUNNING])
+        assert cut_short == [f"deploy #{running.id}"]
+        # The rollout still uses the engine's connection: it stays open.
+        assert not made.engine.closed
+    finally:
+        done.set()
+    # Given the time, the rollout ends and the connections close.
+    assert made.desk.stop_background(DEADLINE) == []
+    assert made.engine.closed
+    assert _states(made) == [DeployState.SUCCEEDED]
