@@ -12,6 +12,8 @@ import shlex
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from semver import Version
+
 from bot.core.errors import NotFound, UsageError
 from bot.core.values import SlashCommand
 from bot.core.verbs import ArgKind, Option, Verb
@@ -22,11 +24,6 @@ MAX_TEXT = 4000
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 _REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 _DURATION_RE = re.compile(r"^([1-9]\d{0,4})([smhd])$")
 _ISSUE_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9]\d*$")
@@ -141,7 +138,7 @@ def _problem(kind: ArgKind, value: str, catalog: Catalog) -> str | None:
         return _member(shown, value, "service", catalog.services)
     if kind is ArgKind.ENVIRONMENT:
         return _member(shown, value, "environment", catalog.environments)
-    if kind is ArgKind.VERSION and not SEMVER_RE.match(value.removeprefix("v")):
+    if kind is ArgKind.VERSION and not Version.is_valid(value.removeprefix("v")):
         return f"{shown} is not a semantic version like 1.4.2."
     if kind is ArgKind.REF and not is_safe_ref(value):
         return f"{shown} is not a valid git branch, tag or commit."
