@@ -20,12 +20,26 @@ REPORT = "/app/report.xml"
 PASSING_TESTS = f"""#!/bin/sh
 echo "tests/test_app.py::test_one PASSED"
 echo "tests/test_app.py::test_two PASSED"
-echo '<testsuite name="app" tests="3" failures="0" errors="0" skipped="1"/>' > {REPORT}
+# Suites nested, no suite-level counts: the report is read by its test cases.
+cat > {REPORT} <<'XML'
+<testsuites><testsuite name="app"><testsuite name="tests.test_app">
+<testcase classname="tests.test_app" name="test_one"/>
+<testcase classname="tests.test_app" name="test_two"/>
+<testcase classname="tests.test_app" name="test_slow"><skipped/></testcase>
+</testsuite></testsuite></testsuites>
+XML
 echo "=================== 2 passed, 1 skipped in 0.01s ==================="
 """
 
-FAILING_TESTS = """#!/bin/sh
+FAILING_TESTS = f"""#!/bin/sh
 echo "tests/test_app.py::test_one PASSED"
+cat > {REPORT} <<'XML'
+<testsuite name="app">
+<testcase classname="tests.test_app" name="test_one"/>
+<testcase classname="tests.test_app" name="test_two"><failure message="assert 1 == 2"/></testcase>
+<testcase classname="tests.test_app" name="test_three"/>
+</testsuite>
+XML
 echo "FAILED tests/test_app.py::test_two - assert 1 == 2"
 echo "=================== 1 failed, 2 passed in 0.02s ==================="
 exit 1

@@ -140,8 +140,9 @@ def test_failing_tests_report_the_summary_and_the_log_tail(
     stage.wait_message(f"Build flaky @ {sha[:12]}", ": succeeded")
     stage.command("/test", f"flaky {sha[:12]}")
     top = stage.wait_message(f"Test flaky @ {sha[:12]}", ": failed")
-    assert "exit code 1" in top.text and "2 passed, 1 failed (pytest)" in top.text  # type: ignore[attr-defined]
-    _wait_thread(stage, top, "assert 1 == 2")
+    assert "exit code 1" in top.text and "2 passed, 1 failed (JUnit XML)" in top.text  # type: ignore[attr-defined]
+    assert "Failing: `tests.test_app.test_two`" in top.text  # type: ignore[attr-defined]
+    _wait_thread(stage, top, "tests.test_app.test_two: assert 1 == 2")
     assert docker_client.containers.list(all=True, filters={"label": "opsloop.service=flaky"}) == []
     refused = stage.command("/release", "flaky 1.0.0")
     assert "has no passing test" in refused
