@@ -523,7 +523,8 @@ def test_cron_accepted(cron: str) -> None:
         ("0 0 * foo *", "month must be"),
         ("0 0 * * 8", "day of week must be"),
         ("*/0 * * * *", "minute step"),
-        ("0 18-8 * * *", "hour has a malformed range"),
+        ("0 18-8 * * *", "hour range 18-8 runs backwards; write it as a list, e.g. 18-23,0-.."),
+        ("0 9 * * fri-mon", "day of week range fri-mon runs backwards"),
     ],
 )
 def test_cron_rejected(cron: str, message: str) -> None:
