@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Verb
 from bot.store.tables import audit_log
+from bot.version import opsloop_version
 from tests.scenarios.conftest import BOT_TOKEN, Harness
 from tests.scenarios.replies import reply_to
 
@@ -136,6 +137,14 @@ def test_healthz_and_metrics(harness: Harness) -> None:
     metrics = httpx.get(base + "/metrics").text
     assert 'opsloop_commands_total{outcome="ok",verb="help"} 1.0' in metrics
     assert "opsloop_ack_seconds_count 1.0" in metrics
+    # The standard collectors, the build's version, and no *_created twin of each series.
+    assert "process_resident_memory_bytes " in metrics
+    assert "process_cpu_seconds_total " in metrics
+    assert 'python_info{implementation="CPython"' in metrics
+    assert "python_gc_collections_total" in metrics
+    assert f'opsloop_build_info{{version="{opsloop_version()}"}} 1.0' in metrics
+    assert opsloop_version() != "unknown"
+    assert "_created" not in metrics
 
 
 def test_a_crashing_handler_is_reported_with_a_reference_and_audited(
