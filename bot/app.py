@@ -175,6 +175,7 @@ def build(
             clock=clock,
             workers=workers,
             access=services.access,
+            command_prefix=settings.command_prefix,
         )
     )
     bolt = build_bolt_app(router, client, settings.signing_secret, verify_token=verify_token)

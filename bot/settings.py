@@ -29,13 +29,17 @@ class Settings:
     database_url: str = "sqlite:///opsloop.db"
     docker_host: str | None = None
     state_dir: Path = Path(".opsloop")
+    log_level: str = "INFO"
+    log_format: str = "text"
+    command_prefix: str = ""
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL,
         OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL, OPSLOOP_STATE_DIR (repository mirrors, build
-        folders and logs) and DOCKER_HOST."""
+        folders and logs), OPSLOOP_LOG_LEVEL, OPSLOOP_LOG_FORMAT, OPSLOOP_COMMAND_PREFIX and
+        DOCKER_HOST. The log settings are kept as written; bot.logs checks them."""
         env = dict(os.environ if environ is None else environ)
         return cls(
             bot_token=env.get("SLACK_BOT_TOKEN", ""),
@@ -46,6 +50,9 @@ class Settings:
             database_url=env.get("OPSLOOP_DATABASE_URL") or "sqlite:///opsloop.db",
             docker_host=env.get("DOCKER_HOST") or None,
             state_dir=Path(env.get("OPSLOOP_STATE_DIR") or ".opsloop"),
+            log_level=env.get("OPSLOOP_LOG_LEVEL") or "INFO",
+            log_format=env.get("OPSLOOP_LOG_FORMAT") or "text",
+            command_prefix=env.get("OPSLOOP_COMMAND_PREFIX", "").strip(),
             environ=env,
         )
 

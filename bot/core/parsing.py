@@ -7,6 +7,7 @@ not pass the check of any argument kind that could reach a subprocess or an API.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Collection
@@ -49,6 +50,15 @@ def split_words(text: str) -> list[str]:
         return shlex.split(text.translate(_SMART_QUOTES), comments=False, posix=True)
     except ValueError as error:
         raise UsageError(f"I could not read that command: {error}.") from error
+
+
+def without_prefix(command: SlashCommand, prefix: str) -> SlashCommand:
+    """The command as the verbs name it: `/ops-deploy` is `/deploy` when the app's commands
+    carry the prefix `ops-` (opsloop manifest --prefix). Names without it pass unchanged."""
+    name = command.command.lstrip("/")
+    if prefix and name.lower().startswith(prefix.lower()) and len(name) > len(prefix):
+        return dataclasses.replace(command, command="/" + name[len(prefix) :])
+    return command
 
 
 def command_words(command: SlashCommand) -> list[str]:
