@@ -562,6 +562,15 @@ def test_docker_values() -> None:
         DockerConfig(registry="http://127.0.0.1:5000")
 
 
+def test_insecure_registries_default_to_loopback_and_are_checked() -> None:
+    assert DockerConfig().insecure_registries == ("127.0.0.0/8",)
+    given = DockerConfig(insecure_registries=["registry.lan:5000", "10.0.0.0/8", "[::1]:5000"])
+    assert given.insecure_registries == ("registry.lan:5000", "10.0.0.0/8", "[::1]:5000")
+    for bad in ("http://registry.lan", "10.0.0.0/99", "registry lan"):
+        with pytest.raises(ValidationError, match="registry host\\[:port\\] or an address range"):
+            DockerConfig(insecure_registries=[bad])
+
+
 def test_models_are_frozen_and_direct_construction_cross_checks() -> None:
     config = parse_config(MINIMAL, {})
     with pytest.raises(ValidationError):

@@ -5,6 +5,7 @@ Checks never echo the value they reject: it may have come from a secret ``${VAR}
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -57,6 +58,8 @@ _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _REGISTRY = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 _PATH_PART = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
 _IMAGE = re.compile(rf"(?:{_REGISTRY}/)?{_PATH_PART}(?:/{_PATH_PART})*")
+# What the Docker engine itself treats as insecure when told nothing else.
+DEFAULT_INSECURE_REGISTRIES = ("127.0.0.0/8",)
 _DOCKER_SCHEMES = ("unix", "tcp", "npipe", "ssh", "http", "https")
 
 
@@ -120,6 +123,20 @@ def _check_docker_host(value: str) -> str:
     return value
 
 
+def _check_insecure_registry(value: str) -> str:
+    if "/" in value:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise fail(
+                "must be a registry host[:port] or an address range such as 10.0.0.0/8"
+            ) from None
+        return value
+    if not re.fullmatch(_REGISTRY, value):
+        raise fail("must be a registry host[:port] or an address range such as 10.0.0.0/8")
+    return value
+
+
 def _check_cron(value: str) -> str:
     # The same reading the scheduler uses at start-up, so what passes here also starts.
     try:
@@ -157,3 +174,4 @@ EnvVarName = Annotated[str, _matching(_ENV_NAME, "must be an environment variabl
 JiraProjectKey = Annotated[str, _matching(_PROJECT, "must be a Jira project key such as OPS")]
 DockerHost = Annotated[str, AfterValidator(_check_docker_host)]
 RegistryHost = Annotated[str, _matching(_REGISTRY, "must be a registry host[:port]")]
+InsecureRegistry = Annotated[str, AfterValidator(_check_insecure_registry)]

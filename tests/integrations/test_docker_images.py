@@ -15,7 +15,8 @@ from docker.errors import ImageNotFound
 
 from bot.core import naming
 from bot.core.build.model import BuildFailed, Cancelled, CancelToken, JobFailed, parse_step
-from integrations.docker_engine.images import DockerImages, RegistryReleases
+from integrations.docker_engine.images import DockerImages
+from integrations.registry import RegistryReleases
 from tests.scenarios.build.service_repos import (
     BROKEN_STEP,
     FAILING_TESTS,
