@@ -45,6 +45,10 @@ echo "=================== 1 failed, 2 passed in 0.02s ==================="
 exit 1
 """
 
+# Tests that are still running when the /release that follows them arrives.
+PATIENT_TESTS = PASSING_TESTS.replace("#!/bin/sh\n", "#!/bin/sh\nsleep 4\n", 1)
+PATIENT_FAILING_TESTS = FAILING_TESTS.replace("#!/bin/sh\n", "#!/bin/sh\nsleep 4\n", 1)
+
 BROKEN_STEP = "RUN echo compiling the app && echo 'error: missing semicolon' && exit 3"
 SLOW_STEP = "RUN echo warming up && sleep 120"
 
