@@ -184,3 +184,21 @@ def test_serve_logs_json_lines_with_a_time_zone_at_the_level_asked_for(tmp_path:
     assert stamp.utcoffset() in (timedelta(hours=1), timedelta(hours=2))
     quiet = _opsloop("serve", "--port", "0", env={**env, "OPSLOOP_LOG_LEVEL": "critical"})
     assert quiet.returncode == 1 and quiet.stderr == ""
+
+
+def test_manifest_options_and_a_bad_prefix(tmp_path: Path) -> None:
+    socket = yaml.safe_load(_opsloop("manifest", "--socket-mode", "--prefix", "ops-").stdout)
+    assert socket["settings"]["socket_mode_enabled"] is True
+    commands = [entry["command"] for entry in socket["features"]["slash_commands"]]
+    assert "/ops-deploy" in commands
+    assert all("url" not in entry for entry in socket["features"]["slash_commands"])
+    bad = _opsloop("manifest", "--prefix", "Ops ")
+    assert bad.returncode == 2 and "may hold only lowercase letters" in bad.stderr
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-cli-test-token-1234",
+        "SLACK_SIGNING_SECRET": "cli-test-signing-secret",
+        "OPSLOOP_COMMAND_PREFIX": "x" * 40,
+        "OPSLOOP_CONFIG": str(tmp_path / "absent.yml"),
+    }
+    refused = _opsloop("serve", "--port", "0", env=env)
+    assert refused.returncode == 2 and "too long" in refused.stderr
