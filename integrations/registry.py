@@ -121,7 +121,10 @@ class Registry:
         """The org.opencontainers.image.revision label of `repository:tag`, read from its
         config blob; None when the tag, its config or the label is missing or unreadable.
         A registry that refuses opsloop's credentials is still said (RegistryUnavailable)."""
-        manifest = self._request("GET", f"{self._base}{repository}/manifests/{tag}")
+        try:
+            manifest = self._request("GET", f"{self._base}{repository}/manifests/{tag}")
+        except RegistryUnavailable:
+            return None
         if manifest.status_code in (401, 403):
             self._check(manifest, f"{repository}:{tag}")
         try:
