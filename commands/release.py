@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.core.build.gate import ReleaseRequest, tested_image
+from bot.core.build.gate import ReleaseRequest, image_to_release
 from bot.core.build.jobs import JobKind
 from bot.core.build.stages import releasing
 from bot.core.build.views import started
@@ -60,7 +60,7 @@ def register(registry: Registry, services: Services) -> None:
             def say(text: str) -> None:
                 services.notifier.respond(invocation.response_url, Reply(text=text))
 
-            info = tested_image(request, stages.store, stages.runner, stages.deps.engine, say)
+            info = image_to_release(request, stages.store, stages.runner, stages.deps.engine, say)
             image = f"{service.image}:{version}"
             job = stages.new_job(JobKind.RELEASE, invocation, ref, revision, image)
             job = dataclasses.replace(job, version=version)

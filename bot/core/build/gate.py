@@ -30,7 +30,7 @@ class ReleaseRequest:
     test_timeout: int
 
 
-def tested_image(
+def image_to_release(
     request: ReleaseRequest,
     store: JobStore,
     runner: JobRunner,
