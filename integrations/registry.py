@@ -81,9 +81,10 @@ class Registry:
         page_size: int = TAGS_PAGE,
     ) -> None:
         access = access or RegistryAccess()
-        scheme = "http" if is_insecure(host, access.insecure) else "https"
-        self._base = f"{scheme}://{_API_HOSTS.get(host, host)}/v2/"
-        self._auth = RegistryAuth(host, docker_credentials(host, access.docker_config))
+        plain = is_insecure(host, access.insecure)
+        self._base = f"{'http' if plain else 'https'}://{_API_HOSTS.get(host, host)}/v2/"
+        credentials = docker_credentials(host, access.docker_config)
+        self._auth = RegistryAuth(host, credentials, plain_http=plain)
         self._http = httpx.Client(timeout=timeout, trust_env=False, auth=self._auth)
         self._page = page_size
         self.host = host

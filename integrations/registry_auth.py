@@ -77,9 +77,15 @@ class RegistryAuth(httpx.Auth):
     fetched from the challenge's realm (with the credentials when there are any, else
     anonymously, as public repositories allow)."""
 
-    def __init__(self, registry: str, credentials: Credentials | None) -> None:
+    def __init__(
+        self, registry: str, credentials: Credentials | None, *, plain_http: bool = False
+    ) -> None:
         self._registry = registry
         self._credentials = credentials
+        # A token realm over plain HTTP is only followed for a registry that is itself
+        # spoken to over plain HTTP (docker.insecure_registries): credentials never travel
+        # in clear to a registry configured as secure.
+        self._plain_http = plain_http
         self._lock = threading.Lock()
         self._basic: str | None = None
         self._tokens: dict[str, tuple[str, float]] = {}
@@ -119,9 +125,11 @@ class RegistryAuth(httpx.Auth):
 
     def _token_request(self, challenge: Challenge) -> httpx.Request:
         realm = challenge.params.get("realm", "")
-        if not realm.startswith(("https://", "http://")):
+        schemes = ("https://", "http://") if self._plain_http else ("https://",)
+        if not realm.startswith(schemes):
             raise RegistryUnavailable(
-                f"The registry {self._registry} asked for a token from an unusable realm."
+                f"The registry {self._registry} asked for a token from {realm or 'nowhere'}, "
+                "which is not an HTTPS address; opsloop sends no credentials there."
             )
         query = {k: v for k, v in challenge.params.items() if k in ("service", "scope")}
         credentials = self._credentials

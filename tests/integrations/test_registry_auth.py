@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import docker
+import httpx
 import pytest
 
 from bot.core.errors import RegistryUnavailable
@@ -26,6 +27,7 @@ from integrations.registry import (
     RegistryReleases,
     is_insecure,
 )
+from integrations.registry_auth import Credentials, RegistryAuth
 from tests.support.auth_registry import AuthRegistry, auth_registry
 from tests.support.images import build_image, write_busybox_context
 
@@ -237,3 +239,17 @@ def test_a_registry_not_listed_as_insecure_is_spoken_to_over_https() -> None:
         registry.close()
     finally:
         service.stop()
+
+
+def test_a_token_realm_over_plain_http_gets_no_credentials_from_a_secure_registry() -> None:
+    auth = RegistryAuth("registry.example.com", Credentials("ci-bot", PASSWORD))
+    challenge = httpx.Response(
+        401,
+        headers={"WWW-Authenticate": 'Bearer realm="http://auth.example.com/token"'},
+        request=httpx.Request("GET", "https://registry.example.com/v2/team/web/tags/list"),
+    )
+    flow = auth.auth_flow(challenge.request)
+    next(flow)
+    with pytest.raises(RegistryUnavailable, match="not an HTTPS address") as refused:
+        flow.send(challenge)
+    assert PASSWORD not in refused.value.message
