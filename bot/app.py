@@ -40,12 +40,13 @@ from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
 from bot.store.schedules import SqlDigestLedger, SqlFireLedger
 from commands.dependencies import Services
-from integrations.docker_engine.deployments import DockerDeployments, RegistryImages
-from integrations.docker_engine.images import DockerImages, RegistryReleases
+from integrations.docker_engine.deployments import DockerDeployments
+from integrations.docker_engine.images import DockerImages
 from integrations.docker_engine.inventory import DockerInventory
 from integrations.git_repo import GitRepo
 from integrations.http_probe import HttpProbe
 from integrations.jira_tracker import JiraTracker
+from integrations.registry import RegistryAccess, RegistryImages, RegistryReleases
 from integrations.scheduler import CronScheduler
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ def build(
             clock=clock,
             workers=workers,
             access=services.access,
+            command_prefix=settings.command_prefix,
         )
     )
     bolt = build_bolt_app(router, client, settings.signing_secret, verify_token=verify_token)
@@ -230,7 +232,7 @@ def _build_stages(services: Services, engine: Engine, docker_host: str | None) -
     jobs = SqlJobStore(engine)
     deps = StageDeps(
         engine=DockerImages(docker_host),
-        registry=RegistryReleases(),
+        registry=RegistryReleases(_registry_access(services.config)),
         notifier=services.notifier,
         clock=services.clock,
         work_dir=services.state_dir / "work",
@@ -247,7 +249,7 @@ def _deploy_desk(services: Services, engine: Engine, docker_host: str | None) ->
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
         engine=DockerDeployments(docker_host, services.clock),
-        images=RegistryImages(),
+        images=RegistryImages(_registry_access(services.config)),
         notifier=services.notifier,
         directory=services.directory,
         clock=services.clock,
@@ -255,6 +257,12 @@ def _deploy_desk(services: Services, engine: Engine, docker_host: str | None) ->
         issues=services.issues,
         releases=SqlJobStore(engine),
     )
+
+
+def _registry_access(config: Config) -> RegistryAccess:
+    """Registries over plain HTTP where opsloop.yml says so; credentials from the Docker
+    config where the docker CLI keeps them."""
+    return RegistryAccess(insecure=tuple(config.docker.insecure_registries))
 
 
 def _schedules(services: Services, engine: Engine) -> CronScheduler | None:

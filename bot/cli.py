@@ -8,13 +8,17 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, ConfigError, ConfigProblem, load_config
 from bot.core.redact import Redactor
-from bot.logs import configure_logging
+from bot.logs import LogSettingError, configure_logging, log_format, log_level
 from bot.settings import Settings, SettingsError
+from bot.version import opsloop_version
 
 log = logging.getLogger("opsloop")
 
@@ -27,41 +31,110 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"opsloop: {error}", file=sys.stderr)
         return 2
-    configure_logging(Redactor(settings.secrets()))
+    config_path = getattr(args, "config", None)
+    if config_path:
+        settings = replace(settings, config_path=Path(config_path))
+    try:
+        level, style = log_level(settings.log_level), log_format(settings.log_format)
+    except LogSettingError as error:
+        print(f"opsloop: {error}", file=sys.stderr)
+        return 2
+    logging_for = partial(configure_logging, level=level, style=style)
+    logging_for(Redactor(settings.secrets()))
     command: str = args.command
     if command == "manifest":
-        return _manifest(args.url)
+        url, prefix = getattr(args, "url", None), getattr(args, "prefix", settings.command_prefix)
+        return _manifest(url, socket_mode=args.socket_mode, prefix=prefix)
     if command == "check-config":
-        return _check_config(Path(args.path) if args.path else settings.config_path, settings)
+        path = getattr(args, "path", None)
+        return _check_config(Path(path) if path else settings.config_path, settings)
     if command == "sandbox":
         from bot.sandbox.run import run_sandbox
 
         return run_sandbox(settings, host=args.host, port=args.port)
-    return _serve(settings, command, args)
+    return _serve(settings, command, args, logging_for)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opsloop", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="take Slack's HTTP requests on /slack/events")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
-    sub.add_parser("run", help="connect to Slack in Socket Mode (SLACK_APP_TOKEN)")
-    sandbox = sub.add_parser("sandbox", help="the bot with a local Slack workspace and console")
-    sandbox.add_argument("--host", default="127.0.0.1")
+    parser = argparse.ArgumentParser(
+        prog="opsloop",
+        description="A Slack bot that runs the whole DevOps loop from slash commands.",
+        epilog="Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, "
+        "OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL, OPSLOOP_STATE_DIR, OPSLOOP_LOG_LEVEL "
+        "(DEBUG..CRITICAL, default INFO), OPSLOOP_LOG_FORMAT (text or json), "
+        "OPSLOOP_COMMAND_PREFIX, DOCKER_HOST. See the README.",
+    )
+    parser.add_argument("--version", action="version", version=f"opsloop {opsloop_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = _command(sub, "serve", "take Slack's HTTP requests on /slack/events")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=3000, help="the port to listen on")
+    _config_option(serve)
+    run = _command(sub, "run", "connect to Slack in Socket Mode (needs SLACK_APP_TOKEN)")
+    _config_option(run)
+    sandbox = _command(sub, "sandbox", "the bot with a local Slack workspace and its console")
+    sandbox.add_argument("--host", default="127.0.0.1", help="the console's address")
     sandbox.add_argument("--port", type=int, default=3000, help="the web console's port")
-    check = sub.add_parser("check-config", help="validate opsloop.yml and list every problem")
-    check.add_argument("path", nargs="?", help="default: $OPSLOOP_CONFIG or ./opsloop.yml")
-    manifest = sub.add_parser("manifest", help="print the Slack app manifest")
-    manifest.add_argument("--url", default=None, help="the public /slack/events URL")
+    check = _command(sub, "check-config", "validate opsloop.yml and list every problem")
+    check.add_argument(
+        "path",
+        nargs="?",
+        default=argparse.SUPPRESS,
+        help="the file to check (default: $OPSLOOP_CONFIG or ./opsloop.yml)",
+    )
+    manifest = _command(sub, "manifest", "print the Slack app manifest (YAML)")
+    manifest.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help="the public /slack/events URL (default: a placeholder)",
+    )
+    manifest.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="for `opsloop run`: Socket Mode on, no request URLs",
+    )
+    manifest.add_argument(
+        "--prefix",
+        default=argparse.SUPPRESS,
+        help="put this before every command name (ops- gives /ops-deploy); the bot answers "
+        "them when OPSLOOP_COMMAND_PREFIX holds the same (default: $OPSLOOP_COMMAND_PREFIX)",
+    )
     return parser
 
 
-def _manifest(url: str | None) -> int:
-    from bot.slack.manifest import DEFAULT_REQUEST_URL, manifest_yaml
+def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the config file (default: $OPSLOOP_CONFIG or ./opsloop.yml)",
+    )
+
+
+def _manifest(url: str | None, *, socket_mode: bool, prefix: str) -> int:
+    from bot.slack.manifest import DEFAULT_REQUEST_URL, check_prefix, manifest_yaml
     from commands import declared_registry
 
-    sys.stdout.write(manifest_yaml(declared_registry(), url or DEFAULT_REQUEST_URL))
+    registry = declared_registry()
+    try:
+        check_prefix(prefix, registry)
+    except ValueError as error:
+        print(f"opsloop manifest: {error}", file=sys.stderr)
+        return 2
+    text = manifest_yaml(
+        registry, url or DEFAULT_REQUEST_URL, socket_mode=socket_mode, prefix=prefix
+    )
+    sys.stdout.write(text)
     return 0
 
 
@@ -69,9 +142,10 @@ def _check_config(path: Path, settings: Settings) -> int:
     try:
         config = _loaded(path, settings)
     except ConfigError as error:
+        count = len(error.problems)
+        print(f"{path} has {count} problem{'s' if count != 1 else ''}:", file=sys.stderr)
         for problem in error.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(error.problems)} problem(s) in {path}", file=sys.stderr)
+            print(f"  {problem}", file=sys.stderr)
         return 1
     print(f"{path}: ok ({len(config.services)} services, {len(config.environments)} environments)")
     return 0
@@ -102,7 +176,12 @@ def _load(settings: Settings) -> Config | None:
         return None
 
 
-def _serve(settings: Settings, command: str, args: argparse.Namespace) -> int:
+def _serve(
+    settings: Settings,
+    command: str,
+    args: argparse.Namespace,
+    logging_for: Callable[[Redactor], None],
+) -> int:
     missing = [
         name
         for name, value in (
@@ -115,11 +194,20 @@ def _serve(settings: Settings, command: str, args: argparse.Namespace) -> int:
     if missing:
         log.error("set %s to start (see the README)", ", ".join(missing))
         return 2
+    if settings.command_prefix:
+        from bot.slack.manifest import check_prefix
+        from commands import declared_registry
+
+        try:
+            check_prefix(settings.command_prefix, declared_registry())
+        except ValueError as error:
+            log.error("OPSLOOP_COMMAND_PREFIX: %s", error)
+            return 2
     config = _load(settings)
     if config is None:
         return 1
     # Now that the config's own secrets are known, the log redacts them too.
-    configure_logging(Redactor((*settings.secrets(), *config.secrets())))
+    logging_for(Redactor((*settings.secrets(), *config.secrets())))
     stopping = _stop_on_signals()
     from bot.app import build
 

@@ -1,18 +1,45 @@
 """Prometheus metrics for /metrics, in a registry of their own (one per app, so tests and
-benchmarks can run several apps in one process)."""
+benchmarks can run several apps in one process), with the standard process, platform and
+garbage-collector collectors registered in each."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from bot.version import opsloop_version
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+# Counters and histograms would each also export a *_created series (their creation time
+# as a float sample), which doubles every series in the text format for no use here.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated upstream
+
+_STANDARD = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
+
 
 class Metrics:
-    """Commands handled, acknowledgement latency and Slack API errors."""
+    """Commands handled, acknowledgement latency and Slack API errors; the process (CPU,
+    memory, open files), Python (version, garbage collection) and opsloop_build_info."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        for collector in _STANDARD:
+            # The same collector objects the default registry uses: they only read the
+            # process's state when scraped, so sharing them is safe.
+            self.registry.register(collector)
+        Info("opsloop_build", "The running opsloop.", registry=self.registry).info(
+            {"version": opsloop_version()}
+        )
         self.commands = Counter(
             "opsloop_commands",
             "Commands handled, by verb and outcome.",

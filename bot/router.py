@@ -20,7 +20,7 @@ from functools import partial
 from bot.core.access import OPEN, Access
 from bot.core.clock import Clock
 from bot.core.errors import NotAvailableYet, UsageError
-from bot.core.parsing import Catalog, bind, command_words
+from bot.core.parsing import Catalog, bind, command_words, without_prefix
 from bot.core.ports import AuditLog, EventLedger, Notifier
 from bot.core.replies import answer, best_effort
 from bot.core.values import (
@@ -58,6 +58,7 @@ class RouterDeps:
     clock: Clock
     workers: Executor
     access: Access = OPEN
+    command_prefix: str = ""
 
 
 class Router:
@@ -89,6 +90,7 @@ class Router:
         """Parse, authorise, run and answer one command, and audit it, whatever happens.
         A command whose answer follows later is audited as pending and settled by the
         stage that sends that answer. A replayed command is audited as denied, not run."""
+        command = without_prefix(command, self._d.command_prefix)
         record = _AuditRecord(self, command)
         if not self._first_delivery(command):
             log.warning("refused a replayed %s (its trigger_id was handled before)", record.verb)

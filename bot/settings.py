@@ -37,14 +37,18 @@ class Settings:
     state_dir: Path = Path(".opsloop")
     shutdown_seconds: float = DEFAULT_SHUTDOWN_SECONDS
     """How long a stop (SIGTERM, SIGINT) lets work in hand reach a safe point."""
+    log_level: str = "INFO"
+    log_format: str = "text"
+    command_prefix: str = ""
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL,
         OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL, OPSLOOP_STATE_DIR (repository mirrors, build
-        folders and logs), OPSLOOP_SHUTDOWN_SECONDS and DOCKER_HOST. SettingsError when a
-        value cannot be used."""
+        folders and logs), OPSLOOP_SHUTDOWN_SECONDS, OPSLOOP_LOG_LEVEL, OPSLOOP_LOG_FORMAT,
+        OPSLOOP_COMMAND_PREFIX and DOCKER_HOST. SettingsError when a value cannot be used; the
+        log settings are kept as written and checked by bot.logs."""
         env = dict(os.environ if environ is None else environ)
         return cls(
             bot_token=env.get("SLACK_BOT_TOKEN", ""),
@@ -56,6 +60,9 @@ class Settings:
             docker_host=env.get("DOCKER_HOST") or None,
             state_dir=Path(env.get("OPSLOOP_STATE_DIR") or ".opsloop"),
             shutdown_seconds=_seconds(env, "OPSLOOP_SHUTDOWN_SECONDS", DEFAULT_SHUTDOWN_SECONDS),
+            log_level=env.get("OPSLOOP_LOG_LEVEL") or "INFO",
+            log_format=env.get("OPSLOOP_LOG_FORMAT") or "text",
+            command_prefix=env.get("OPSLOOP_COMMAND_PREFIX", "").strip(),
             environ=env,
         )
 

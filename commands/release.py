@@ -3,7 +3,9 @@
 Decisions a user of /release meets:
 - Only tested images are released: the revision (default HEAD) needs a succeeded /test job,
   and the image that test ran must still be on the engine. /release never builds or tests
-  on its own; it says which /build and /test to run.
+  on its own; it says which /build and /test to run. When a build or test of the revision
+  is queued or running, /release says so, waits for it (bot.core.build.gate), then goes on
+  or says why not.
 - A version already in the registry (with or without a leading `v`) is refused, both when
   asked and again just before the push; versions are stored without the `v`.
 - The previous release is the newest semver tag in the registry older than the new version;
@@ -17,7 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.core.build.jobs import JobKind, JobState
+from bot.core.build.gate import ReleaseRequest, image_to_release
+from bot.core.build.jobs import JobKind
 from bot.core.build.stages import releasing
 from bot.core.build.views import started
 from bot.core.errors import Conflict
@@ -49,15 +52,15 @@ def register(registry: Registry, services: Services) -> None:
             repo = checkout(services, service)
             revision = repo.resolve(ref)
             # A release is always an image that passed /test: the newest succeeded test job
-            # of this revision, whose image is still on the engine.
+            # of this revision, whose image is still on the engine (waiting for a build or
+            # test of it that is under way).
             stages.deps.engine.check()
-            tested = stages.store.find(JobKind.TEST, name, revision, (JobState.SUCCEEDED,))
-            info = stages.deps.engine.inspect(tested[0].image) if tested else None
-            if info is None:
-                raise Conflict(
-                    f"`{name}` at `{revision[:12]}` has no passing test on this engine. "
-                    f"Run `/build {name} {ref}` and `/test {name} {ref}` first."
-                )
+            request = ReleaseRequest(name, revision, ref, version, service.test_timeout)
+
+            def say(text: str) -> None:
+                services.notifier.respond(invocation.response_url, Reply(text=text))
+
+            info = image_to_release(request, stages.store, stages.runner, stages.deps.engine, say)
             image = f"{service.image}:{version}"
             job = stages.new_job(JobKind.RELEASE, invocation, ref, revision, image)
             job = dataclasses.replace(job, version=version)

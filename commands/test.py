@@ -6,7 +6,7 @@ import re
 
 from bot.core import naming
 from bot.core.build.jobs import JobKind
-from bot.core.build.model import semver_key
+from bot.core.build.model import release_version
 from bot.core.build.stages import testing
 from bot.core.build.views import started
 from bot.core.errors import Conflict, UsageError
@@ -78,4 +78,4 @@ def _tags(given: str | None) -> list[str]:
     if not given or not _TAG_RE.match(given):
         return []
     bare = given.removeprefix("v")
-    return [given, bare] if bare != given and semver_key(bare) is not None else [given]
+    return [given, bare] if bare != given and release_version(bare) is not None else [given]

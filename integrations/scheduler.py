@@ -17,9 +17,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.core.clock import Clock
+from bot.core.crontab import parse_crontab
 from bot.core.scheduling import FireLedger
 
 log = logging.getLogger(__name__)
@@ -31,26 +34,30 @@ _TICK = timedelta(microseconds=1)
 Job = Callable[[datetime], None]
 
 
-def cron_trigger(cron: str, timezone: str) -> CronTrigger:
+def cron_trigger(cron: str, timezone: str) -> BaseTrigger:
     """A trigger from a crontab line (minute hour day month weekday), or six fields with
-    seconds first, in `timezone`."""
+    seconds first, in `timezone`, read the standard cron way (bot.core.crontab): weekdays
+    0 and 7 are Sunday, and with both day fields restricted either one matching fires."""
     zone = ZoneInfo(timezone)
-    fields = cron.split()
-    if len(fields) == 6:
-        second, minute, hour, day, month, weekday = fields
+    schedule = parse_crontab(cron, seconds=True)
+
+    def trigger(day: str, weekdays: str) -> CronTrigger:
         return CronTrigger(
-            second=second,
-            minute=minute,
-            hour=hour,
+            second=schedule.second,
+            minute=schedule.minute,
+            hour=schedule.hour,
             day=day,
-            month=month,
-            day_of_week=weekday,
+            month=schedule.month,
+            day_of_week=weekdays,
             timezone=zone,
         )
-    return CronTrigger.from_crontab(cron, timezone=zone)
+
+    if schedule.either_day:
+        return OrTrigger([trigger(schedule.day, "*"), trigger("*", schedule.weekdays)])
+    return trigger(schedule.day, schedule.weekdays)
 
 
-def latest_fire(trigger: CronTrigger, now: datetime) -> datetime | None:
+def latest_fire(trigger: BaseTrigger, now: datetime) -> datetime | None:
     """The newest fire time at or before `now` (within about a month)."""
     for lookback in _LOOKBACKS:
         found = None
@@ -65,7 +72,7 @@ def latest_fire(trigger: CronTrigger, now: datetime) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    trigger: CronTrigger
+    trigger: BaseTrigger
     run: Job
 
 

@@ -523,7 +523,8 @@ def test_cron_accepted(cron: str) -> None:
         ("0 0 * foo *", "month must be"),
         ("0 0 * * 8", "day of week must be"),
         ("*/0 * * * *", "minute step"),
-        ("0 18-8 * * *", "hour has a malformed range"),
+        ("0 18-8 * * *", "hour range 18-8 runs backwards; write it as a list, e.g. 18-23,0-.."),
+        ("0 9 * * fri-mon", "day of week range fri-mon runs backwards"),
     ],
 )
 def test_cron_rejected(cron: str, message: str) -> None:
@@ -559,6 +560,15 @@ def test_docker_values() -> None:
         DockerConfig(host="/var/run/docker.sock")
     with pytest.raises(ValidationError):
         DockerConfig(registry="http://127.0.0.1:5000")
+
+
+def test_insecure_registries_default_to_loopback_and_are_checked() -> None:
+    assert DockerConfig().insecure_registries == ("127.0.0.0/8",)
+    given = DockerConfig(insecure_registries=["registry.lan:5000", "10.0.0.0/8", "[::1]:5000"])
+    assert given.insecure_registries == ("registry.lan:5000", "10.0.0.0/8", "[::1]:5000")
+    for bad in ("http://registry.lan", "10.0.0.0/99", "registry lan"):
+        with pytest.raises(ValidationError, match="registry host\\[:port\\] or an address range"):
+            DockerConfig(insecure_registries=[bad])
 
 
 def test_models_are_frozen_and_direct_construction_cross_checks() -> None:

@@ -5,6 +5,7 @@ Checks never echo the value they reject: it may have come from a secret ``${VAR}
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -13,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
+
+from bot.core.crontab import CrontabError, parse_crontab
 
 KeyPath = tuple[str | int, ...]
 
@@ -55,6 +58,8 @@ _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _REGISTRY = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 _PATH_PART = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
 _IMAGE = re.compile(rf"(?:{_REGISTRY}/)?{_PATH_PART}(?:/{_PATH_PART})*")
+# What the Docker engine itself treats as insecure when told nothing else.
+DEFAULT_INSECURE_REGISTRIES = ("127.0.0.0/8",)
 _DOCKER_SCHEMES = ("unix", "tcp", "npipe", "ssh", "http", "https")
 
 
@@ -118,51 +123,26 @@ def _check_docker_host(value: str) -> str:
     return value
 
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS),
-)
-
-
-def _cron_field_problem(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> str:
-    """What is wrong with one crontab field, or '' when nothing is."""
-    offset = 1 if names is _MONTHS else 0
-    for part in text.split(","):
-        span, slash, step = part.partition("/")
-        if slash and not (step.isdigit() and int(step) >= 1):
-            return f"{name} step must be a whole number of at least 1"
-        if span == "*":
-            continue
-        values: list[int] = []
-        for token in span.split("-"):
-            if token.isdigit() and low <= int(token) <= high:
-                values.append(int(token))
-            elif token.lower() in names:
-                values.append(names.index(token.lower()) + offset)
-            else:
-                hint = f", a name ({names[0]}..{names[-1]})" if names else ""
-                return f"{name} must be *, a number from {low} to {high}{hint}, a range or a list"
-        # Weekday numbering differs between cron and APScheduler, so their order is not checked.
-        if len(values) > 2 or (len(values) == 2 and names is not _DAYS and values[0] > values[1]):
-            return f"{name} has a malformed range"
-    return ""
+def _check_insecure_registry(value: str) -> str:
+    if "/" in value:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise fail(
+                "must be a registry host[:port] or an address range such as 10.0.0.0/8"
+            ) from None
+        return value
+    if not re.fullmatch(_REGISTRY, value):
+        raise fail("must be a registry host[:port] or an address range such as 10.0.0.0/8")
+    return value
 
 
 def _check_cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) != 5:
-        raise fail(
-            "must have 5 fields (minute hour day-of-month month day-of-week), "
-            "e.g. '0 9 * * mon-fri'"
-        )
-    for text, spec in zip(fields, _CRON_FIELDS, strict=True):
-        if problem := _cron_field_problem(text, *spec):
-            raise fail(problem)
+    # The same reading the scheduler uses at start-up, so what passes here also starts.
+    try:
+        parse_crontab(value)
+    except CrontabError as error:
+        raise fail(str(error)) from None
     return value
 
 
@@ -194,3 +174,4 @@ EnvVarName = Annotated[str, _matching(_ENV_NAME, "must be an environment variabl
 JiraProjectKey = Annotated[str, _matching(_PROJECT, "must be a Jira project key such as OPS")]
 DockerHost = Annotated[str, AfterValidator(_check_docker_host)]
 RegistryHost = Annotated[str, _matching(_REGISTRY, "must be a registry host[:port]")]
+InsecureRegistry = Annotated[str, AfterValidator(_check_insecure_registry)]

@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from bot.config._checks import (
+    DEFAULT_INSECURE_REGISTRIES,
     ChannelId,
     Crontab,
     DockerHost,
     EnvVarName,
     HttpUrl,
     ImageRepository,
+    InsecureRegistry,
     JiraProjectKey,
     KeyPath,
     Name,
@@ -127,11 +129,15 @@ class JiraConfig(BaseModel):
 
 
 class DockerConfig(BaseModel):
-    """Which Docker engine and registry to use; None means the engine's own default."""
+    """Which Docker engine and registry to use; None means the engine's own default.
+    `insecure_registries` (host[:port] or address ranges) are spoken to over plain HTTP,
+    every other registry over verified HTTPS; the default is the Docker engine's own,
+    loopback only."""
 
     model_config = _MODEL
     host: DockerHost | None = None
     registry: RegistryHost | None = None
+    insecure_registries: tuple[InsecureRegistry, ...] = DEFAULT_INSECURE_REGISTRIES
 
 
 def undefined_environments(

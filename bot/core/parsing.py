@@ -7,10 +7,13 @@ not pass the check of any argument kind that could reach a subprocess or an API.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Collection
 from dataclasses import dataclass
+
+from semver import Version
 
 from bot.core.errors import NotFound, UsageError
 from bot.core.values import SlashCommand
@@ -22,11 +25,6 @@ MAX_TEXT = 4000
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 _REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 _DURATION_RE = re.compile(r"^([1-9]\d{0,4})([smhd])$")
 _ISSUE_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9]\d*$")
@@ -52,6 +50,15 @@ def split_words(text: str) -> list[str]:
         return shlex.split(text.translate(_SMART_QUOTES), comments=False, posix=True)
     except ValueError as error:
         raise UsageError(f"I could not read that command: {error}.") from error
+
+
+def without_prefix(command: SlashCommand, prefix: str) -> SlashCommand:
+    """The command as the verbs name it: `/ops-deploy` is `/deploy` when the app's commands
+    carry the prefix `ops-` (opsloop manifest --prefix). Names without it pass unchanged."""
+    name = command.command.lstrip("/")
+    if prefix and name.lower().startswith(prefix.lower()) and len(name) > len(prefix):
+        return dataclasses.replace(command, command="/" + name[len(prefix) :])
+    return command
 
 
 def command_words(command: SlashCommand) -> list[str]:
@@ -141,7 +148,7 @@ def _problem(kind: ArgKind, value: str, catalog: Catalog) -> str | None:
         return _member(shown, value, "service", catalog.services)
     if kind is ArgKind.ENVIRONMENT:
         return _member(shown, value, "environment", catalog.environments)
-    if kind is ArgKind.VERSION and not SEMVER_RE.match(value.removeprefix("v")):
+    if kind is ArgKind.VERSION and not Version.is_valid(value.removeprefix("v")):
         return f"{shown} is not a semantic version like 1.4.2."
     if kind is ArgKind.REF and not is_safe_ref(value):
         return f"{shown} is not a valid git branch, tag or commit."

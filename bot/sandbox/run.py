@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config, parse_config
 from bot.core.redact import Redactor
-from bot.logs import configure_logging
+from bot.logs import configure_logging, log_format, log_level
 from bot.sandbox.samples import SAMPLES, ensure_samples
 from bot.settings import Settings
 
@@ -43,7 +43,11 @@ def run_sandbox(settings: Settings, host: str = "127.0.0.1", port: int = 3000) -
         for problem in error.problems:
             log.error("%s", problem)
         return 1
-    configure_logging(Redactor((*settings.secrets(), *config.secrets())))
+    configure_logging(
+        Redactor((*settings.secrets(), *config.secrets())),
+        level=log_level(settings.log_level),
+        style=log_format(settings.log_format),
+    )
     made = ensure_samples()
     if made:
         log.info("created the sample repositories %s under %s", ", ".join(made), SAMPLES)

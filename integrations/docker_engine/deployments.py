@@ -1,7 +1,7 @@
 """Deployments on the Docker engine: one plain container (integrations.docker_engine.
 containers), or a Swarm service (integrations.docker_engine.swarm), per service and
-environment, named and labelled as bot.core.naming says; and the registry's view of which
-versions exist.
+environment, named and labelled as bot.core.naming says. Which versions the registry holds
+is integrations.registry's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 
 from bot.core.clock import Clock
 from bot.core.deploy.model import DeployState, Outcome, Progress, Running, Target
-from bot.core.errors import EngineUnavailable, IntegrationError, UsageError
+from bot.core.errors import EngineUnavailable, IntegrationError
 from bot.core.naming import (
     LABEL_DEPLOY_ID,
     LABEL_ENV,
@@ -38,9 +38,8 @@ from integrations.docker_engine.rollout_common import (
     host_port,
 )
 from integrations.docker_engine.swarm import SwarmRollout
-from integrations.registry import Registry, split_image
 
-__all__ = ["HEALTH_DEADLINE", "DockerDeployments", "RegistryImages"]
+__all__ = ["HEALTH_DEADLINE", "DockerDeployments"]
 
 T = TypeVar("T")
 
@@ -194,35 +193,3 @@ def _undo_interrupted_swap(client: docker.DockerClient, name: str) -> None:
         return
     old.rename(name)
     old.start()
-
-
-class RegistryImages:
-    """bot.core.deploy.model.ImageIndex over the registries the images name."""
-
-    def __init__(self) -> None:
-        self._registries: dict[str, Registry] = {}
-        self._guard = threading.Lock()
-
-    def digest(self, image: str, version: str) -> str | None:
-        """The digest of `image:version` in its registry, None when the tag is missing;
-        UsageError when `image` names no registry host (one client per registry, kept)."""
-        try:
-            host, repository = split_image(image)
-        except ValueError as error:
-            raise UsageError(
-                f"The image `{image}` in opsloop.yml names no registry host, so opsloop cannot "
-                f"look up its versions: give it as `registry-host[:port]/{image}` "
-                f"(e.g. `127.0.0.1:5000/{image}`)."
-            ) from error
-        with self._guard:
-            registry = self._registries.get(host)
-            if registry is None:
-                registry = self._registries[host] = Registry(host)
-        return registry.digest(repository, version)
-
-    def close(self) -> None:
-        """Close the registries' connections."""
-        with self._guard:
-            registries, self._registries = list(self._registries.values()), {}
-        for registry in registries:
-            registry.close()

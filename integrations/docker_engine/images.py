@@ -1,6 +1,6 @@
 """Images on the Docker engine through docker-py: build (classic builder, streamed), run a
-test command in a throw-away container, tag, push; and what the registry says about
-released images. The ImageEngine and ReleaseRegistry ports of bot/core/builds.py."""
+test command in a throw-away container, tag, push: the ImageEngine port of
+bot/core/build/model.py. What the registry says about releases is integrations.registry's."""
 
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ from docker.errors import NotFound as DockerNotFound
 
 from bot.core.build.model import BuildFailed, CancelToken, ImageInfo, JobFailed, LogSink
 from bot.core.build.model import TestRun as TestRunResult
-from bot.core.errors import EngineUnavailable, UsageError
+from bot.core.errors import EngineUnavailable
 from integrations.docker_engine import connect
-from integrations.registry import Registry, split_image
 
 log = logging.getLogger(__name__)
 
@@ -190,38 +189,6 @@ class DockerImages:
             yield client
         finally:
             client.close()
-
-
-class RegistryReleases:
-    """The ReleaseRegistry port on the registry's HTTP API."""
-
-    def tags(self, image: str) -> list[str]:
-        """The image's tags (empty if the repository does not exist yet)."""
-        host, repository = _split(image)
-        registry = Registry(host)
-        try:
-            return registry.tags(repository)
-        finally:
-            registry.close()
-
-    def revision(self, image: str, tag: str) -> str | None:
-        """The revision label of `image:tag`, read from its config blob."""
-        host, repository = _split(image)
-        registry = Registry(host)
-        try:
-            return registry.revision(repository, tag)
-        finally:
-            registry.close()
-
-
-def _split(image: str) -> tuple[str, str]:
-    try:
-        return split_image(image)
-    except ValueError as error:
-        raise UsageError(
-            f"The image `{image}` names no registry host (like 127.0.0.1:5000/{image}), "
-            "so it cannot be released."
-        ) from error
 
 
 def _build_chunk(chunk: Mapping[str, Any], on_line: LogSink) -> str | None:

@@ -11,8 +11,9 @@ from commands.ops import audit_listing
 
 def _entries(count: int) -> list[AuditEntry]:
     return [
-        AuditEntry(datetime(2026, 1, 5, 9, 0, i % 60, tzinfo=UTC), f"U0{'ALICE' if i % 2 else 'BOB'}",
-                   "C0DEV", "deploy", "web prod " + "x" * 80, "denied" if i % 10 == 0 else "ok")
+        AuditEntry(datetime(2026, 1, 5, 9, 0, i % 60, tzinfo=UTC),
+                   "U0ALICE" if i % 2 else "U0BOB", "C0DEV", "deploy", "web prod " + "x" * 80,
+                   "denied" if i % 10 == 0 else "ok")
         for i in range(count)
     ]  # fmt: skip
 

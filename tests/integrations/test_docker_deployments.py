@@ -17,7 +17,8 @@ import pytest
 from bot.core.clock import SystemClock
 from bot.core.deploy.model import DeployState, Target
 from bot.core.errors import EngineUnavailable, IntegrationError, UsageError
-from integrations.docker_engine.deployments import DockerDeployments, RegistryImages
+from integrations.docker_engine.deployments import DockerDeployments
+from integrations.registry import RegistryImages
 from tests.scenarios.deploy.support import free_port, remove_deployments
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 

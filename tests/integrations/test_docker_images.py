@@ -15,7 +15,8 @@ from docker.errors import ImageNotFound
 
 from bot.core import naming
 from bot.core.build.model import BuildFailed, Cancelled, CancelToken, JobFailed, parse_step
-from integrations.docker_engine.images import DockerImages, RegistryReleases
+from integrations.docker_engine.images import DockerImages
+from integrations.registry import RegistryReleases
 from tests.scenarios.build.service_repos import (
     BROKEN_STEP,
     FAILING_TESTS,
@@ -116,7 +117,7 @@ def test_tests_run_in_a_throwaway_container_and_the_report_is_copied_out(
         on_line=lines.append, cancel=CancelToken(),
     )  # fmt: skip
     assert run.exit_code == 0 and not run.timed_out
-    assert run.report is not None and b'tests="3"' in run.report
+    assert run.report is not None and b'name="test_slow"' in run.report
     assert "tests/test_app.py::test_one PASSED" in lines
     failing = engine.run_tests(
         tag, ["/bin/sh", "-c", FAILING_TESTS.split("\n", 1)[1]], timeout=60, report_path=None,

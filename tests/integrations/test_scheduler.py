@@ -8,6 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
+from bot.config import DigestConfig
 from bot.core.clock import FakeClock, SystemClock
 from bot.store.db import open_store
 from bot.store.schedules import SqlFireLedger
@@ -78,3 +82,51 @@ def test_latest_fire_respects_the_timezone() -> None:
     assert moment is not None
     assert moment.astimezone(UTC) == datetime(2026, 1, 9, 8, 0, tzinfo=UTC)
     assert latest_fire(trigger, moment - timedelta(microseconds=1)) != moment
+
+
+def _fires(cron: str, start: datetime, count: int) -> list[datetime]:
+    trigger = cron_trigger(cron, "UTC")
+    moments: list[datetime] = []
+    moment = trigger.get_next_fire_time(None, start)
+    while moment is not None and len(moments) < count:
+        moments.append(moment)
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(microseconds=1))
+    return moments
+
+
+MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def test_weekday_numbers_are_read_the_cron_way() -> None:
+    weekdays = [moment.strftime("%a") for moment in _fires("0 9 * * 1-5", MONDAY, 5)]
+    assert weekdays == ["Mon", "Tue", "Wed", "Thu", "Fri"]
+    assert {moment.strftime("%a") for moment in _fires("0 9 * * 0", MONDAY, 3)} == {"Sun"}
+    assert {moment.strftime("%a") for moment in _fires("0 9 * * 7", MONDAY, 3)} == {"Sun"}
+    assert [m.strftime("%a") for m in _fires("0 9 * * */2", MONDAY, 4)] == [
+        "Tue", "Thu", "Sat", "Sun",
+    ]  # fmt: skip
+
+
+def test_both_day_fields_restricted_fire_on_either() -> None:
+    # Cron: the 1st of the month, and every Monday.
+    fires = _fires("0 9 1 * mon", datetime(2026, 1, 1, tzinfo=UTC), 4)
+    assert [moment.day for moment in fires] == [1, 5, 12, 19]
+
+
+@pytest.mark.parametrize(
+    "cron", ["0 9 * * 7", "0 9 * * fri-mon", "0 9 * * sat-sun", "0 9 * * 1-5", "0 9 1 * mon"]
+)
+def test_check_config_and_start_up_agree(cron: str) -> None:
+    try:
+        DigestConfig(cron=cron)
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    try:
+        cron_trigger(cron, "UTC")
+    except ValueError:
+        starts = False
+    else:
+        starts = True
+    assert accepted == starts

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,10 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import parse_config
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Verb
+from bot.settings import Settings
 from bot.store.tables import audit_log
-from tests.scenarios.conftest import BOT_TOKEN, Harness
+from bot.version import opsloop_version
+from bot.workspace import SlackWorkspace
+from tests.scenarios.conftest import BOT_TOKEN, CONFIG, Harness, start_bot
 from tests.scenarios.replies import reply_to
 
 REQUEST_DEADLINE = 5.0
@@ -139,6 +144,14 @@ def test_healthz_and_metrics(harness: Harness) -> None:
     metrics = httpx.get(base + "/metrics").text
     assert 'opsloop_commands_total{outcome="ok",verb="help"} 1.0' in metrics
     assert "opsloop_ack_seconds_count 1.0" in metrics
+    # The standard collectors, the build's version, and no *_created twin of each series.
+    assert "process_resident_memory_bytes " in metrics
+    assert "process_cpu_seconds_total " in metrics
+    assert 'python_info{implementation="CPython"' in metrics
+    assert "python_gc_collections_total" in metrics
+    assert f'opsloop_build_info{{version="{opsloop_version()}"}} 1.0' in metrics
+    assert opsloop_version() != "unknown"
+    assert "_created" not in metrics
 
 
 def test_a_crashing_handler_is_reported_with_a_reference_and_audited(
@@ -169,3 +182,22 @@ def test_a_malformed_content_length_gets_400_without_waiting(harness: Harness, l
         raw.sendall(request.encode())
         status_line = raw.makefile("rb").readline()
     assert status_line.split()[1] == b"400"
+
+
+def test_the_bot_answers_to_prefixed_command_names(
+    workspace: SlackWorkspace, settings: Settings
+) -> None:
+    # `opsloop manifest --prefix ops-` names the commands /ops-lock, /ops-ops ...
+    prefixed = start_bot(
+        workspace, replace(settings, command_prefix="ops-"), parse_config(CONFIG, {})
+    )
+    try:
+        prefixed.slack.slash("/ops-lock", "list")
+        assert "No environment is locked." in reply_to(prefixed, "U0ALICE")
+        prefixed.slack.slash("/ops-ops", "help lock")
+        assert "/lock list" in reply_to(prefixed, "U0ALICE", nth=2)
+        prefixed.slack.slash("/ops-ship", "web 1.2.0 to prod")
+        assert "`/ship` is not available yet" in reply_to(prefixed, "U0ALICE", nth=3)
+    finally:
+        prefixed.bot.stop()
+        prefixed.slack.close()

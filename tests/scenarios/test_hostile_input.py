@@ -52,7 +52,7 @@ def test_a_slash_command_that_says_payload_is_read_as_a_slash_command(
 ) -> None:
     response = harness.slack.send_raw(_form(harness, **fields))
     assert response.status_code == 200
-    assert "`/ops audit [count]`" in reply_to(harness, "U0ALICE")
+    assert "`/ops audit [filters...]`" in reply_to(harness, "U0ALICE")
 
 
 def test_a_lock_reason_that_says_payload_takes_the_lock(harness: Harness) -> None:

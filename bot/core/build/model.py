@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from semver import Version
+
 from bot.core.changes import SourceRepository
-from bot.core.parsing import SEMVER_RE
 
 LogSink = Callable[[str], None]
 """Receives the job's output one line at a time."""
@@ -184,22 +185,22 @@ def parse_step(line: str) -> Step | None:
     return Step(int(match.group(1)), int(match.group(2)), match.group(3)[:200])
 
 
-def semver_key(tag: str) -> tuple[int, int, int, int, str] | None:
-    """A sort key for a semantic version tag (with or without `v`); None for other tags.
-    Pre-releases sort before their release."""
-    match = SEMVER_RE.match(tag.removeprefix("v"))
-    if match is None:
+def release_version(tag: str) -> Version | None:
+    """The semantic version a tag names (with or without a leading `v`); None for other
+    tags (`latest`, a short sha)."""
+    try:
+        return Version.parse(tag.removeprefix("v"))
+    except ValueError:
         return None
-    major, minor, patch, pre = match.group(1), match.group(2), match.group(3), match.group(4)
-    return (int(major), int(minor), int(patch), 0 if pre else 1, pre or "")
 
 
 def previous_release(tags: Sequence[str], version: str) -> str | None:
-    """The newest semver tag older than `version`: the release the notes start from."""
-    target = semver_key(version)
+    """The newest semver tag older than `version` in semver's precedence (pre-releases
+    before their release, `rc.10` after `rc.2`): the release the notes start from."""
+    target = release_version(version)
     older = [
-        (key, tag)
+        (found, tag)
         for tag in tags
-        if (key := semver_key(tag)) is not None and (target is None or key < target)
+        if (found := release_version(tag)) is not None and (target is None or found < target)
     ]
     return max(older)[1] if older else None

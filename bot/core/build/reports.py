@@ -1,13 +1,17 @@
 """Reading a test run's result out of what it printed: pytest's summary line, go test's
-per-test lines, or a JUnit XML report. Output in no known format has no summary."""
+per-test lines, or a JUnit XML report (read with junitparser: test cases counted, failing
+ones named with their messages). Output in no known format has no summary."""
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from xml.etree.ElementTree import ParseError
+
+from junitparser import Error, Failure, JUnitXml, JUnitXmlError, TestCase
 
 MAX_REPORT = 2_000_000
+MAX_FAILURES = 20
 
 _PYTEST_LINE = re.compile(
     r"^=*\s*((?:\d+ (?:passed|failed|skipped|errors?|xfailed|xpassed|warnings?|deselected)"
@@ -16,6 +20,20 @@ _PYTEST_LINE = re.compile(
 )
 _PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)")
 _GO_RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): \S+", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedTest:
+    """A test that failed or errored: `classname.name` and the first line of its message."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    message: str = ""
+
+    def line(self) -> str:
+        """`tests.test_app.test_two: assert 1 == 2`, or just the name."""
+        return f"{self.name}: {self.message}" if self.message else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +47,7 @@ class TestSummary:
     failed: int = 0
     errors: int = 0
     skipped: int = 0
+    failures: tuple[FailedTest, ...] = ()
 
     @property
     def total(self) -> int:
@@ -85,30 +104,47 @@ def parse_go_test(output: str) -> TestSummary | None:
 
 
 def parse_junit(document: bytes) -> TestSummary | None:
-    """A JUnit XML report (`<testsuites>` or a single `<testsuite>`); None if unreadable."""
+    """A JUnit XML report (`<testsuites>` or one `<testsuite>`, suites nested at any depth):
+    its test cases counted and its failing ones named. Suite-level counts are not read (many
+    tools leave them out). None when the report is unreadable, too large, declares a DOCTYPE
+    or entities, or holds no test case, so that the output's own summary is used instead."""
     if len(document) > MAX_REPORT or b"<!DOCTYPE" in document or b"<!ENTITY" in document:
         return None
     try:
         # Safe here: documents declaring a DOCTYPE or entities were turned away above.
-        root = ET.fromstring(document)  # noqa: S314
-    except ET.ParseError:
+        report = JUnitXml.fromstring(document)
+        cases = [case for suite in report for case in suite]
+    except (ParseError, JUnitXmlError, ValueError):
         return None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    if root.tag not in ("testsuite", "testsuites") or not suites:
+    if not cases:
         return None
-    tests = failed = errors = skipped = 0
-    for suite in suites:
-        try:
-            tests += int(suite.get("tests", "0"))
-            failed += int(suite.get("failures", "0"))
-            errors += int(suite.get("errors", "0"))
-            skipped += int(suite.get("skipped", suite.get("skip", "0")))
-        except ValueError:
-            return None
+    failed = [case for case in cases if case.is_failure]
+    errors = [case for case in cases if case.is_error and not case.is_failure]
+    skipped = [case for case in cases if case.is_skipped and not (case.is_failure or case.is_error)]
     return TestSummary(
         source="JUnit XML",
-        passed=max(tests - failed - errors - skipped, 0),
-        failed=failed,
-        errors=errors,
-        skipped=skipped,
+        passed=len(cases) - len(failed) - len(errors) - len(skipped),
+        failed=len(failed),
+        errors=len(errors),
+        skipped=len(skipped),
+        failures=tuple(_failed_test(case) for case in [*failed, *errors][:MAX_FAILURES]),
     )
+
+
+def failing_names(failures: tuple[FailedTest, ...], count: int, shown: int = 5) -> str:
+    """`test_a, test_b and 3 more`: the first failing tests by name, for a one-line detail."""
+    names = ", ".join(f"`{failure.name}`" for failure in failures[:shown])
+    more = count - min(len(failures), shown)
+    return f"{names} and {more} more" if more > 0 else names
+
+
+def _failed_test(case: TestCase) -> FailedTest:
+    name = str(case.name or "")
+    classname = str(case.classname or "")
+    full = f"{classname}.{name}" if classname and name else name or classname or "(unnamed)"
+    message = ""
+    for result in case.result:
+        if isinstance(result, (Failure, Error)):
+            message = str(result.message or result.text or "").strip()
+            break
+    return FailedTest(name=full[:200], message=message.splitlines()[0][:300] if message else "")

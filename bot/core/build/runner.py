@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TypeVar
 
 from bot.core.build import jobs as transitions
 from bot.core.build.job_context import SHOWN_LINES, JobContext, LiveJobMessage, Work
-from bot.core.build.jobs import Job, JobState, JobStore
+from bot.core.build.jobs import Job, JobKind, JobState, JobStore
 from bot.core.build.model import Cancelled, CancelToken, JobFailed
 from bot.core.build.views import interrupted_note, job_message, progress_message
 from bot.core.clock import Clock
@@ -53,6 +54,8 @@ class JobRunner:
         self._finisher = DrainingPool(4, "opsloop-edit")
         self._workers = workers
         self._lock = threading.Lock()
+        # Notified whenever a job of this runner ends, for wait().
+        self._ended = threading.Condition()
         self._tokens: dict[str, CancelToken] = {}
         self._running: set[str] = set()
         self._busy = 0
@@ -109,6 +112,32 @@ class JobRunner:
             if found.version == job.version and found.id in self._tokens:
                 return found
         return None
+
+    def active(self, kind: JobKind, service: str, revision: str) -> Job | None:
+        """The oldest job of this kind for the service and revision that is queued or
+        running here (as /release needs to know before it says a test is missing)."""
+        active = (JobState.QUEUED, JobState.RUNNING)
+        with self._lock:
+            live = [
+                found
+                for found in self._store.find(kind, service, revision, active)
+                if found.id in self._tokens
+            ]
+        return live[-1] if live else None
+
+    def wait(self, job_id: str, timeout: float) -> Job | None:
+        """The job once it has ended, or as the store has it when this runner no longer runs
+        it; None when it is still queued or running after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._ended:
+            while True:
+                job = self._store.get(job_id)
+                if job is None or job.state.finished or job_id not in self._tokens:
+                    return job
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._ended.wait(remaining)
 
     def cancel(self, job_id: str, user: str, *, admin: bool = False) -> Job:
         """Cancel a queued or running job for `user`, who started it or is an admin; a
@@ -186,6 +215,8 @@ class JobRunner:
                 self._busy -= 1
                 self._running.discard(job.id)
             self._tokens.pop(job.id, None)
+            with self._ended:
+                self._ended.notify_all()
 
     def _settle(self, job_id: str) -> None:
         ended = best_effort(f"mark job {job_id} finished", partial(self._end, job_id))

@@ -14,7 +14,7 @@ from bot.core import naming
 from bot.core.build.job_context import JobContext, Outcome, Work
 from bot.core.build.jobs import Job, JobKind, JobStore, new_job_id
 from bot.core.build.model import Checkout, ImageEngine, JobFailed, ReleaseRegistry, previous_release
-from bot.core.build.reports import summarise
+from bot.core.build.reports import failing_names, summarise
 from bot.core.build.runner import JobRunner
 from bot.core.build.views import format_size, release_notes
 from bot.core.changes import IssueLookup, IssueSummary, jira_keys
@@ -113,6 +113,11 @@ def testing(
         context.cancel.check()
         summary = summarise(context.output(), run.report)
         said = f" {summary.line()}." if summary else ""
+        if summary and summary.failures:
+            context.line(f"Failing tests ({summary.source}):")
+            for failure in summary.failures:
+                context.line(f"  {failure.line()}")
+            said += f" Failing: {failing_names(summary.failures, summary.failed + summary.errors)}."
         if run.timed_out:
             raise JobFailed(f"Tests did not finish within {timeout}s.{said}")
         if run.exit_code != 0:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.build import jobs
 from bot.core.build.jobs import Job, JobKind, JobState
-from bot.core.build.model import CancelToken, parse_step, previous_release, semver_key
+from bot.core.build.model import CancelToken, parse_step, previous_release, release_version
 from bot.core.build.views import code_block, job_message, progress_message
 from bot.core.errors import InvalidTransition
 
@@ -74,7 +74,16 @@ def test_the_previous_release_is_the_newest_older_semver_tag() -> None:
     assert previous_release(tags, "1.10.1") == "1.10.0"
     assert previous_release(tags, "1.9.5") == "v1.9.1"
     assert previous_release(tags, "0.1.0") is None
-    assert semver_key("latest") is None
+    assert release_version("latest") is None
+
+
+def test_pre_releases_are_ordered_by_semver_precedence() -> None:
+    # Numeric identifiers compare as numbers: rc.10 comes after rc.2.
+    assert previous_release(["1.0.0-rc.2", "1.0.0-rc.10"], "1.0.0") == "1.0.0-rc.10"
+    assert previous_release(["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta"], "1.0.0-rc.1") == (
+        "1.0.0-beta"
+    )
+    assert previous_release(["1.0.0-rc.10", "1.0.0-rc.9"], "1.0.0-rc.10") == "1.0.0-rc.9"
 
 
 def test_cancel_runs_stop_callbacks_once_even_when_registered_late() -> None:

@@ -22,6 +22,8 @@ from bot.workspace import SlackWorkspace
 from tests.scenarios.build.service_repos import (
     BROKEN_STEP,
     FAILING_TESTS,
+    PATIENT_FAILING_TESTS,
+    PATIENT_TESTS,
     REPORT,
     SLOW_STEP,
     make_service_repo,
@@ -113,6 +115,10 @@ def stage(  # noqa: PLR0917 - pytest hands fixtures in by name
                                    tests=FAILING_TESTS),
         "slow": make_service_repo(sources / "slow", busybox_path, "A slow build",
                                   extra=SLOW_STEP, note=suffix),
+        "patient": make_service_repo(sources / "patient", busybox_path, "Slow tests",
+                                     tests=PATIENT_TESTS),
+        "grumpy": make_service_repo(sources / "grumpy", busybox_path, "Slow failing tests",
+                                    tests=PATIENT_FAILING_TESTS),
     }  # fmt: skip
     with refusing_registry() as refusing:
         repos["refused"] = make_service_repo(sources / "refused", busybox_path, "Push me")

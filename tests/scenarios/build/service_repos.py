@@ -20,16 +20,34 @@ REPORT = "/app/report.xml"
 PASSING_TESTS = f"""#!/bin/sh
 echo "tests/test_app.py::test_one PASSED"
 echo "tests/test_app.py::test_two PASSED"
-echo '<testsuite name="app" tests="3" failures="0" errors="0" skipped="1"/>' > {REPORT}
+# Suites nested, no suite-level counts: the report is read by its test cases.
+cat > {REPORT} <<'XML'
+<testsuites><testsuite name="app"><testsuite name="tests.test_app">
+<testcase classname="tests.test_app" name="test_one"/>
+<testcase classname="tests.test_app" name="test_two"/>
+<testcase classname="tests.test_app" name="test_slow"><skipped/></testcase>
+</testsuite></testsuite></testsuites>
+XML
 echo "=================== 2 passed, 1 skipped in 0.01s ==================="
 """
 
-FAILING_TESTS = """#!/bin/sh
+FAILING_TESTS = f"""#!/bin/sh
 echo "tests/test_app.py::test_one PASSED"
+cat > {REPORT} <<'XML'
+<testsuite name="app">
+<testcase classname="tests.test_app" name="test_one"/>
+<testcase classname="tests.test_app" name="test_two"><failure message="assert 1 == 2"/></testcase>
+<testcase classname="tests.test_app" name="test_three"/>
+</testsuite>
+XML
 echo "FAILED tests/test_app.py::test_two - assert 1 == 2"
 echo "=================== 1 failed, 2 passed in 0.02s ==================="
 exit 1
 """
+
+# Tests that are still running when the /release that follows them arrives.
+PATIENT_TESTS = PASSING_TESTS.replace("#!/bin/sh\n", "#!/bin/sh\nsleep 4\n", 1)
+PATIENT_FAILING_TESTS = FAILING_TESTS.replace("#!/bin/sh\n", "#!/bin/sh\nsleep 4\n", 1)
 
 BROKEN_STEP = "RUN echo compiling the app && echo 'error: missing semicolon' && exit 3"
 SLOW_STEP = "RUN echo warming up && sleep 120"

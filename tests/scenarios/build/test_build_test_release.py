@@ -140,11 +140,47 @@ def test_failing_tests_report_the_summary_and_the_log_tail(
     stage.wait_message(f"Build flaky @ {sha[:12]}", ": succeeded")
     stage.command("/test", f"flaky {sha[:12]}")
     top = stage.wait_message(f"Test flaky @ {sha[:12]}", ": failed")
-    assert "exit code 1" in top.text and "2 passed, 1 failed (pytest)" in top.text  # type: ignore[attr-defined]
-    _wait_thread(stage, top, "assert 1 == 2")
+    assert "exit code 1" in top.text and "2 passed, 1 failed (JUnit XML)" in top.text  # type: ignore[attr-defined]
+    assert "Failing: `tests.test_app.test_two`" in top.text  # type: ignore[attr-defined]
+    _wait_thread(stage, top, "tests.test_app.test_two: assert 1 == 2")
     assert docker_client.containers.list(all=True, filters={"label": "opsloop.service=flaky"}) == []
     refused = stage.command("/release", "flaky 1.0.0")
     assert "has no passing test" in refused
+
+
+def _answers(stage: Stage, user: str = "U0ALICE") -> list[str]:
+    return [str(answer.text) for answer in stage.workspace.ephemerals("C0DEV", user)]
+
+
+def test_release_right_after_test_waits_for_the_running_test_then_releases(
+    stage: Stage,
+) -> None:
+    sha = _sha(stage, "patient")
+    stage.command("/build", "patient")
+    stage.wait_message(f"Build patient @ {sha[:12]}", ": succeeded")
+    test_id = _job_id(stage.command("/test", "patient"))
+    # The test sleeps before it passes: it is still running when /release arrives.
+    started = stage.command("/release", "patient 1.0.0")
+    assert "Started `release-" in started, started
+    waiting = [answer for answer in _answers(stage) if "waits for it" in answer]
+    assert len(waiting) == 1 and test_id in waiting[0] and "running" in waiting[0]
+    stage.wait_message(f"Test patient @ {sha[:12]}", ": succeeded")
+    stage.wait_message("Release patient 1.0.0", ": succeeded")
+    assert "1.0.0" in _registry_tags(stage, "patient")
+
+
+def test_release_waiting_for_a_test_that_fails_says_why_and_releases_nothing(
+    stage: Stage,
+) -> None:
+    sha = _sha(stage, "grumpy")
+    stage.command("/build", "grumpy")
+    stage.wait_message(f"Build grumpy @ {sha[:12]}", ": succeeded")
+    test_id = _job_id(stage.command("/test", "grumpy"))
+    refused = stage.command("/release", "grumpy 1.0.0")
+    assert f"`{test_id}` failed: Tests failed (exit code 1)" in refused, refused
+    assert "`grumpy` 1.0.0 was not released" in refused
+    assert _registry_tags(stage, "grumpy") == []
+    assert not [m for m in stage.workspace.messages("C0DEV") if "Release grumpy" in m.text]
 
 
 def test_a_refused_push_fails_the_release_and_removes_its_tag(
