@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 
 from bot.core.blocks import escape
 from bot.core.errors import NotAvailableYet, OpsloopError, UsageError
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filters
 from bot.core.plan import views
 from bot.core.plan.model import DigestMemory, Tracker, mine, pick_transition, progress
 from bot.core.values import Invocation, Reply
@@ -23,8 +25,8 @@ from commands.dependencies import Services
 
 STAGE = "Plan"
 DEADLINE = 4.5
-DEFAULT_BACKLOG = 10
-MAX_BACKLOG = 50
+BACKLOG_READ = 200
+"""Backlog items a list reads from Jira (four of Cloud's pages); the pages show 40 at a time."""
 SUMMARY_LIMIT = 255
 DIGEST_JOB = "plan.digest"
 
@@ -35,12 +37,10 @@ def register(registry: Registry, services: Services) -> None:
     """Declare the /plan verbs."""
     stage = _Plan(services)
     issue = Arg("issue", ArgKind.ISSUE_KEY, optional=True, help="a key such as OPS-42")
-    count = Arg("count", ArgKind.COUNT, optional=True, help="how many (default 10)")
     options = (Option("type", value="type", help="issue type, e.g. Bug"), Option("sprint"))
     for verb in (
         _verb("plan", "The active sprint, or one issue by key.", stage.show, args=(issue,)),
         _verb("plan next", "The next sprint.", stage.show_next),
-        _verb("plan backlog", "The top of the backlog.", stage.show_backlog, args=(count,)),
         _verb("plan mine", "Your own items in the active sprint.", stage.show_mine),
         _verb(
             "plan add",
@@ -57,6 +57,14 @@ def register(registry: Registry, services: Services) -> None:
         ),
     ):
         registry.add(verb)
+    backlog = ListVerb("plan backlog", stage.backlog_vocabulary, stage.backlog_listing)
+    registry.add_list(
+        _verb("plan backlog", "The backlog in rank order, a page at a time.",
+              partial(stage.show_backlog, backlog),
+              args=(Arg("filters", optional=True, rest=True,
+                        help="todo, in-progress, blocked, unassigned, mine, page N"),)),
+        backlog,
+    )  # fmt: skip
 
 
 def _verb(
@@ -93,12 +101,33 @@ class _Plan:
 
         return self._ask(invocation, "the next sprint", work)
 
-    def show_backlog(self, invocation: Invocation) -> Reply:
-        """`/plan backlog [N]`."""
-        count = min(int(invocation.opt("count") or DEFAULT_BACKLOG), MAX_BACKLOG)
+    def show_backlog(self, backlog: ListVerb, invocation: Invocation) -> Reply:
+        """`/plan backlog [filters]`."""
+        words = invocation.words("filters")
+        parse_filters(words, self.backlog_vocabulary())  # a bad filter is answered at once
         return self._ask(
-            invocation, "the backlog", lambda t: views.backlog_view(t.backlog(count), t.board_url)
+            invocation, "the backlog", lambda _t: backlog.reply(invocation.user_id, words)
         )
+
+    def backlog_vocabulary(self) -> Vocabulary:
+        """/plan backlog filters."""
+        return Vocabulary(states=views.BACKLOG_STATES, mine=True)
+
+    def backlog_listing(self, user: str, filters: Filters) -> Listing:
+        """The backlog (its first BACKLOG_READ items) under the filters."""
+        tracker = self._services.tracker
+        if tracker is None:
+            raise NotAvailableYet("Jira is not configured.")
+        issues = tracker.backlog(BACKLOG_READ)
+        own: frozenset[str] = frozenset()
+        if filters.mine:
+            email = self._services.directory.email(user)
+            if not email:
+                raise UsageError(
+                    "Your Slack profile shows no e-mail address, so I cannot find you in Jira."
+                )
+            own = frozenset(i.key for i in mine(issues, email, tracker.user_ids(email)))
+        return views.backlog_listing(issues, filters, own, tracker.board_url)
 
     def show_mine(self, invocation: Invocation) -> Reply:
         """`/plan mine`: found by the caller's Slack e-mail address."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from jira import JIRA
@@ -64,16 +65,21 @@ class JiraTracker:
         return self._sprint_report("future")
 
     def backlog(self, limit: int) -> list[PlanIssue]:
-        """The top of the board's backlog, in rank order (agile API)."""
+        """The top `limit` items of the board's backlog, in rank order (agile API), read
+        page by page: Jira answers at most its own page size (50 on Cloud) per request."""
         points, flag = self._field_ids()
         path = f"board/{self._config.board}/backlog"
-        params = {"maxResults": limit, "fields": ",".join(self._wanted(points, flag))}
-        answer = self._call(
-            lambda c: c._get_json(path, params=params, base=c.AGILE_BASE_URL),
-            missing=self._no_board(),
-        )
-        issues = answer.get("issues") or []
-        return [js.plan_issue(raw, self.site, points, flag) for raw in issues[:limit]]
+        fields = ",".join(self._wanted(points, flag))
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            params = {"startAt": len(found), "maxResults": limit - len(found), "fields": fields}
+            answer = self._call(partial(_agile_get, path, params), missing=self._no_board())
+            page = answer.get("issues") or []
+            found += page
+            total = answer.get("total")
+            if not page or (isinstance(total, int) and len(found) >= total):
+                break
+        return [js.plan_issue(raw, self.site, points, flag) for raw in found[:limit]]
 
     def issue(self, key: str) -> PlanIssue:
         """One issue by key; NotFound when Jira has none by that key."""
@@ -242,3 +248,7 @@ class JiraTracker:
                     options={"check_update": False},
                 )
             return self._client
+
+
+def _agile_get(path: str, params: dict[str, Any], client: JIRA) -> Any:
+    return client._get_json(path, params=params, base=client.AGILE_BASE_URL)

@@ -83,6 +83,18 @@ def test_users_by_email_summaries_and_backlog(cloud: JiraCloud) -> None:
     assert [i.key for i in jira.backlog(5)] == ["OPS-9"]
 
 
+def test_a_long_backlog_is_read_page_by_page(cloud: JiraCloud) -> None:
+    for n in range(100, 220):
+        cloud.state.issues[f"OPS-{n}"] = CloudIssue(f"OPS-{n}", f"Backlog item {n}")
+    cloud.state.page_cap = 50
+    jira = tracker(cloud)
+    keys = [i.key for i in jira.backlog(500)]
+    assert len(keys) == 121 and keys[0] == "OPS-9" and keys[-1] == "OPS-219"
+    assert [i.key for i in jira.backlog(60)][-1] == "OPS-158"
+    pages = [p for p in cloud.state.paths if p.endswith("/backlog")]
+    assert len(pages) == 3 + 2  # 50 + 50 + 21 items, then 50 + 10
+
+
 def test_refused_credentials_are_named_without_the_token(cloud: JiraCloud) -> None:
     with pytest.raises(JiraUnavailable) as refused:
         tracker(cloud, token="wrong-token").active_sprint()

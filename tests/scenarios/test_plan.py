@@ -3,6 +3,7 @@ fake) and back."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -155,6 +156,47 @@ def test_a_slow_plan_add_says_it_is_still_going_and_then_answers(
         assert done
         assert "Created" in reply_to(harness, "U0ALICE", nth=3)
         assert jira_dc.issue("OPS-2")["fields"]["summary"] == "Slow Jira ticket"
+    finally:
+        harness.bot.stop()
+        harness.slack.close()
+
+
+def test_a_long_backlog_pages_in_place_and_filters(
+    workspace: SlackWorkspace, settings: Settings, jira_dc: JiraDC
+) -> None:
+    world = World().sprint(11, "Sprint 11", "active")
+    for n in range(1, 61):
+        world.issue(n, f"Backlog item {n}", assignee="alice" if n % 3 == 0 else None)
+    jira_dc.seed(world)
+    harness = started(workspace, settings, jira_dc.url)
+    try:
+        harness.slack.slash("/plan", "backlog")
+        ws = harness.workspace
+
+        def listed() -> list[str]:
+            return [str(e.blocks) for e in ws.ephemerals("C0DEV", "U0ALICE") if e.blocks]
+
+        ws.wait_for(lambda: any("*Backlog*" in b for b in listed()), timeout=20)
+        (message,) = [e for e in ws.ephemerals("C0DEV", "U0ALICE") if e.blocks]
+        first = str(message.blocks)
+        assert "60 items: 0 blocked, 40 unassigned" in first and "items 1-40 of 60" in first
+        on_first = set(re.findall(r"\|(OPS-\d+)>", first))
+        assert len(on_first) == 40
+        button = next(
+            element
+            for block in message.blocks or []
+            if block["type"] == "actions"
+            for element in block["elements"]
+            if element["text"]["text"] == "Next"
+        )
+        harness.slack.block_action("U0ALICE", "C0DEV", message.ts, button["action_id"],
+                                   button["value"])  # fmt: skip
+        ws.wait_for(lambda: "items 41-60 of 60" in listed()[0], timeout=20)
+        on_second = set(re.findall(r"\|(OPS-\d+)>", listed()[0]))
+        assert len(on_second) == 20 and not on_first & on_second
+
+        harness.slack.slash("/plan", "backlog unassigned page 1", user_id="U0BOB")
+        assert "40 shown" in reply_to(harness, "U0BOB")
     finally:
         harness.bot.stop()
         harness.slack.close()

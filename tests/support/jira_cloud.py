@@ -168,9 +168,12 @@ def agile(state: CloudState, path: str, query: dict[str, Any], base: str) -> tup
         return 200, {"maxResults": 50, "startAt": 0, "isLast": True, "values": values}
     if path == f"{board}/backlog":
         keys = [k for k, i in state.issues.items() if i.sprint is None and i.status != "Done"]
-        limit = int(query.get("maxResults") or 50)
-        issues = [issue_json(state, state.issues[k], base) for k in keys[:limit]]
-        return 200, {"startAt": 0, "maxResults": limit, "total": len(keys), "issues": issues}
+        # Cloud answers at most its page size, whatever maxResults asks for.
+        start = int(query.get("startAt") or 0)
+        limit = min(int(query.get("maxResults") or 50), state.page_cap)
+        page = keys[start : start + limit]
+        issues = [issue_json(state, state.issues[k], base) for k in page]
+        return 200, {"startAt": start, "maxResults": limit, "total": len(keys), "issues": issues}
     return 404, {"errorMessages": [_NO_BOARD], "errors": {}}
 
 

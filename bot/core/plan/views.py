@@ -9,6 +9,7 @@ from datetime import date
 
 from bot.core.blocks import MAX_BLOCKS, SECTION_LIMIT, escape
 from bot.core.blocks import section as _section
+from bot.core.listing import Filters, Listing
 from bot.core.plan.model import (
     Category,
     DigestMemory,
@@ -53,13 +54,47 @@ def mine_view(report: SprintReport, issues: Sequence[PlanIssue], today: date) ->
     return fit(f"Your {len(issues)} items in {sprint.name}", lines, report.board_url)
 
 
-def backlog_view(issues: Sequence[PlanIssue], board_url: str) -> Reply:
-    """The top of the backlog, in rank order."""
-    if not issues:
-        return fit("The backlog is empty", ["_The backlog is empty._"], board_url)
-    lines = [f"*Backlog: top {len(issues)}*"]
-    lines += [f"{n}. {issue_line(issue)}" for n, issue in enumerate(issues, 1)]
-    return fit(f"Backlog: top {len(issues)}", lines, board_url)
+BACKLOG_STATES = ("todo", "in-progress", "blocked", "unassigned")
+
+
+def backlog_listing(
+    issues: Sequence[PlanIssue], filters: Filters, own: frozenset[str], board_url: str
+) -> Listing:
+    """The backlog in rank order, by state (todo, in-progress, blocked, unassigned) and
+    `mine` (`own` holds the caller's issue keys)."""
+    kept = [
+        (rank, issue)
+        for rank, issue in enumerate(issues, 1)
+        if (not filters.states or filters.states & _backlog_states(issue))
+        and (not filters.mine or issue.key in own)
+    ]
+    blocked = sum(issue.blocked for issue in issues)
+    unassigned = sum(issue.assignee is None for issue in issues)
+    return Listing(
+        title="Backlog",
+        summary=f"{len(issues)} items: {blocked} blocked, {unassigned} unassigned"
+        + (f" · {len(kept)} shown" if len(kept) != len(issues) else "")
+        + f" · <{board_url}|board>",
+        rows=tuple(f"{rank}. {issue_line(issue)}" for rank, issue in kept),
+        columns=("rank", "key", "summary", "status", "type", "assignee", "points", "url"),
+        records=tuple(_backlog_record(rank, issue) for rank, issue in kept),
+        empty="No backlog item matches." if issues else "The backlog is empty.",
+    )
+
+
+def _backlog_states(issue: PlanIssue) -> set[str]:
+    states = {"in-progress" if issue.category is Category.IN_PROGRESS else "todo"}
+    if issue.blocked:
+        states.add("blocked")
+    if issue.assignee is None:
+        states.add("unassigned")
+    return states
+
+
+def _backlog_record(rank: int, issue: PlanIssue) -> tuple[str, ...]:
+    points = _num(issue.points) if issue.points is not None else ""
+    return (str(rank), issue.key, issue.summary, issue.status, issue.issue_type,
+            issue.assignee or "", points, issue.url)  # fmt: skip
 
 
 def issue_view(issue: PlanIssue, board_url: str, lead: str = "") -> Reply:
