@@ -171,6 +171,7 @@ def build(
     builds = _build_stages(base, engine, docker_host)
     deploys = _deploy_desk(base, engine, docker_host)
     background = Background.threaded(notifier)
+    probe = HttpProbe()
     services = replace(
         base,
         builds=builds,
@@ -179,7 +180,7 @@ def build(
         digests=SqlDigestLedger(engine, clock),
         background=background,
         inventory=DockerInventory(docker_host),
-        probe=HttpProbe(),
+        probe=probe,
     )
     registry = Registry()
     commands.register_all(registry, services)
@@ -220,6 +221,7 @@ def build(
     deploys.start_background(DEPLOY_SWEEP_SECONDS)
     opsloop.bounded_stops.append(deploys.stop_background)
     opsloop.on_stop.append(background.stop)
+    opsloop.on_stop.append(probe.close)
     opsloop.scheduler = _schedules(services, engine)
     if opsloop.scheduler is not None:
         opsloop.scheduler.start()

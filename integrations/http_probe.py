@@ -15,12 +15,20 @@ class HttpProbe:
 
     def __init__(self, timeout: float = PROBE_TIMEOUT) -> None:
         self._timeout = timeout
+        # One client for every check (thread-safe): a new one per check would build an SSL
+        # context each time, which costs more than a check of a service on this host.
+        self._client = httpx.Client(
+            timeout=timeout, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+
+    def close(self) -> None:
+        """Close the shared client."""
+        self._client.close()
 
     def check(self, url: str) -> Probe:
         """Up on 2xx or 3xx; down on any other status or no answer in time."""
         try:
-            with httpx.Client(timeout=self._timeout, trust_env=False) as client:
-                answer = client.get(url)
+            answer = self._client.get(url)
         except httpx.TimeoutException:
             return Probe(Health.DOWN, f"no answer within {self._timeout:g}s")
         except httpx.HTTPError as error:

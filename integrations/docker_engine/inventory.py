@@ -72,20 +72,25 @@ class DockerInventory:
     def _labelled_containers(
         self, client: docker.DockerClient
     ) -> dict[tuple[str, str], Deployment]:
+        # The low-level listing is one request, like `docker ps`; the high-level one would
+        # inspect every container after it.
+        rows = client.api.containers(all=True, filters={"label": LABEL_SERVICE})
         found = {}
-        for container in client.containers.list(all=True, filters={"label": LABEL_SERVICE}):
-            labels: Mapping[str, str] = container.labels or {}
+        for row in rows:
+            labels: Mapping[str, str] = row.get("Labels") or {}
             key = (labels.get(LABEL_SERVICE, ""), labels.get(LABEL_ENV, ""))
-            if container.name != deployment_name(*key):
-                continue  # a candidate or a leftover of a swap, not the deployment itself
+            name = str((row.get("Names") or [""])[0]).lstrip("/")
+            if name != deployment_name(*key):
+                continue  # a candidate, a Swarm task or a leftover of a swap
+            published = [p["PublicPort"] for p in row.get("Ports") or [] if p.get("PublicPort")]
             found[key] = Deployment(
-                name=container.name,
+                name=name,
                 kind="container",
-                state=str(container.status),
+                state=str(row.get("State", "")),
                 version=labels.get(LABEL_VERSION),
                 # Containers carry their image's labels, so no image inspection is needed.
                 revision=labels.get(OCI_REVISION),
-                port=_host_port(container.ports or {}),
+                port=int(published[0]) if published else None,
             )
         return found
 
