@@ -38,6 +38,11 @@ from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+STORE_DOWN = Reply(
+    text=":warning: opsloop cannot reach its store right now, so nothing was done. "
+    "Try again in a minute."
+)
+
 REPLAY_DETAIL = "refused: a replay of a command already handled (same trigger_id)"
 # The ledger keeps keys of up to 64 characters; Slack's trigger ids are about 40.
 _KEY_ROOM = 64
@@ -90,9 +95,18 @@ class Router:
         """Parse, authorise, run and answer one command, and audit it, whatever happens.
         A command whose answer follows later is audited as pending and settled by the
         stage that sends that answer. A replayed command is audited as denied, not run."""
-        command = without_prefix(command, self._d.command_prefix)
+        known = {*self._d.registry.commands(), "/ops"}
+        command = without_prefix(command, self._d.command_prefix, known)
         record = _AuditRecord(self, command)
-        if not self._first_delivery(command):
+        first = best_effort(
+            "check the command's trigger_id", partial(self._first_delivery, command)
+        )
+        if first is None:
+            # The store did not answer: nothing can be decided or recorded, but the user
+            # must hear that, not silence.
+            self._d.notifier.respond(command.response_url, STORE_DOWN)
+            return
+        if not first:
             log.warning("refused a replayed %s (its trigger_id was handled before)", record.verb)
             record.settle(Outcome.DENIED, REPLAY_DETAIL)
             return

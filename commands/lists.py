@@ -1,14 +1,20 @@
 """The buttons under every list: Previous and Next edit the list in place, Export shares the
 whole list as a CSV file in the channel. The lists themselves are declared by their stages
-(`registry.add_list`)."""
+(`registry.add_list`). Rebuilding a list can be slow (the engine, health checks, Jira), so
+it runs on the Background threads, like the command that first showed it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from bot.core.errors import NotFound
 from bot.core.listing import ListAction, ListQuery, ListVerb
-from bot.core.values import Click, Reply
+from bot.core.values import AuditEntry, Click, Invocation, Outcome, Reply
 from bot.core.verbs import Registry
 from commands.dependencies import Services
+
+DEADLINE = 30.0
 
 
 def register(registry: Registry, services: Services) -> None:
@@ -23,23 +29,56 @@ def register(registry: Registry, services: Services) -> None:
 
     def turn(click: Click) -> Reply:
         query = ListQuery.decode(click.value)
-        page = listed(query, click.user_id).reply(
-            click.user_id, [*query.words, "page", str(query.page)]
-        )
-        return Reply(text=page.text, blocks=page.blocks, replace=True)
+        listing = listed(query, click.user_id)
+        words = [*query.words, "page", str(query.page)]
+
+        def work() -> Reply:
+            return replace(listing.reply(click.user_id, words), replace=True)
+
+        return in_background(click, query, work, f"page {query.page}")
 
     def export(click: Click) -> Reply:
         query = ListQuery.decode(click.value)
-        name, content, count = listed(query, click.user_id).export(click.user_id, query.words)
-        asked = " ".join((query.verb, *query.words))
-        services.notifier.upload(
-            click.channel_id,
-            name,
-            content,
-            f"<@{click.user_id}> exported `/{asked}`: {count} items.",
+        listing = listed(query, click.user_id)
+
+        def work() -> Reply:
+            name, content, count = listing.export(click.user_id, query.words)
+            asked = " ".join((query.verb, *query.words))
+            services.notifier.upload(
+                click.channel_id, name, content,
+                f"<@{click.user_id}> exported `/{asked}`: {count} items.",
+            )  # fmt: skip
+            services.audit.append(
+                AuditEntry(services.clock.now(), click.user_id, click.channel_id,
+                           f"{query.verb} export", " ".join(query.words), Outcome.OK.value,
+                           f"{count} items shared as {name}")
+            )  # fmt: skip
+            return Reply(text=f":page_facing_up: `{name}` ({count} items) is in the channel.")
+
+        return in_background(click, query, work, "the export")
+
+    def in_background(
+        click: Click, query: ListQuery, work: Callable[[], Reply], what: str
+    ) -> Reply:
+        background = services.background
+        if background is None:
+            return work()
+        return background.answer(
+            _as_invocation(click, query),
+            work,
+            deadline=DEADLINE,
+            waiting=f"Preparing {what} of `/{query.verb}`…",
+            late=f"Preparing {what} took more than {DEADLINE:g} seconds; try again later.",
         )
-        return Reply(text=f":page_facing_up: `{name}` ({count} items) is in the channel.")
 
     registry.on_click(ListAction.PREVIOUS.value, turn)
     registry.on_click(ListAction.NEXT.value, turn)
     registry.on_click(ListAction.EXPORT.value, export)
+
+
+def _as_invocation(click: Click, query: ListQuery) -> Invocation:
+    """The click as the Background threads answer it: through the click's response_url."""
+    return Invocation(
+        verb=query.verb, args={}, options={}, user_id=click.user_id, channel_id=click.channel_id,
+        team_id="", response_url=click.response_url, text=" ".join(query.words), command="",
+    )  # fmt: skip

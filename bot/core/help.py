@@ -19,8 +19,9 @@ def overview(verbs: list[Verb], may_run: Callable[[Verb], bool] = lambda _verb: 
             "`/ops <verb> ...`. `/ops help <verb>` tells more about one."
         )
     ]
-    allowed = [verb for verb in verbs if may_run(verb)]
-    refused = [verb for verb in verbs if not may_run(verb)]
+    runnable = {verb.name: may_run(verb) for verb in verbs}
+    allowed = [verb for verb in verbs if runnable[verb.name]]
+    refused = [verb for verb in verbs if not runnable[verb.name]]
     lines_by_stage = groupby(allowed, key=lambda verb: verb.stage)
     for stage, stage_verbs in lines_by_stage:
         lines = [f"*{stage}*"]

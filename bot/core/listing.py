@@ -142,8 +142,17 @@ class Listing:
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(self.columns)
-        writer.writerows(self.records)
+        writer.writerows([_inert(cell) for cell in record] for record in self.records)
         return out.getvalue().encode("utf-8")
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet shows as text: lock reasons, audit arguments and Jira summaries
+    are typed by people, and one starting with = + - @ would otherwise run as a formula."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS else cell
+
+
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 @dataclass(frozen=True, slots=True)

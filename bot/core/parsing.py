@@ -52,12 +52,20 @@ def split_words(text: str) -> list[str]:
         raise UsageError(f"I could not read that command: {error}.") from error
 
 
-def without_prefix(command: SlashCommand, prefix: str) -> SlashCommand:
+def without_prefix(command: SlashCommand, prefix: str, known: Collection[str]) -> SlashCommand:
     """The command as the verbs name it: `/ops-deploy` is `/deploy` when the app's commands
-    carry the prefix `ops-` (opsloop manifest --prefix). Names without it pass unchanged."""
-    name = command.command.lstrip("/")
-    if prefix and name.lower().startswith(prefix.lower()) and len(name) > len(prefix):
-        return dataclasses.replace(command, command="/" + name[len(prefix) :])
+    carry the prefix `ops-` (opsloop manifest --prefix). A name that is itself one of the
+    `known` commands (`/release` with the prefix `re`) or whose remainder is not one passes
+    unchanged."""
+    name = command.command.lstrip("/").lower()
+    rest = name[len(prefix) :]
+    if (
+        prefix
+        and name.startswith(prefix.lower())
+        and f"/{name}" not in known
+        and f"/{rest}" in known
+    ):
+        return dataclasses.replace(command, command="/" + rest)
     return command
 
 

@@ -122,3 +122,19 @@ def test_dangerous_refs_are_refused(ref: str) -> None:
 def test_unicode_arguments_are_echoed_safely() -> None:
     with pytest.raises(UsageError, match="Unknown environment `pröd`"):
         bind(LOCK, ["pröd"], CATALOG)
+
+
+def test_a_prefix_never_hides_a_plain_command_name() -> None:
+    from bot.core.parsing import without_prefix
+    from bot.core.values import SlashCommand
+
+    known = {"/release", "/lease", "/deploy", "/ops"}
+
+    def named(command: str) -> str:
+        typed = SlashCommand(command=command, text="", user_id="U0A", channel_id="C0A",
+                             team_id="T0A", response_url="")  # fmt: skip
+        return without_prefix(typed, "re", known).command
+
+    assert named("/release") == "/release"  # a plain name stays what it is
+    assert named("/relock") == "/relock"  # `/lock` is no command here: nothing to strip to
+    assert named("/redeploy") == "/deploy"

@@ -201,3 +201,14 @@ def test_the_bot_answers_to_prefixed_command_names(
     finally:
         prefixed.bot.stop()
         prefixed.slack.close()
+
+
+def test_a_command_while_the_store_does_not_answer_is_told_so(harness: Harness) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down(_key: str) -> bool:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    harness.bot.router._d.events.claim = down  # type: ignore[method-assign]
+    harness.slack.slash("/lock", "prod")
+    assert "cannot reach its store right now, so nothing was done" in reply_to(harness, "U0ALICE")

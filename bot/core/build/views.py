@@ -102,11 +102,14 @@ def interrupted_note(job: Job) -> Reply:
 def jobs_listing(jobs: Sequence[Job], now: datetime, filters: Filters, user: str) -> Listing:
     """`/build list`: builds, tests and releases newest first, by service, state (or kind)
     and `mine`."""
+    kinds = {kind.value for kind in JobKind} & filters.states
+    states = filters.states - kinds
     kept = [
         job
         for job in jobs
         if filters.service(job.service)
-        and (filters.state(job.state.value) or filters.state(job.kind.value))
+        and (not kinds or job.kind.value in kinds)
+        and (not states or job.state.value in states)
         and (not filters.mine or job.user_id == user)
     ]
     running = sum(job.state is JobState.RUNNING for job in kept)
@@ -121,7 +124,8 @@ def jobs_listing(jobs: Sequence[Job], now: datetime, filters: Filters, user: str
         )
     return Listing(
         title="Builds, tests and releases",
-        summary=f"{len(kept)} jobs: {running} running, {queued} queued, {failed} failed",
+        summary=f"{len(kept)} jobs (of the latest {len(jobs)}): {running} running, "
+        f"{queued} queued, {failed} failed",
         rows=tuple(rows),
         columns=JOB_COLUMNS,
         records=tuple(_record(job) for job in kept),

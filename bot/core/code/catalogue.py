@@ -176,7 +176,7 @@ def _filtered(entry: CatalogueEntry, filters: Filters) -> CatalogueEntry:
 
 def _states(entry: CatalogueEntry, context: CatalogueContext) -> set[ServiceState]:
     states = set()
-    if any(row.probe.health is Health.DOWN for row in entry.rows):
+    if any(row.probe.health is Health.DOWN or _stopped(row) for row in entry.rows):
         states.add(ServiceState.UNHEALTHY)
     elif entry.rows and all(row.probe.health is Health.UP for row in entry.rows):
         states.add(ServiceState.HEALTHY)
@@ -187,6 +187,17 @@ def _states(entry: CatalogueEntry, context: CatalogueContext) -> set[ServiceStat
     if any(row.env in context.locked for row in entry.rows):
         states.add(ServiceState.LOCKED)
     return states
+
+
+def _stopped(row: EnvironmentRow) -> bool:
+    """A container that is not running (exited, restarting, dead), or a Swarm service
+    scaled to nothing, serves nobody whatever its health path would say."""
+    running = row.deployment
+    if running is None:
+        return False
+    if running.kind == "container":
+        return running.state != "running"
+    return running.state.startswith("0 ")
 
 
 def _line(entry: CatalogueEntry, context: CatalogueContext) -> str:
@@ -212,7 +223,13 @@ def _cell(service: str, row: EnvironmentRow, context: CatalogueContext) -> str:
         return f"{icon} `{row.env}` not running{marks}"
     version = escape(running.version or "unknown version")
     revision = f" ({running.revision[:7]})" if running.revision else ""
-    shown = f"<{row.endpoint}|{health.value}>" if row.endpoint else f"health {health.value}"
+    if _stopped(row):
+        icon = ":red_circle:"
+        shown = escape(running.state)
+    elif row.endpoint:
+        shown = f"<{row.endpoint}|{health.value}>"
+    else:
+        shown = f"health {health.value}"
     why = f" {escape(row.probe.detail)}" if health is Health.DOWN else ""
     return f"{icon} `{row.env}` *{version}*{revision} {shown}{why}{marks}"
 

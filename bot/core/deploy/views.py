@@ -135,8 +135,8 @@ def deploys_listing(requests: Sequence[DeployRequest], filters: Filters, user: s
     failed = sum(r.state is DeployState.FAILED for r in kept)
     return Listing(
         title="Deploys",
-        summary=f"{len(kept)} deploys: {active} running or waiting ({pending} for approval), "
-        f"{failed} failed",
+        summary=f"{len(kept)} deploys (of the latest {len(requests)}): {active} running or "
+        f"waiting ({pending} for approval), {failed} failed",
         rows=tuple(_line(r) for r in kept),
         columns=("id", "kind", "service", "env", "from", "to", "state", "requester", "at"),
         records=tuple(_record(r) for r in kept),
