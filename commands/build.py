@@ -99,9 +99,15 @@ def register(registry: Registry, services: Services) -> None:
 
 
 def in_background(
-    services: Services, invocation: Invocation, what: str, work: Callable[[], Reply]
+    services: Services,
+    invocation: Invocation,
+    what: str,
+    work: Callable[[], Reply],
+    *,
+    patient: bool = False,
 ) -> Reply:
-    """`work`'s answer, prepared on the Background threads (at once when it is quick)."""
+    """`work`'s answer, prepared on the Background threads (at once when it is quick);
+    `patient` work may wait minutes for other jobs (a /release waiting for its test)."""
     background = services.background
     if background is None:
         return work()
@@ -113,6 +119,7 @@ def in_background(
         late=f"Still preparing {what} after {DEADLINE:g} seconds (git or the engine is slow). "
         "Do not run it again: the answer follows here.",
         writes=True,
+        patient=patient,
     )
 
 

@@ -67,7 +67,7 @@ def register(registry: Registry, services: Services) -> None:
             steps = releasing(stages.deps, repo, service.image, info.id, services.issues)
             return started(*stages.runner.submit(job, steps))
 
-        return in_background(services, invocation, f"`{name}` {version}", work)
+        return in_background(services, invocation, f"`{name}` {version}", work, patient=True)
 
     registry.add(
         Verb(

@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 QUICK_WAIT = 0.5
 WORK_THREADS = 4
 WATCH_THREADS = 4
+PATIENT_THREADS = 8
 
 
 class Background:
     """Runs work on `work_pool` and follows slow work up from `watch_pool` (kept apart, so
-    that hung work can never starve the watchers that report it)."""
+    that hung work can never starve the watchers that report it). Work that waits on
+    purpose for minutes (a /release waiting for its test) runs on `patient_pool`, so it
+    never takes a thread from the quick answers (/plan, /services)."""
 
     def __init__(
         self,
@@ -35,9 +38,11 @@ class Background:
         watch_pool: Executor,
         notifier: Notifier,
         quick_wait: float = QUICK_WAIT,
+        patient_pool: Executor | None = None,
     ) -> None:
         self._work = work_pool
         self._watch = watch_pool
+        self._patient = patient_pool or work_pool
         self._notifier = notifier
         self._quick = quick_wait
 
@@ -46,11 +51,12 @@ class Background:
         """With thread pools of its own (stop() shuts them down)."""
         work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="opsloop-slow")
         watch = ThreadPoolExecutor(WATCH_THREADS, thread_name_prefix="opsloop-watch")
-        return cls(work, watch, notifier)
+        patient = ThreadPoolExecutor(PATIENT_THREADS, thread_name_prefix="opsloop-patient")
+        return cls(work, watch, notifier, patient_pool=patient)
 
     def stop(self) -> None:
         """Stop taking work; work in hand ends on its own (every call has a timeout)."""
-        for pool in (self._work, self._watch):
+        for pool in {self._work, self._watch, self._patient}:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def answer(
@@ -62,13 +68,14 @@ class Background:
         waiting: str,
         late: str,
         writes: bool = False,
+        patient: bool = False,
     ) -> Reply:
         """`work`'s reply when it comes within the quick wait; otherwise `waiting` now and
         the reply (or `late`, after `deadline` seconds) through the invocation's
         response_url, settling its outcome. With `writes`, `late` must say the work is still
         going: the reply still follows when the work ends (within the response_url's 30
-        minutes)."""
-        future = self._work.submit(work)
+        minutes). `patient` work may wait for minutes on purpose and runs apart."""
+        future = (self._patient if patient else self._work).submit(work)
         try:
             return future.result(timeout=self._quick)
         except FutureTimeout:
