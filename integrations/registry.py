@@ -103,7 +103,18 @@ class Registry:
             following = response.links.get("next", {}).get("url")
             if not following:
                 return found
-            url = str(response.url.join(following))
+            next_url = response.url.join(following)
+            if (next_url.scheme, next_url.host, next_url.port) != (
+                response.url.scheme,
+                response.url.host,
+                response.url.port,
+            ):
+                # The credentials go with every request: never to another origin.
+                raise RegistryUnavailable(
+                    f"The registry {self.host} sent the next page of {repository}'s tags to "
+                    "another host; opsloop does not follow it there."
+                )
+            url = str(next_url)
         raise RegistryUnavailable(
             f"The registry {self.host} listed more than {MAX_PAGES} pages of tags for "
             f"{repository}; opsloop stopped there."

@@ -123,6 +123,8 @@ class _TokenRegistry:
     def __init__(self, users: dict[str, str], anonymous: bool = False) -> None:
         self.token_requests: list[dict[str, list[str]]] = []
         self.tokens: set[str] = set()
+        self.elsewhere = ""
+        """Where the Link header sends the next page: this registry when empty."""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -143,7 +145,7 @@ class _TokenRegistry:
                     challenge = f'Bearer realm="{realm}",service="test",scope="{scope}"'
                     self._send(401, {"errors": []}, {"WWW-Authenticate": challenge})
                 elif "last=" not in parts.query:
-                    link = '</v2/team/web/tags/list?n=2&last=1.1.0>; rel="next"'
+                    link = f'<{owner.elsewhere}/v2/team/web/tags/list?n=2&last=1.1.0>; rel="next"'
                     self._send(200, {"tags": ["1.0.0", "1.1.0"]}, {"Link": link})
                 else:
                     self._send(200, {"tags": ["2.0.0"]}, {})
@@ -253,3 +255,19 @@ def test_a_token_realm_over_plain_http_gets_no_credentials_from_a_secure_registr
     with pytest.raises(RegistryUnavailable, match="not an HTTPS address") as refused:
         flow.send(challenge)
     assert PASSWORD not in refused.value.message
+
+
+def test_a_next_page_on_another_host_is_not_followed_with_the_credentials(tmp_path: Path) -> None:
+    service = _TokenRegistry({"ci-bot": PASSWORD})
+    service.elsewhere = "http://127.0.0.2:9"
+    host = f"127.0.0.1:{service.port}"
+    config = tmp_path / "config.json"
+    login = base64.b64encode(f"ci-bot:{PASSWORD}".encode()).decode()
+    config.write_text(json.dumps({"auths": {host: {"auth": login}}}))
+    registry = Registry(host, RegistryAccess(docker_config=config))
+    try:
+        with pytest.raises(RegistryUnavailable, match="to another host"):
+            registry.tags("team/web")
+    finally:
+        registry.close()
+        service.stop()
