@@ -22,8 +22,10 @@ from bot.core.background import Background
 from bot.core.build.runner import JobRunner
 from bot.core.build.stages import BuildStages, StageDeps
 from bot.core.clock import Clock, SystemClock
+from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.draining import DrainingPool
+from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
 from bot.core.verbs import Registry
@@ -38,6 +40,7 @@ from bot.store.audit import SqlAuditLog, SqlEventLedger
 from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
+from bot.store.outbox import SqlOutboxStore
 from bot.store.schedules import SqlDigestLedger, SqlFireLedger
 from commands.dependencies import Services
 from integrations.docker_engine.deployments import DockerDeployments
@@ -153,6 +156,8 @@ def build(
         logger=logging.getLogger("opsloop.slack_api"),
     )
     notifier = SlackNotifier(client, redact, metrics)
+    courier = _courier(settings, engine, redact, metrics, clock)
+    outbox = Outbox(SqlOutboxStore(engine), clock, on_record=courier.wake)
     state_dir = settings.state_dir.resolve()
     docker_host = config.docker.host or settings.docker_host
     tracker = JiraTracker(config.jira) if config.jira else None
@@ -167,9 +172,10 @@ def build(
         state_dir=state_dir,
         repository=lambda source: GitRepo(source, state_dir / "repos"),
         issues=tracker,
+        outbox=outbox,
     )
-    builds = _build_stages(base, engine, docker_host)
-    deploys = _deploy_desk(base, engine, docker_host)
+    builds = _build_stages(base, engine, docker_host, outbox)
+    deploys = _deploy_desk(base, engine, docker_host, outbox)
     background = Background.threaded(notifier)
     probe = HttpProbe()
     services = replace(
@@ -213,6 +219,8 @@ def build(
         redact=redact,
     )
     # The stages' own threads, each with its stop hook, in the order they must stop.
+    # Messages earlier runs left undelivered go out first.
+    courier.start()
     # Jobs a restart cut short are marked failed before new requests come in.
     builds.runner.recover()
     opsloop.bounded_stops.append(builds.runner.stop)
@@ -226,16 +234,35 @@ def build(
     if opsloop.scheduler is not None:
         opsloop.scheduler.start()
         opsloop.on_stop.append(opsloop.scheduler.stop)
+    # Last of the bounded stops: the stages above may still record announcements.
+    opsloop.bounded_stops.append(courier.stop)
     return opsloop
 
 
-def _build_stages(services: Services, engine: Engine, docker_host: str | None) -> BuildStages:
+def _courier(
+    settings: Settings, engine: Engine, redact: Redactor, metrics: Metrics, clock: Clock
+) -> OutboxCourier:
+    """The outbox's courier, on a Slack client of its own without retries: the courier
+    waits out 429s and 5xx itself, per message, instead of in the middle of a call."""
+    client = WebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        retry_handlers=[],
+        logger=logging.getLogger("opsloop.slack_api"),
+    )
+    return OutboxCourier(SqlOutboxStore(engine), SlackNotifier(client, redact, metrics), clock)
+
+
+def _build_stages(
+    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+) -> BuildStages:
     """Build, test and release: jobs in the store, run on the engine by a runner of their own."""
     jobs = SqlJobStore(engine)
     deps = StageDeps(
         engine=DockerImages(docker_host),
         registry=RegistryReleases(_registry_access(services.config)),
         notifier=services.notifier,
+        outbox=outbox,
         clock=services.clock,
         work_dir=services.state_dir / "work",
         ops_channel=services.config.slack.ops_channel,
@@ -244,7 +271,9 @@ def _build_stages(services: Services, engine: Engine, docker_host: str | None) -
     return BuildStages(jobs, runner, deps)
 
 
-def _deploy_desk(services: Services, engine: Engine, docker_host: str | None) -> DeployDesk:
+def _deploy_desk(
+    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+) -> DeployDesk:
     """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
     return build_desk(
         estate=deploy_estate(services.config),
@@ -253,6 +282,7 @@ def _deploy_desk(services: Services, engine: Engine, docker_host: str | None) ->
         engine=DockerDeployments(docker_host, services.clock),
         images=RegistryImages(_registry_access(services.config)),
         notifier=services.notifier,
+        outbox=outbox,
         directory=services.directory,
         clock=services.clock,
         repository=services.repository,

@@ -15,6 +15,7 @@ from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock, SystemClock
 from bot.core.code.catalogue import HealthProbe, Inventory
 from bot.core.deploy.desk import DeployDesk
+from bot.core.outbox import Outbox
 from bot.core.plan.model import DigestLedger, Tracker
 from bot.core.ports import AuditLog, Directory, Notifier
 
@@ -54,6 +55,8 @@ class Services:
     """Deploy requests, approvals, locks and their execution on the engine."""
     access: Access = field(default=OPEN)
     """Who may run which verb (opsloop.yml's access section), and who is an admin."""
+    outbox: Outbox | None = field(default=None)
+    """Messages that must land once without the caller waiting on Slack (announcements)."""
 
     @classmethod
     def unwired(cls) -> Services:

@@ -231,21 +231,24 @@ def digest_channel(services: Services) -> str:
 
 
 def post_digest(services: Services, fire_time: datetime) -> None:
-    """The scheduled sprint digest, posted to the team's channel (one fire time, one post)."""
-    if services.tracker is None:
+    """The scheduled sprint digest for the team's channel (one fire time, one post), through
+    the outbox: it lands once, when Slack takes it."""
+    if services.tracker is None or services.outbox is None:
         return
     channel = digest_channel(services)
+    key = f"{DIGEST_JOB}-{fire_time.isoformat()}"
     try:
         report = services.tracker.active_sprint()
     except OpsloopError as error:
-        services.notifier.post(channel, Reply(text=f":warning: Sprint digest: {error.message}"))
+        said = Reply(text=f":warning: Sprint digest: {error.message}")
+        services.outbox.post(channel, said, key=key)
         return
     if report is None:
         text = "Sprint digest: the board has no active sprint."
-        services.notifier.post(channel, Reply(text=text))
+        services.outbox.post(channel, Reply(text=text), key=key)
         return
     memory = services.digests.load(DIGEST_JOB) if services.digests else None
-    services.notifier.post(channel, views.digest_view(report, memory, fire_time.date()))
+    services.outbox.post(channel, views.digest_view(report, memory, fire_time.date()), key=key)
     if services.digests is not None:
         done = frozenset(i.key for i in report.issues if i.category.name == "DONE")
         services.digests.save(

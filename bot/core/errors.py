@@ -12,7 +12,9 @@
         ├── EngineUnavailable    the Docker engine
         ├── RegistryUnavailable  the image registry
         ├── RepositoryUnavailable a service's git repository
-        └── JiraUnavailable      Jira
+        ├── JiraUnavailable      Jira
+        └── SlackUnavailable     Slack answered 5xx, or not at all: try again later
+            └── RateLimited      Slack answered 429: try again after `retry_after`
 
 The router turns every one of them into a short ephemeral reply in one place. Anything
 else is a bug: it is logged with context and the user is told the command failed.
@@ -90,3 +92,16 @@ class JiraUnavailable(IntegrationError):
 
 class RepositoryUnavailable(IntegrationError):
     """A service's git repository could not be read."""
+
+
+class SlackUnavailable(IntegrationError):
+    """Slack failed on its side (5xx) or could not be reached: the same call may work later.
+    Any other IntegrationError from Slack is a refusal that trying again cannot fix."""
+
+
+class RateLimited(SlackUnavailable):
+    """Slack answered 429: nothing was done, and it asks to wait `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

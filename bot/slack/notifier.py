@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from bot.core.errors import IntegrationError
+from bot.core.errors import IntegrationError, RateLimited, SlackUnavailable
 from bot.core.redact import Redactor
 from bot.core.values import Block, MessageRef, Reply
 from bot.metrics import Metrics
@@ -140,7 +140,10 @@ class SlackNotifier:
         except SlackApiError as error:
             code = str(error.response.get("error", "unknown"))
             self._metrics.slack_api_errors.labels(method=method, error=code).inc()
-            raise IntegrationError(f"Slack refused {method}: {code}.") from error
+            raise _refusal(method, code, error) from error
+        except OSError as error:  # refused, reset or timed out: urllib's errors are OSErrors
+            self._metrics.slack_api_errors.labels(method=method, error="unreachable").inc()
+            raise SlackUnavailable(f"Slack did not answer {method}.") from error
         data = response.data
         if not isinstance(data, dict):
             raise IntegrationError(f"Slack sent an unreadable answer to {method}.")
@@ -162,3 +165,17 @@ class SlackNotifier:
         if isinstance(value, list | tuple):
             return [self._redact_tree(item) for item in value]
         return value
+
+
+def _refusal(method: str, code: str, error: SlackApiError) -> IntegrationError:
+    """The error for an answer that was not ok: a 429 or a 5xx may work later, the rest
+    will not."""
+    status = error.response.status_code
+    if status == 429:
+        headers = {name.lower(): value for name, value in error.response.headers.items()}
+        wait = str(headers.get("retry-after", "1")).strip()
+        retry_after = float(wait) if wait.isdigit() else 1.0
+        return RateLimited(f"Slack rate-limited {method}.", retry_after)
+    if status >= 500:
+        return SlackUnavailable(f"Slack failed on {method} (HTTP {status}: {code}).")
+    return IntegrationError(f"Slack refused {method}: {code}.")

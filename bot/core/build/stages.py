@@ -20,6 +20,7 @@ from bot.core.build.views import format_size, release_notes
 from bot.core.changes import IssueLookup, IssueSummary, jira_keys
 from bot.core.clock import Clock
 from bot.core.errors import IntegrationError, OpsloopError
+from bot.core.outbox import Outbox
 from bot.core.ports import Notifier
 from bot.core.redact import public_source
 from bot.core.values import Invocation, Reply
@@ -34,6 +35,7 @@ class StageDeps:
     engine: ImageEngine
     registry: ReleaseRegistry
     notifier: Notifier
+    outbox: Outbox
     clock: Clock
     work_dir: Path
     ops_channel: str
@@ -135,8 +137,9 @@ def releasing(
 ) -> Work:
     """Tag the tested image with the version, push it, and announce it with the commits
     since the previous release. A refused push removes the version tag again. Once pushed
-    the release has happened: an announcement Slack refuses is said in the job's thread
-    and the job still succeeds."""
+    the release has happened: the announcement goes through the outbox (the job does not
+    wait on Slack for it), and notes that cannot be written are said in the job's thread
+    while the job still succeeds."""
 
     def work(context: JobContext) -> Outcome:
         job = context.job
@@ -157,12 +160,14 @@ def releasing(
                 deps, issues, repo=repo, image=image, previous=previous, job=job,
                 digest=digest, say=context.line,
             )  # fmt: skip
-            deps.notifier.post(deps.ops_channel, notes)
-        except OpsloopError as error:
+            deps.outbox.post(deps.ops_channel, notes, key=f"release-{job.id}")
+        except Exception as error:
             # The push happened and cannot be taken back: the release stands, unannounced.
-            log.warning("release %s pushed but not announced: %s", job.id, error.message)
-            context.line(f"Pushed, but the announcement in the ops channel failed: {error.message}")
+            why = error.message if isinstance(error, OpsloopError) else type(error).__name__
+            log.warning("release %s pushed but not announced: %s", job.id, why, exc_info=True)
+            context.line(f"Pushed, but the announcement could not be prepared: {why}")
             return Outcome(detail=f"Pushed `{job.image}`; not announced.", digest=digest)
+        context.line("The announcement is queued for the ops channel")
         return Outcome(detail=f"Pushed `{job.image}`.", digest=digest)
 
     return work

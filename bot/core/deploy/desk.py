@@ -29,6 +29,7 @@ from bot.core.deploy.runner import RequestMessages, Runner
 from bot.core.deploy.views import plan_reply, request_reply
 from bot.core.draining import DrainingPool
 from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
+from bot.core.outbox import Outbox
 from bot.core.ports import Directory, Notifier
 from bot.core.replies import answer, best_effort
 from bot.core.values import Reply, Settle
@@ -46,6 +47,7 @@ def build_desk(
     engine: DeployEngine,
     images: ImageIndex,
     notifier: Notifier,
+    outbox: Outbox,
     directory: Directory,
     clock: Clock,
     repository: Callable[[str], SourceRepository],
@@ -53,14 +55,16 @@ def build_desk(
     releases: ReleaseLog | None = None,
 ) -> DeployDesk:
     """A desk with its planner, runner and deploy threads; `releases` tells which versions
-    opsloop released (protected environments take only those)."""
+    opsloop released (protected environments take only those); announcements go to the
+    ops channel through `outbox`."""
     rules = Locks(locks, clock)
     planner = Planner(
         estate=estate, store=store, locks=rules, engine=engine, images=images,
         repository=repository, issues=issues, releases=releases,
     )  # fmt: skip
     runner = Runner(
-        estate=estate, store=store, locks=rules, engine=engine, notifier=notifier, clock=clock,
+        estate=estate, store=store, locks=rules, engine=engine, notifier=notifier,
+        outbox=outbox, clock=clock,
     )  # fmt: skip
     executor = DrainingPool(DEPLOY_THREADS, "opsloop-deploy")
     return DeployDesk(

@@ -4,7 +4,8 @@ and announces start and end in the ops channel. After a restart, reconcile() set
 requests that were running with what the engine actually runs.
 
 Slack is told on a best-effort basis: a post or edit Slack refuses is logged and the deploy
-goes on; whatever happens, a claimed request always reaches a final state."""
+goes on; whatever happens, a claimed request always reaches a final state. Announcements go
+through the outbox: the rollout never waits on Slack for them, and each lands once."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.core.deploy.locks import Locks, describe_refusal
 from bot.core.deploy.model import DeployEngine, DeployRequest, DeployState, DeployStore, Running
 from bot.core.deploy.views import announcement, duration, request_reply
 from bot.core.errors import OpsloopError
+from bot.core.outbox import Outbox
 from bot.core.ports import Notifier
 from bot.core.progress import MIN_INTERVAL, LiveMessage
 from bot.core.replies import best_effort
@@ -85,6 +87,7 @@ class Runner:
         locks: Locks,
         engine: DeployEngine,
         notifier: Notifier,
+        outbox: Outbox,
         clock: Clock,
         messages: RequestMessages | None = None,
     ) -> None:
@@ -95,6 +98,7 @@ class Runner:
         self._locks = locks
         self._engine = engine
         self._notifier = notifier
+        self._outbox = outbox
         self._ops = estate.ops_channel
 
     def execute(self, request_id: int) -> None:
@@ -188,7 +192,10 @@ class Runner:
     def _announce(self, request: DeployRequest, event: str) -> None:
         took = duration(request.started_at, request.finished_at)
         said = announcement(request, event, took)
-        best_effort(f"announce deploy #{request.id}", lambda: self._notifier.post(self._ops, said))
+        key = f"deploy-{request.id}-{event}"  # a second announcement of one event is a no-op
+        best_effort(
+            f"announce deploy #{request.id}", lambda: self._outbox.post(self._ops, said, key=key)
+        )
 
 
 def _reconciled(request: DeployRequest, running: Running) -> tuple[DeployState, str]:

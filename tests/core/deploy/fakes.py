@@ -16,9 +16,11 @@ from bot.core.clock import FakeClock
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.deploy.model import DeployState, Outcome, Progress, Running, Target
 from bot.core.errors import IntegrationError
+from bot.core.outbox import Outbox
 from bot.core.values import MessageRef, Reply
 from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
+from bot.store.outbox import SqlOutboxStore
 
 T = TypeVar("T")
 DEADLINE = 10.0
@@ -152,6 +154,7 @@ class Desk:
     desk: DeployDesk
     store: SqlDeployStore
     locks: SqlLockStore
+    outbox: SqlOutboxStore
     engine: Engine
     images: Images
     slack: Slack
@@ -161,15 +164,16 @@ class Desk:
 def make_desk(tmp_path: Path, images: Images, releases: Releases | None = None) -> Desk:
     """A started desk; stop it with desk.desk.stop_background()."""
     db = open_store(f"sqlite:///{tmp_path / 'deploys.db'}")
-    store, locks = SqlDeployStore(db), SqlLockStore(db)
+    store, locks, outbox = SqlDeployStore(db), SqlLockStore(db), SqlOutboxStore(db)
     engine, slack, clock = Engine(), Slack(), FakeClock()
     desk = build_desk(
         estate=deploy_estate(parse_config(CONFIG, {})), store=store, locks=locks, engine=engine,
-        images=images, notifier=slack, directory=Directory(), clock=clock,
+        images=images, notifier=slack, outbox=Outbox(outbox, clock), directory=Directory(),
+        clock=clock,
         repository=lambda _source: None,  # type: ignore[arg-type,return-value]
         issues=None, releases=releases,
     )  # fmt: skip
-    return Desk(desk, store, locks, engine, images, slack, clock)
+    return Desk(desk, store, locks, outbox, engine, images, slack, clock)
 
 
 def eventually(check: Callable[[], T], what: str, deadline: float = DEADLINE) -> T:
