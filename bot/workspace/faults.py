@@ -18,6 +18,8 @@ class Fault:
     retry_after: int = 1
     status: int = 500
     seconds: float = 0.0
+    channel: str | None = None
+    """Only calls to this channel (the call's ``channel`` parameter); None: every call."""
 
 
 class Faults:
@@ -26,19 +28,32 @@ class Faults:
     Each fault applies to the next ``times`` matching calls, then normal service resumes.
     A rate-limited or 5xx call never takes effect. ``slow`` delays the call, then serves it.
     Faults apply to Web API methods only (``/api/...``), not to response_url or uploads.
+    A fault armed with ``channel`` hits only calls whose ``channel`` parameter is that channel.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: list[Fault] = []
 
-    def ratelimit(self, method: str = ANY_METHOD, times: int = 1, retry_after: int = 1) -> None:
+    def ratelimit(
+        self,
+        method: str = ANY_METHOD,
+        times: int = 1,
+        retry_after: int = 1,
+        channel: str | None = None,
+    ) -> None:
         """Answer HTTP 429, ``Retry-After: retry_after``, body ok:false "ratelimited"."""
-        self._arm(Fault(method, "ratelimit", times, retry_after=retry_after))
+        self._arm(Fault(method, "ratelimit", times, retry_after=retry_after, channel=channel))
 
-    def server_error(self, method: str = ANY_METHOD, times: int = 1, status: int = 500) -> None:
+    def server_error(
+        self,
+        method: str = ANY_METHOD,
+        times: int = 1,
+        status: int = 500,
+        channel: str | None = None,
+    ) -> None:
         """Answer HTTP ``status`` with body ok:false "fatal_error"."""
-        self._arm(Fault(method, "server_error", times, status=status))
+        self._arm(Fault(method, "server_error", times, status=status, channel=channel))
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """Delay the response by ``seconds`` before serving the call normally."""
@@ -55,14 +70,18 @@ class Faults:
         with self._lock:
             return [Fault(**vars(f)) for f in self._armed]
 
-    def take(self, method: str) -> list[Fault]:
-        """Consume the faults that hit this call: at most one delay plus at most one
-        failure (a failure wins over nothing; the delay happens first)."""
+    def take(self, method: str, channel: object = None) -> list[Fault]:
+        """Consume the faults that hit this call (to ``channel``, when it names one): at
+        most one delay plus at most one failure (the delay happens first)."""
         hits: list[Fault] = []
         with self._lock:
             for kind_group in (("slow",), ("ratelimit", "server_error")):
                 for fault in self._armed:
-                    if fault.kind in kind_group and fault.method in (method, ANY_METHOD):
+                    if (
+                        fault.kind in kind_group
+                        and fault.method in (method, ANY_METHOD)
+                        and fault.channel in (None, channel)
+                    ):
                         fault.remaining -= 1
                         hits.append(Fault(**vars(fault)))
                         break

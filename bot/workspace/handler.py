@@ -206,7 +206,7 @@ class ApiServer:
             return HttpReply.json(
                 200, {"ok": False, "error": "unknown_method", "req_method": method}
             )
-        for fault in self.faults.take(method):
+        for fault in self.faults.take(method, params.get("channel")):
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
             elif fault.kind == "ratelimit":

@@ -85,3 +85,16 @@ def test_slow_delays_but_serves(web: WebClient, workspace: SlackWorkspace) -> No
 def test_times_must_be_positive(workspace: SlackWorkspace) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         workspace.faults.ratelimit("chat.postMessage", times=0)
+
+
+def test_a_fault_armed_for_a_channel_spares_the_others(
+    web: WebClient, workspace: SlackWorkspace
+) -> None:
+    workspace.faults.server_error("chat.postMessage", times=2, channel="C0OPS")
+    web.chat_postMessage(channel="C0DEV", text="elsewhere")
+    with pytest.raises(SlackApiError) as failure:
+        web.chat_postMessage(channel="C0OPS", text="lost")
+    assert failure.value.response.status_code == 500
+    assert [m.text for m in workspace.messages("C0DEV")] == ["elsewhere"]
+    assert workspace.messages("C0OPS") == []
+    assert [f.remaining for f in workspace.faults.pending] == [1]
