@@ -1,0 +1,82 @@
+"""Deploys while Slack refuses the ops channel: the rollout never waits for its
+announcements, and they land once each, in order, when Slack takes them again (also when
+the bot restarted in between)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from bot.workspace import SlackWorkspace
+from bot.workspace.recording import CallRecord
+from tests.scenarios.deploy.support import (
+    DEADLINE,
+    GOOD,
+    Env,
+    announcements,
+    answer,
+    env,
+    images,
+    request_message,
+    start,
+    swarm,
+    wait_state,
+)
+
+__all__ = ["env", "images", "swarm"]
+
+ALWAYS = 100_000
+
+
+def _ops_posts(ws: SlackWorkspace) -> list[CallRecord]:
+    return [c for c in ws.calls_to("chat.postMessage") if c.params.get("channel") == "C0OPS"]
+
+
+def _deploy_approved(env: Env) -> None:
+    ws = env.ws
+    ws.user_command("U0ALICE", "C0DEV", "/deploy", f"{env.service} {GOOD} to prod")
+    request = request_message(ws, "C0DEV")
+    ws.user_react("U0BOB", "C0DEV", request.ts, "white_check_mark")
+    wait_state(ws, request, "succeeded")
+
+
+def _both_land_once_in_order(env: Env) -> None:
+    ws = env.ws
+    ws.wait_for(lambda: len(announcements(ws, env.service)) >= 2, timeout=DEADLINE)
+    said = announcements(ws, env.service)
+    assert [("started" in s, "succeeded" in s) for s in said] == [(True, False), (False, True)]
+    # Exactly one post of each was taken by Slack, however many tries were refused.
+    taken = [c for c in _ops_posts(ws) if c.ok]
+    assert len(taken) == 2
+
+
+def test_a_deploy_during_an_ops_channel_outage_finishes_and_is_announced_once_after(
+    env: Env,
+) -> None:
+    ws = env.ws
+    ws.faults.server_error("chat.postMessage", times=ALWAYS, channel="C0OPS")
+    _deploy_approved(env)
+    # The rollout is done while the ops channel has taken nothing; the outbox kept trying.
+    assert answer(env.port) == GOOD
+    ws.wait_for(lambda: len(_ops_posts(ws)) >= 2, timeout=DEADLINE, description="tries")
+    assert announcements(ws, env.service) == []
+    ws.faults.clear()
+    _both_land_once_in_order(env)
+
+
+def test_announcements_rate_limited_until_a_restart_land_once_after_it(env: Env) -> None:
+    ws = env.ws
+    ws.faults.ratelimit("chat.postMessage", times=ALWAYS, retry_after=1, channel="C0OPS")
+    _deploy_approved(env)
+    assert answer(env.port) == GOOD
+    ws.wait_for(lambda: len(_ops_posts(ws)) >= 2, timeout=DEADLINE, description="tries")
+    # Each try waited out the Retry-After of the 429 before it.
+    tries = [c.timestamp for c in _ops_posts(ws)]
+    assert all(later - earlier >= 1.0 for earlier, later in pairwise(tries))
+    assert announcements(ws, env.service) == []
+
+    # The bot stops with both announcements undelivered; the next one delivers them.
+    env.harness.bot.stop()
+    env.harness.slack.close()
+    ws.faults.clear()
+    env.harness = start(ws, env.harness.settings, env.harness.bot.config, env.clock)
+    _both_land_once_in_order(env)
