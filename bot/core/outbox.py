@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.core.clock import Clock
+from bot.core.errors import NotFound
 from bot.core.values import MessageRef, Reply
 
 
@@ -157,10 +158,10 @@ class Outbox:
     def edit(self, message_id: int, reply: Reply, key: str | None = None) -> int:
         """Record an edit of the outbox message `message_id`; it lands after that message
         is posted (in channel order). An edit of a message that never got posted fails.
-        Raises KeyError for an unknown id."""
+        Raises NotFound for an unknown id."""
         target = self._store.get(message_id)
         if target is None:
-            raise KeyError(f"no outbox message {message_id}")
+            raise NotFound(f"There is no outbox message {message_id}.")
         message = NewMessage(
             Action.EDIT, target.channel_id, reply, self._clock.now(),
             target_id=message_id, key=key,
