@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 from slack_sdk import WebClient
 
-from bot.core.errors import IntegrationError
+from bot.core.errors import IntegrationError, RateLimited, SlackUnavailable
 from bot.core.redact import Redactor
 from bot.core.values import MessageRef, Reply
 from bot.metrics import Metrics
@@ -93,3 +94,34 @@ def test_a_secret_that_json_would_escape_is_removed_from_blocks(workspace: Slack
     notifier.post("C0OPS", Reply(text="db settings", blocks=(section,)))
     message = workspace.messages("C0OPS")[0]
     assert message.blocks[0]["text"]["text"] == "db [redacted]"
+
+
+def _bare_notifier(api_url: str, metrics: Metrics) -> SlackNotifier:
+    client = WebClient(token=TOKEN, base_url=api_url, retry_handlers=[])
+    return SlackNotifier(client, Redactor([]), metrics)
+
+
+def test_without_retries_429_and_5xx_say_when_to_try_again(workspace: SlackWorkspace) -> None:
+    notifier = _bare_notifier(workspace.api_url, Metrics())
+    workspace.faults.ratelimit("chat.postMessage", times=1, retry_after=7)
+    with pytest.raises(RateLimited) as limited:
+        notifier.post("C0OPS", Reply(text="x"))
+    assert limited.value.retry_after == 7
+    workspace.faults.server_error("chat.postMessage", times=1, status=503)
+    with pytest.raises(SlackUnavailable, match="HTTP 503"):
+        notifier.post("C0OPS", Reply(text="x"))
+    with pytest.raises(IntegrationError) as refused:
+        notifier.post("C0GONE", Reply(text="x"))
+    assert not isinstance(refused.value, SlackUnavailable)
+    assert workspace.messages("C0OPS") == []
+
+
+def test_a_slack_that_does_not_answer_is_unavailable_not_a_crash() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    metrics = Metrics()
+    notifier = _bare_notifier(f"http://127.0.0.1:{port}/api/", metrics)
+    with pytest.raises(SlackUnavailable, match="did not answer"):
+        notifier.post("C0OPS", Reply(text="x"))
+    assert _errors(metrics, "chat.postMessage", "unreachable") == 1
