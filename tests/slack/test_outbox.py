@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
@@ -74,8 +73,13 @@ def _texts(workspace: SlackWorkspace, channel: str) -> list[str]:
     return [m.text for m in workspace.messages(channel)]
 
 
-def _landed(workspace: SlackWorkspace, channel: str, count: int) -> bool:
-    return len(_texts(workspace, channel)) == count
+def _wait_sent(workspace: SlackWorkspace, post: Post, ids: list[int]) -> None:
+    """Wait until the courier recorded every one of `ids` as sent (Slack has answered)."""
+
+    def sent() -> bool:
+        return all(post.outbox.state(i) is Delivery.SENT for i in ids)
+
+    workspace.wait_for(sent, timeout=DEADLINE, description=f"messages {ids} sent")
 
 
 def _posts(workspace: SlackWorkspace, channel: str) -> list[CallRecord]:
@@ -87,14 +91,14 @@ def test_messages_recorded_while_slack_fails_land_once_in_order_when_it_recovers
     workspace: SlackWorkspace, post: Post
 ) -> None:
     workspace.faults.server_error("chat.postMessage", times=10_000, channel="C0OPS")
-    for text in ("deploy #1 started", "deploy #1 succeeded", "release 2.0.0"):
-        post.outbox.post("C0OPS", Reply(text=text))
+    texts = ("deploy #1 started", "deploy #1 succeeded", "release 2.0.0")
+    ids = [post.outbox.post("C0OPS", Reply(text=text)) for text in texts]
     workspace.wait_for(
         lambda: len(_posts(workspace, "C0OPS")) >= 3, timeout=DEADLINE, description="tries"
     )
     assert _texts(workspace, "C0OPS") == []
     workspace.faults.clear()
-    workspace.wait_for(lambda: len(_texts(workspace, "C0OPS")) == 3, timeout=DEADLINE)
+    _wait_sent(workspace, post, ids)
     assert _texts(workspace, "C0OPS") == [
         "deploy #1 started",
         "deploy #1 succeeded",
@@ -114,7 +118,7 @@ def test_a_429_holds_the_message_for_retry_after_and_the_caller_never_waits(
     message_id = post.outbox.post("C0OPS", Reply(text="deploy #2 started"))
     # Recorded, not yet in Slack: Slack asked for two seconds.
     assert post.outbox.state(message_id) in (Delivery.PENDING, Delivery.POSTING)
-    workspace.wait_for(lambda: _texts(workspace, "C0OPS"), timeout=DEADLINE)
+    _wait_sent(workspace, post, [message_id])
     refused, answered = _posts(workspace, "C0OPS")
     assert (refused.status, answered.status) == (429, 200)
     assert answered.timestamp - refused.timestamp >= 2.0
@@ -124,11 +128,12 @@ def test_a_429_holds_the_message_for_retry_after_and_the_caller_never_waits(
 def test_one_message_a_second_in_each_channel_and_channels_do_not_wait_on_each_other(
     workspace: SlackWorkspace, post: Post
 ) -> None:
+    ids: list[int] = []
     for n in range(3):
-        post.outbox.post("C0OPS", Reply(text=f"ops {n}"))
-        post.outbox.post("C0DEV", Reply(text=f"dev {n}"))
+        ids.append(post.outbox.post("C0OPS", Reply(text=f"ops {n}")))
+        ids.append(post.outbox.post("C0DEV", Reply(text=f"dev {n}")))
+    _wait_sent(workspace, post, ids)
     for channel in ("C0OPS", "C0DEV"):
-        workspace.wait_for(partial(_landed, workspace, channel, 3), timeout=DEADLINE)
         assert _texts(workspace, channel) == [f"{channel[2:].lower()} {n}" for n in range(3)]
         times = [c.timestamp for c in _posts(workspace, channel)]
         assert all(later - earlier >= 0.99 for earlier, later in pairwise(times))

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+from sqlalchemy import select
+
+from bot.core.outbox import Delivery
+from bot.store.outbox import outbox
 from bot.workspace import SlackWorkspace
 from bot.workspace.recording import CallRecord
 from tests.scenarios.deploy.support import (
@@ -39,9 +43,19 @@ def _deploy_approved(env: Env) -> None:
     wait_state(ws, request, "succeeded")
 
 
+def _ops_rows(env: Env) -> list[str]:
+    """The states of the ops channel's outbox rows, oldest first."""
+    with env.harness.bot.engine.connect() as connection:
+        rows = connection.execute(
+            select(outbox.c.state).where(outbox.c.channel_id == "C0OPS").order_by(outbox.c.id)
+        )
+        return list(rows.scalars())
+
+
 def _both_land_once_in_order(env: Env) -> None:
     ws = env.ws
-    ws.wait_for(lambda: len(announcements(ws, env.service)) >= 2, timeout=DEADLINE)
+    sent = [Delivery.SENT.value] * 2
+    ws.wait_for(lambda: _ops_rows(env) == sent, timeout=DEADLINE, description="both sent")
     said = announcements(ws, env.service)
     assert [("started" in s, "succeeded" in s) for s in said] == [(True, False), (False, True)]
     # Exactly one post of each was taken by Slack, however many tries were refused.
