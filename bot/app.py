@@ -261,7 +261,6 @@ def _build_stages(
     deps = StageDeps(
         engine=DockerImages(docker_host),
         registry=RegistryReleases(_registry_access(services.config)),
-        notifier=services.notifier,
         outbox=outbox,
         clock=services.clock,
         work_dir=services.state_dir / "work",

@@ -21,7 +21,6 @@ from bot.core.changes import IssueLookup, IssueSummary, jira_keys
 from bot.core.clock import Clock
 from bot.core.errors import IntegrationError, OpsloopError
 from bot.core.outbox import Outbox
-from bot.core.ports import Notifier
 from bot.core.redact import public_source
 from bot.core.values import Invocation, Reply
 
@@ -34,7 +33,6 @@ class StageDeps:
 
     engine: ImageEngine
     registry: ReleaseRegistry
-    notifier: Notifier
     outbox: Outbox
     clock: Clock
     work_dir: Path
