@@ -65,6 +65,7 @@ class OutboxCourier:
         self._hold_until = float("-inf")
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._in_call = threading.Event()
         self._drain_until = 0.0
         self._thread: threading.Thread | None = None
 
@@ -88,8 +89,9 @@ class OutboxCourier:
         self._stopping.set()
         self._wake.set()
         thread.join(timeout=seconds)
-        if thread.is_alive():
+        if thread.is_alive() and self._in_call.is_set():
             return ["the outbox courier, still in a Slack call"]
+        # Otherwise it is between calls and starts no new one: it ends on its own.
         self._thread = None
         return []
 
@@ -104,6 +106,8 @@ class OutboxCourier:
             )  # fmt: skip
         wait = self._poll
         for lane in self._store.lanes():
+            if self._stopping.is_set() and self._clock.monotonic() >= self._drain_until:
+                break
             due = self._due(lane)
             if due > 0:
                 wait = min(wait, due)
@@ -126,6 +130,7 @@ class OutboxCourier:
         return max(waits)
 
     def _deliver(self, message: Outgoing) -> None:
+        self._in_call.set()
         try:
             ts = self._call(message)
         except RateLimited as error:
@@ -143,6 +148,8 @@ class OutboxCourier:
             self._store.fail(message.id, f"unexpected {type(error).__name__}")
         else:
             self._store.delivered(message.id, ts, self._clock.now())
+        finally:
+            self._in_call.clear()
 
     def _call(self, message: Outgoing) -> str:
         if message.action is Action.POST:

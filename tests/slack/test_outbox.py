@@ -210,3 +210,20 @@ def test_a_message_a_crash_cut_mid_post_is_not_posted_again(
     finally:
         running.courier.stop(drain=0)
     assert _texts(workspace, "C0OPS") == ["recorded after it"]
+
+
+def test_a_stop_says_when_it_leaves_a_slack_call_running_and_is_quiet_otherwise(
+    workspace: SlackWorkspace, database: Engine
+) -> None:
+    running = _start(workspace, database)
+    workspace.faults.slow("chat.postMessage", seconds=2)
+    message_id = running.outbox.post("C0OPS", Reply(text="posted slowly"))
+    workspace.wait_for(
+        lambda: running.outbox.state(message_id) is Delivery.POSTING, timeout=DEADLINE
+    )
+    assert running.courier.stop(seconds=0.1) == ["the outbox courier, still in a Slack call"]
+    # The call in hand still ends and is recorded; nothing else starts.
+    workspace.wait_for(lambda: running.outbox.state(message_id) is Delivery.SENT, timeout=DEADLINE)
+    idle = _start(workspace, database)
+    assert idle.courier.stop(seconds=0) == []
+    assert _texts(workspace, "C0OPS") == ["posted slowly"]
