@@ -30,11 +30,12 @@ from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
 from bot.core.verbs import Registry
 from bot.metrics import Metrics
+from bot.monitor_wiring import build_monitor
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.directory import SlackDirectory
-from bot.slack.http_server import SlackHttpServer
+from bot.slack.http_server import PostRoute, SlackHttpServer
 from bot.slack.notifier import SlackNotifier, retry_handlers
 from bot.store.audit import SqlAuditLog, SqlEventLedger
 from bot.store.db import open_store
@@ -80,11 +81,15 @@ class Opsloop:
     shutdown and returns what it cut short. They run before on_stop's."""
     scheduler: CronScheduler | None = None
     stopped: bool = False
+    routes: dict[str, PostRoute] = field(default_factory=dict)
+    """POST routes beside Slack's (POST /alertmanager)."""
 
     def http_server(self, host: str = "127.0.0.1", port: int = 0) -> SlackHttpServer:
         """The HTTP edge for this bot (created once)."""
         if self.server is None:
-            self.server = SlackHttpServer(self.bolt, self.metrics, self.health, host, port)
+            self.server = SlackHttpServer(
+                self.bolt, self.metrics, self.health, host, port, routes=self.routes
+            )
         return self.server
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> SlackHttpServer:
@@ -178,6 +183,10 @@ def build(
     deploys = _deploy_desk(base, engine, docker_host, outbox)
     background = Background.threaded(notifier)
     probe = HttpProbe()
+    monitor = build_monitor(
+        config=config, engine=engine, notifier=notifier, clock=clock,
+        docker_host=docker_host, deploys=deploys.store,
+    )  # fmt: skip
     services = replace(
         base,
         builds=builds,
@@ -187,6 +196,7 @@ def build(
         background=background,
         inventory=DockerInventory(docker_host),
         probe=probe,
+        monitor=monitor.monitoring,
     )
     registry = Registry()
     commands.register_all(registry, services)
@@ -217,6 +227,7 @@ def build(
         engine=engine,
         workers=workers,
         redact=redact,
+        routes=monitor.routes,
     )
     # The stages' own threads, each with its stop hook, in the order they must stop.
     # Messages earlier runs left undelivered go out first.
@@ -230,6 +241,9 @@ def build(
     opsloop.bounded_stops.append(deploys.stop_background)
     opsloop.on_stop.append(background.stop)
     opsloop.on_stop.append(probe.close)
+    # Checks start from the states the store kept: a firing check is not announced again.
+    monitor.monitoring.start()
+    opsloop.on_stop += monitor.closing
     opsloop.scheduler = _schedules(services, engine)
     if opsloop.scheduler is not None:
         opsloop.scheduler.start()

@@ -16,6 +16,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.code.catalogue import HealthProbe, Inventory
 from bot.core.deploy.desk import DeployDesk
 from bot.core.outbox import Outbox
+from bot.core.monitor.stage import Monitoring
 from bot.core.plan.model import DigestLedger, Tracker
 from bot.core.ports import AuditLog, Directory, Notifier
 
@@ -57,6 +58,8 @@ class Services:
     """Who may run which verb (opsloop.yml's access section), and who is an admin."""
     outbox: Outbox | None = field(default=None)
     """Messages that must land once without the caller waiting on Slack (announcements)."""
+    monitor: Monitoring | None = field(default=None)
+    """Checks, alerts and silences."""
 
     @classmethod
     def unwired(cls) -> Services:

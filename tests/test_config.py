@@ -14,6 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from bot.config import (
     AccessConfig,
+    AlertmanagerConfig,
+    ChecksConfig,
     Config,
     ConfigError,
     ConfigProblem,
@@ -22,6 +24,7 @@ from bot.config import (
     DockerConfig,
     EnvironmentConfig,
     JiraConfig,
+    MonitorConfig,
     ServiceConfig,
     SlackConfig,
     load_config,
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "bot" / "sandbox" / "opsloop.yml"
 DOCS = ROOT / "README.md"
 TOKEN = "tok-5up3r-s3cr3t-value"
+AM_TOKEN = "am-t0ken-s3cr3t"
 
 MINIMAL = "slack:\n  ops_channel: C0OPS\n"
 
@@ -92,7 +96,9 @@ def test_sample_mentions_how_to_add_jira() -> None:
 
 
 def test_docs_example_loads_with_every_value() -> None:
-    config = parse_config(docs_example(), {"WEB_PORT": "8081", "JIRA_TOKEN": TOKEN})
+    config = parse_config(
+        docs_example(), {"WEB_PORT": "8081", "JIRA_TOKEN": TOKEN, "ALERTMANAGER_TOKEN": AM_TOKEN}
+    )
 
     web = config.services["web"]
     assert web.port == 8081
@@ -110,7 +116,12 @@ def test_docs_example_loads_with_every_value() -> None:
         cron="0 9 * * mon-fri", timezone="Europe/Berlin", channel="C0TEAM"
     )
     assert config.docker.host == "unix:///var/run/docker.sock"
-    assert config.secrets() == (TOKEN,)
+    assert config.secrets() == (TOKEN, AM_TOKEN)
+    assert web.checks == ChecksConfig(cpu=80, memory=90)
+    assert config.monitor.deploy_window == 1800.0
+    assert config.monitor.alertmanager is not None
+    assert config.monitor.alertmanager.token is not None
+    assert config.monitor.alertmanager.token.get_secret_value() == AM_TOKEN
 
 
 def _model_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
@@ -123,6 +134,9 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
         ("Config", "access"): AccessConfig,
         ("ServiceConfig", "deploy"): DeploySettings,
         ("JiraConfig", "digest"): DigestConfig,
+        ("ServiceConfig", "checks"): ChecksConfig,
+        ("Config", "monitor"): MonitorConfig,
+        ("MonitorConfig", "alertmanager"): AlertmanagerConfig,
     }
     mappings = {"services", "environments", "deploy"}
     for name in model.model_fields:
@@ -150,7 +164,7 @@ def test_docs_example_uses_every_key_and_the_tables_name_them() -> None:
     every_key = set(_model_keys(Config))
     used = set(_example_keys(yaml.safe_load(docs_example())))
     # token and token_env exclude each other; the example shows the recommended token_env.
-    assert every_key - used == {"jira.token"}
+    assert every_key - used == {"jira.token", "monitor.alertmanager.token"}
     docs = DOCS.read_text(encoding="utf-8")
     for key in every_key:
         leaf = re.escape(key.rsplit(".", 1)[-1])
@@ -468,7 +482,7 @@ def test_several_problems_print_one_per_line() -> None:
         "conf/opsloop.yml has 2 problems:",
         "  conf/opsloop.yml:1: slack.ops_channel: is required but missing",
         "  conf/opsloop.yml:2: extra: unknown key (expected one of: "
-        "slack, services, environments, jira, docker, access)",
+        "slack, services, environments, jira, docker, access, monitor)",
     ]
 
 
@@ -742,3 +756,60 @@ def test_two_deployments_that_would_share_a_container_name_are_refused() -> None
     assert problem.key == "services.api-eu.deploy.prod"
     assert problem.line == 12
     assert "same container as api in eu-prod (opsloop-api-eu-prod)" in problem.message
+
+
+# --- monitor -------------------------------------------------------------------------------------
+
+MONITORED = """
+slack:
+  ops_channel: C0OPS
+services:
+  web:
+    repo: .
+    image: web
+    checks: {checks}
+monitor: {monitor}
+"""
+
+
+def test_check_durations_read_as_seconds() -> None:
+    config = parse_config(
+        MONITORED.format(checks="{interval: 1m, timeout: 500ms}", monitor="{deploy_window: 2h}"),
+        {},
+    )
+    assert config.services["web"].checks.interval == 60.0
+    assert config.services["web"].checks.timeout == 0.5
+    assert config.monitor.deploy_window == 7200.0
+
+
+@pytest.mark.parametrize(
+    ("checks", "key", "message"),
+    [
+        ("{interval: soon}", "services.web.checks.interval", "must be a duration"),
+        ("{interval: 0}", "services.web.checks.interval", "at least 1 second"),
+        ("{interval: 5s, timeout: 10s}", "services.web.checks.timeout", "longer than interval"),
+        ("{fail_after: 0}", "services.web.checks.fail_after", "at least 1"),
+        ("{memory: 120}", "services.web.checks.memory", "at most 100"),
+        ("{intervall: 5s}", "services.web.checks.intervall", "unknown key"),
+    ],
+)
+def test_bad_checks_are_named(checks: str, key: str, message: str) -> None:
+    problem = only_problem(MONITORED.format(checks=checks, monitor="{}"))
+    assert problem.key == key
+    assert message in problem.message
+
+
+def test_alertmanager_needs_a_token_and_keeps_it_secret() -> None:
+    missing = only_problem(MONITORED.format(checks="{}", monitor="{alertmanager: {}}"))
+    assert missing.key == "monitor.alertmanager.token_env"
+    unset = only_problem(
+        MONITORED.format(checks="{}", monitor="{alertmanager: {token_env: AM_TOKEN}}")
+    )
+    assert unset.key == "monitor.alertmanager.token_env"
+    assert "not set" in unset.message
+    config = parse_config(
+        MONITORED.format(checks="{}", monitor="{alertmanager: {token_env: AM_TOKEN}}"),
+        {"AM_TOKEN": AM_TOKEN},
+    )
+    assert config.secrets() == (AM_TOKEN,)
+    assert AM_TOKEN not in repr(config)

@@ -16,18 +16,23 @@ describes every key.
 from bot.config.loader import ConfigError, ConfigProblem, load_config, parse_config
 from bot.config.models import (
     AccessConfig,
+    AlertmanagerConfig,
+    ChecksConfig,
     Config,
     DeploySettings,
     DigestConfig,
     DockerConfig,
     EnvironmentConfig,
     JiraConfig,
+    MonitorConfig,
     ServiceConfig,
     SlackConfig,
 )
 
 __all__ = [
     "AccessConfig",
+    "AlertmanagerConfig",
+    "ChecksConfig",
     "Config",
     "ConfigError",
     "ConfigProblem",
@@ -36,6 +41,7 @@ __all__ = [
     "DockerConfig",
     "EnvironmentConfig",
     "JiraConfig",
+    "MonitorConfig",
     "ServiceConfig",
     "SlackConfig",
     "load_config",

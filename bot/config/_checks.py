@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from bot.core.crontab import CrontabError, parse_crontab
@@ -89,6 +89,23 @@ def _check_image(value: str) -> str:
             "path parts, e.g. 127.0.0.1:5000/web"
         )
     return value
+
+
+_DURATION = re.compile(r"([1-9][0-9]{0,6})(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _to_seconds(value: object) -> object:
+    """A duration as seconds: a whole number of seconds, or text such as 15s, 500ms, 30m."""
+    if isinstance(value, bool):
+        raise fail("must be a duration such as 15s, 500ms, 30m or 1h")
+    if isinstance(value, int):
+        if value < 1:
+            raise fail("must be at least 1 second")
+        return float(value)
+    if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise fail("must be a duration such as 15s, 500ms, 30m or 1h")
 
 
 def check_test_command(value: object) -> object:
@@ -175,3 +192,8 @@ JiraProjectKey = Annotated[str, _matching(_PROJECT, "must be a Jira project key 
 DockerHost = Annotated[str, AfterValidator(_check_docker_host)]
 RegistryHost = Annotated[str, _matching(_REGISTRY, "must be a registry host[:port]")]
 InsecureRegistry = Annotated[str, AfterValidator(_check_insecure_registry)]
+Duration = Annotated[float, BeforeValidator(_to_seconds)]
+"""Seconds, written as 15s, 500ms, 30m, 1h, 1d or a whole number of seconds."""
+LabelName = Annotated[
+    str, _matching(r"[a-zA-Z_][a-zA-Z0-9_]*", "must be a Prometheus label name such as service")
+]

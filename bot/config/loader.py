@@ -101,18 +101,25 @@ def _line(doc: Document, path: KeyPath) -> int | None:
 
 
 def _resolve_token_env(doc: Document, environ: Mapping[str, str]) -> list[Found]:
-    jira = doc.data.get("jira")
-    if not isinstance(jira, dict) or not isinstance(jira.get("token_env"), str):
+    found = _token_env_at(doc, environ, ("jira",))
+    return found + _token_env_at(doc, environ, ("monitor", "alertmanager"))
+
+
+def _token_env_at(doc: Document, environ: Mapping[str, str], where: KeyPath) -> list[Found]:
+    section: object = doc.data
+    for part in where:
+        section = section.get(part) if isinstance(section, dict) else None
+    if not isinstance(section, dict) or not isinstance(section.get("token_env"), str):
         return []
-    at: KeyPath = ("jira", "token_env")
-    name = jira["token_env"]
-    if "token" in jira:
+    at: KeyPath = (*where, "token_env")
+    name = section["token_env"]
+    if "token" in section:
         return [(at, _line(doc, at), "give token or token_env, not both")]
     if not environ.get(name):
         # Not naming the variable: a token pasted here by mistake must not be echoed.
         return [(at, _line(doc, at), "the environment variable it names is not set or is empty")]
-    jira["token"] = environ[name]
-    doc.lines[("jira", "token")] = doc.lines[at]
+    section["token"] = environ[name]
+    doc.lines[(*where, "token")] = doc.lines[at]
     return []
 
 

@@ -18,12 +18,14 @@ from bot.config._checks import (
     ChannelId,
     Crontab,
     DockerHost,
+    Duration,
     EnvVarName,
     HttpUrl,
     ImageRepository,
     InsecureRegistry,
     JiraProjectKey,
     KeyPath,
+    LabelName,
     Name,
     NonEmpty,
     Port,
@@ -65,6 +67,25 @@ class DeploySettings(BaseModel):
         return self
 
 
+class ChecksConfig(BaseModel):
+    """How the Monitor stage checks a service's deployments."""
+
+    model_config = _MODEL
+    interval: Duration = 15.0
+    timeout: Duration = 2.0
+    fail_after: int = Field(default=3, ge=1)
+    resolve_after: int = Field(default=2, ge=1)
+    cpu: float | None = Field(default=None, gt=0, le=1000)
+    memory: float | None = Field(default=None, gt=0, le=100)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Self:
+        if self.timeout > self.interval:
+            raise fail("must not be longer than interval", "timeout")
+        return self
+
+
 class ServiceConfig(BaseModel):
     """One service: where its code is, how its image is built and tested, where it runs."""
 
@@ -78,6 +99,7 @@ class ServiceConfig(BaseModel):
     port: Port | None = None
     health: UrlPath = "/"
     deploy: Mapping[Name, DeploySettings] = Field(default_factory=dict)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
 
 
 class EnvironmentConfig(BaseModel):
@@ -140,6 +162,36 @@ class DockerConfig(BaseModel):
     insecure_registries: tuple[InsecureRegistry, ...] = DEFAULT_INSECURE_REGISTRIES
 
 
+class AlertmanagerConfig(BaseModel):
+    """Alertmanager: its webhook into the bot, and (with ``url``) silences created there.
+
+    The loader resolves ``token_env`` into ``token``; the receiver needs a token.
+    """
+
+    model_config = _MODEL
+    url: HttpUrl | None = None
+    token: SecretStr | None = None
+    token_env: EnvVarName | None = None
+    service_label: LabelName = "service"
+    environment_label: LabelName = "environment"
+
+    @model_validator(mode="after")
+    def _has_token(self) -> Self:
+        if self.token is None and self.token_env is None:
+            raise fail("give token_env (or token): the webhook receiver needs a bearer token",
+                       "token_env")  # fmt: skip
+        return self
+
+
+class MonitorConfig(BaseModel):
+    """Where alerts go, how long a deploy counts as the cause, and Alertmanager."""
+
+    model_config = _MODEL
+    channel: ChannelId | None = None
+    deploy_window: Duration = 1800.0
+    alertmanager: AlertmanagerConfig | None = None
+
+
 def undefined_environments(
     deploys: Iterable[tuple[str, Iterable[str]]], environments: Iterable[str]
 ) -> Iterator[tuple[KeyPath, str]]:
@@ -195,6 +247,7 @@ class Config(BaseModel):
     jira: JiraConfig | None = None
     docker: DockerConfig = Field(default_factory=DockerConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     @model_validator(mode="after")
     def _deploys_name_environments(self) -> Self:
@@ -232,12 +285,16 @@ class Config(BaseModel):
         return self.environments.get(name)
 
     def secrets(self) -> tuple[str, ...]:
-        """Every non-empty secret value in the config, for redaction: the Jira token, and
+        """Every non-empty secret value in the config, for redaction: the Jira and Alertmanager
+        tokens, and
         credentials written into a repository URL (https://user:token@host/...)."""
         found: list[str] = []
         token = self.jira.token if self.jira else None
         if token and token.get_secret_value():
             found.append(token.get_secret_value())
+        alertmanager = self.monitor.alertmanager
+        if alertmanager and alertmanager.token and alertmanager.token.get_secret_value():
+            found.append(alertmanager.token.get_secret_value())
         for service in self.services.values():
             parts = urlsplit(service.repo)
             found += [part for part in (parts.password, parts.username) if part]

@@ -17,7 +17,7 @@ from semver import Version
 
 from bot.core.errors import NotFound, UsageError
 from bot.core.values import SlashCommand
-from bot.core.verbs import ArgKind, Option, Verb
+from bot.core.verbs import Arg, ArgKind, Option, Verb
 
 MAX_TEXT = 4000
 
@@ -98,11 +98,25 @@ def bind(verb: Verb, words: list[str], catalog: Catalog) -> tuple[dict[str, str]
             if arg.optional:
                 continue
             raise _usage(verb, f"Missing <{arg.name}>.")
+        if arg.optional and _belongs_to_next(verb, arg, remaining[0], catalog):
+            continue
         args[arg.name] = check_value(verb, arg.name, arg.kind, remaining.pop(0), catalog)
     if remaining:
         plural = "s" if len(remaining) > 1 else ""
         raise _usage(verb, f"Unexpected extra argument{plural}: {_shown(' '.join(remaining))}.")
     return args, options
+
+
+def _belongs_to_next(verb: Verb, arg: Arg, value: str, catalog: Catalog) -> bool:
+    """Whether an optional argument was left out: `value` does not fit it but fits the next
+    argument (`/alerts silence web 1h` gives no environment)."""
+    following = verb.args[verb.args.index(arg) + 1 :]
+    if not following or _problem(arg.kind, value, catalog) is None:
+        return False
+    return (
+        following[0].kind is not ArgKind.TEXT
+        and _problem(following[0].kind, value, catalog) is None
+    )
 
 
 def _split_options(verb: Verb, words: list[str]) -> tuple[list[str], Options]:

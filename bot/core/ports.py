@@ -43,8 +43,16 @@ class Notifier(Protocol):
         """Answer a command or click through its response_url."""
         ...
 
-    def post(self, channel_id: str, reply: Reply, thread_ts: str | None = None) -> MessageRef:
-        """Post a message (in a thread when thread_ts is given) and say where it is."""
+    def post(
+        self,
+        channel_id: str,
+        reply: Reply,
+        thread_ts: str | None = None,
+        *,
+        broadcast: bool = False,
+    ) -> MessageRef:
+        """Post a message (in a thread when thread_ts is given; shown in the channel too with
+        broadcast) and say where it is."""
         ...
 
     def update(self, ref: MessageRef, reply: Reply) -> None:

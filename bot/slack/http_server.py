@@ -1,4 +1,5 @@
-"""The HTTP edge: POST /slack/events into Bolt, GET /healthz and GET /metrics.
+"""The HTTP edge: POST /slack/events into Bolt, GET /healthz and GET /metrics, and the other
+POST routes the composition root adds (POST /alertmanager).
 
 A threaded stdlib server: every request gets its own thread, and the router hands the
 real work to the worker pool, so a slow stage never delays an acknowledgement.
@@ -10,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 1_000_000
 REQUEST_TIMEOUT = 10
+
+PostRoute = Callable[[Mapping[str, str], bytes], tuple[int, str]]
+"""Another POST path: (headers with lowercase names, body) -> (status, JSON-safe message).
+Bodies longer than MAX_BODY get 400 before it is called."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -43,8 +48,10 @@ class SlackHttpServer:
         health: Callable[[], dict[str, Any]],
         host: str = "127.0.0.1",
         port: int = 0,
+        *,
+        routes: Mapping[str, PostRoute] | None = None,
     ) -> None:
-        handler = _handler_class(app, metrics, health)
+        handler = _handler_class(app, metrics, health, dict(routes or {}))
         self._server = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
 
@@ -79,7 +86,7 @@ class SlackHttpServer:
 
 
 def _handler_class(
-    app: App, metrics: Metrics, health: Callable[[], dict[str, Any]]
+    app: App, metrics: Metrics, health: Callable[[], dict[str, Any]], routes: dict[str, PostRoute]
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -97,6 +104,10 @@ def _handler_class(
 
         def do_POST(self) -> None:
             started = time.perf_counter()
+            route = routes.get(self.path.split("?", 1)[0])
+            if route is not None:
+                self._route(route)
+                return
             if self.path.split("?", 1)[0] != EVENTS_PATH:
                 self._send(404, b'{"error": "not found"}', "application/json")
                 return
@@ -122,6 +133,22 @@ def _handler_class(
             content_type = (response.headers.get("content-type") or ["text/plain"])[0]
             self._send(response.status, response.body.encode(), content_type)
             metrics.ack_seconds.observe(time.perf_counter() - started)
+
+        def _route(self, route: PostRoute) -> None:
+            length = _content_length(self.headers.get("Content-Length"))
+            if length is None or length > MAX_BODY:
+                # Not read: the connection closes instead of carrying an unread body.
+                self.close_connection = True
+                self._send(400, b'{"error": "bad or too large body"}', "application/json")
+                return
+            body = self.rfile.read(length)
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            try:
+                status, message = route(headers, body)
+            except Exception:
+                log.exception("POST %s failed", self.path)
+                status, message = 500, "internal error"
+            self._send(status, json.dumps({"message": message}).encode(), "application/json")
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

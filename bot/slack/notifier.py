@@ -80,8 +80,16 @@ class SlackNotifier:
             ).inc()
             log.warning("response_url answered %s", response.status_code)
 
-    def post(self, channel_id: str, reply: Reply, thread_ts: str | None = None) -> MessageRef:
-        """chat.postMessage, threaded when thread_ts is given."""
+    def post(
+        self,
+        channel_id: str,
+        reply: Reply,
+        thread_ts: str | None = None,
+        *,
+        broadcast: bool = False,
+    ) -> MessageRef:
+        """chat.postMessage, threaded when thread_ts is given (and shown in the channel too
+        with broadcast)."""
         text, blocks = self._clean(reply)
         result = self._call(
             "chat.postMessage",
@@ -89,6 +97,7 @@ class SlackNotifier:
             text=text,
             blocks=blocks or None,
             thread_ts=thread_ts,
+            reply_broadcast=True if broadcast and thread_ts else None,
         )
         return MessageRef(channel_id=str(result["channel"]), ts=str(result["ts"]))
 

@@ -1,0 +1,251 @@
+"""The check loop: runs every deployment's checks on its interval, off the router's workers.
+
+One scheduler thread keeps the timetable. Asking the engine what runs (and its stats) happens
+on a small pool of its own, and HTTP checks go to the HttpChecker, which waits on many at once:
+a slow or hung target costs its own timeout and never delays the others' turn. Results are
+applied on one thread, in order: the check's state machine, the store when something changed,
+and the alert desk on fire and resolve.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.clock import Clock
+from bot.core.errors import OpsloopError
+from bot.core.monitor.desk import AlertDesk
+from bot.core.monitor.model import (
+    Alert,
+    AlertSource,
+    CheckKind,
+    CheckMove,
+    CheckRecord,
+    CheckState,
+    NewAlert,
+    Result,
+    Watched,
+    check_key,
+    step,
+)
+from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, MonitorStore
+
+log = logging.getLogger(__name__)
+ENGINE_THREADS = 4
+SWEEP_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Observed:
+    watched: Watched
+    instance: str
+    kind: CheckKind
+    result: Result
+
+
+class CheckLoop:
+    """Every enabled deployment's checks, on schedule. start() and stop() it once."""
+
+    def __init__(
+        self,
+        *,
+        watched: Sequence[Watched],
+        fleet: Fleet,
+        http: HttpChecker,
+        history: DeployHistory,
+        store: MonitorStore,
+        desk: AlertDesk,
+        clock: Clock,
+    ) -> None:
+        self.watched = [w for w in watched if w.policy.enabled]
+        self._fleet = fleet
+        self._http = http
+        self._history = history
+        self._store = store
+        self._desk = desk
+        self._clock = clock
+        self._records: dict[str, CheckRecord] = {}
+        self._records_lock = threading.Lock()
+        self._results: queue.Queue[_Observed | None] = queue.Queue()
+        self._busy: set[int] = set()
+        self._busy_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="opsloop-monitor")
+        self._threads: list[threading.Thread] = []
+        desk.on_user_resolve = self._start_over
+
+    def start(self) -> None:
+        """Load the checks' states from the store and start checking."""
+        with self._records_lock:
+            self._records = {r.key: r for r in self._store.checks()}
+        for target, name in ((self._schedule, "schedule"), (self._apply_results, "results")):
+            thread = threading.Thread(target=target, name=f"opsloop-monitor-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop checking; results already in are applied first."""
+        self._stop.set()
+        self._results.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._engine.shutdown(wait=False, cancel_futures=True)
+
+    def records(self) -> list[CheckRecord]:
+        """Every check's state now."""
+        with self._records_lock:
+            return list(self._records.values())
+
+    # -- the timetable -----------------------------------------------------------------------
+    def _schedule(self) -> None:
+        now = self._clock.monotonic()
+        due = [(now, index) for index in range(len(self.watched))]
+        heapq.heapify(due)
+        next_sweep = now
+        while not self._stop.is_set():
+            now = self._clock.monotonic()
+            while due and due[0][0] <= now:
+                at, index = heapq.heappop(due)
+                self._run(index)
+                # Keep the cadence: the next turn is counted from when this one was due.
+                following = at + self.watched[index].policy.interval
+                heapq.heappush(due, (max(following, now), index))
+            if now >= next_sweep:
+                next_sweep = now + SWEEP_SECONDS
+                self._engine.submit(self._sweep)
+            wake = min(due[0][0] if due else next_sweep, next_sweep)
+            self._stop.wait(max(0.0, wake - self._clock.monotonic()))
+
+    def _run(self, index: int) -> None:
+        with self._busy_lock:
+            if index in self._busy:
+                return  # the engine is still answering the last turn: skip this one
+            self._busy.add(index)
+        self._engine.submit(self._turn, index)
+
+    def _sweep(self) -> None:
+        try:
+            self._desk.sweep()
+        except Exception:
+            log.exception("silence sweep failed")
+
+    def _turn(self, index: int) -> None:
+        watched = self.watched[index]
+        try:
+            self._check(watched)
+        except OpsloopError as error:
+            log.warning("cannot check %s in %s: %s", watched.service, watched.env, error.message)
+        except Exception:
+            log.exception("checking %s in %s failed", watched.service, watched.env)
+        finally:
+            with self._busy_lock:
+                self._busy.discard(index)
+
+    def _check(self, w: Watched) -> None:
+        if self._history.deploying(w.service, w.env):
+            return  # a planned swap: the check follows the deployment once it is done
+        instances = self._fleet.instances(w.service, w.env, w.port, w.health)
+        if not instances:
+            self._nothing_runs(w)
+            return
+        for instance in instances:
+            self._check_instance(w, instance)
+
+    def _check_instance(self, w: Watched, instance: Instance) -> None:
+        policy = w.policy
+        if instance.url is not None:
+            url = instance.url
+
+            def done(result: Result) -> None:
+                self._results.put(_Observed(w, instance.name, CheckKind.HTTP, result))
+
+            self._http.submit(url, policy.timeout, done)
+        if policy.cpu is None and policy.memory is None:
+            return
+        usage = self._fleet.usage(instance.container_id)
+        for kind, figure, limit in (
+            (CheckKind.CPU, usage.cpu_percent, policy.cpu),
+            (CheckKind.MEMORY, usage.memory_percent, policy.memory),
+        ):
+            if limit is None or figure is None:
+                continue
+            said = f"{kind.value.upper() if kind is CheckKind.CPU else 'memory'} {figure:.0f}%"
+            detail = f"{said} of its limit (threshold {limit:g}%)"
+            self._results.put(_Observed(w, instance.name, kind, Result(figure < limit, detail)))
+
+    def _nothing_runs(self, w: Watched) -> None:
+        # Only a deployment that ran before can stop running; one never deployed is quiet.
+        prefix = f"{w.service}/{w.env}/"
+        with self._records_lock:
+            known = [r for r in self._records.values() if r.key.startswith(prefix)]
+        for record in known:
+            if record.kind is CheckKind.HTTP:
+                result = Result(False, "nothing runs: no container or task is up")
+                self._results.put(_Observed(w, record.instance, CheckKind.HTTP, result))
+
+    # -- results -----------------------------------------------------------------------------
+    def _apply_results(self) -> None:
+        while True:
+            observed = self._results.get()
+            if observed is None:
+                return
+            try:
+                self._apply(observed)
+            except Exception:
+                log.exception("could not apply a check result")
+
+    def _apply(self, o: _Observed) -> None:
+        w = o.watched
+        key = check_key(w.service, w.env, o.instance, o.kind)
+        with self._records_lock:
+            record = self._records.get(key) or CheckRecord(
+                key, w.service, w.env, o.instance, o.kind
+            )
+        now = self._clock.now()
+        updated, move = step(record, o.result, w.policy, now)
+        with self._records_lock:
+            self._records[key] = updated
+        steady = move is CheckMove.STAY and updated.state is CheckState.OK and record.last_at
+        if not steady or record.failures != updated.failures:
+            self._store.save_check(updated)
+        if move is CheckMove.FIRE:
+            self._desk.raise_alert(_new_alert(updated, o, now))
+        elif move is CheckMove.RESOLVE:
+            self._desk.resolve_key(key)
+
+    def _start_over(self, alert: Alert) -> None:
+        if alert.source is not AlertSource.CHECK:
+            return
+        with self._records_lock:
+            record = self._records.get(alert.key)
+            if record is None:
+                return
+            fresh = CheckRecord(record.key, record.service, record.env, record.instance,
+                                record.kind, last_detail=record.last_detail,
+                                last_at=record.last_at, latency_ms=record.latency_ms)  # fmt: skip
+            self._records[alert.key] = fresh
+        self._store.save_check(fresh)
+
+
+def _new_alert(record: CheckRecord, observed: _Observed, now: datetime) -> NewAlert:
+    titles = {
+        CheckKind.HTTP: f"health check of `{observed.watched.health}` fails",
+        CheckKind.CPU: "CPU above its threshold",
+        CheckKind.MEMORY: "memory above its threshold",
+    }
+    on = "" if observed.instance == "container" else f" ({observed.instance})"
+    return NewAlert(
+        source=AlertSource.CHECK,
+        key=record.key,
+        service=record.service,
+        env=record.env,
+        title=titles[record.kind] + on,
+        detail=observed.result.detail,
+        since=record.since or now,
+    )

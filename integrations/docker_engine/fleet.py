@@ -1,0 +1,174 @@
+"""What the Monitor stage checks on the engine, read-only: the running copies of a deployment
+(its container, or each running task of its Swarm service) and their CPU and memory.
+
+A container is reached on its published host port (on loopback); a Swarm task on its own
+container's address (bridge networks are routable from the engine's host), so each task is
+checked by itself. Stats are one snapshot per container (`one_shot`); CPU is the difference
+to the previous snapshot of the same container, so the first one says nothing about CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, NotFound
+
+from bot.core.errors import EngineUnavailable
+from bot.core.monitor.ports import Instance, Usage
+from bot.core.naming import LABEL_VERSION, deployment_name
+from integrations.docker_engine.rollout_common import find_service
+
+READ_TIMEOUT = 5
+_ERRORS = (DockerException, requests.RequestException, OSError)
+
+
+class DockerFleet:
+    """monitor.ports.Fleet on docker-py."""
+
+    def __init__(self, host: str | None, timeout: int = READ_TIMEOUT) -> None:
+        self._host = host or "unix:///var/run/docker.sock"
+        self._timeout = timeout
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+        self._last_cpu: dict[str, tuple[int, int]] = {}
+
+    def instances(self, service: str, env: str, port: int | None, health: str) -> list[Instance]:
+        """The container, or every running task of the Swarm service, named for the deployment."""
+        name = deployment_name(service, env)
+        try:
+            client = self._connect()
+            found = self._container(client, name, port, health)
+            return [found] if found is not None else self._tasks(client, name, port, health)
+        except _ERRORS as error:
+            self._forget()
+            raise EngineUnavailable(
+                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
+            ) from error
+
+    def usage(self, container_id: str) -> Usage:
+        """CPU (percent of its CPU limit, or of one core) and memory (percent of its limit,
+        or of the host) from one stats snapshot."""
+        try:
+            client = self._connect()
+            api: Any = client.api
+            stats = api.stats(container_id, stream=False, one_shot=True)
+            limits = api.inspect_container(container_id)["HostConfig"]
+        except NotFound:
+            return Usage(None, None)
+        except _ERRORS as error:
+            self._forget()
+            raise EngineUnavailable("The Docker engine does not answer.") from error
+        return Usage(self._cpu(container_id, stats, limits), _memory(stats, limits))
+
+    def _cpu(
+        self, container_id: str, stats: Mapping[str, Any], limits: Mapping[str, Any]
+    ) -> float | None:
+        cpu = stats.get("cpu_stats") or {}
+        total = int((cpu.get("cpu_usage") or {}).get("total_usage") or 0)
+        system = int(cpu.get("system_cpu_usage") or 0)
+        cores = int(cpu.get("online_cpus") or 1)
+        with self._lock:
+            before = self._last_cpu.get(container_id)
+            self._last_cpu[container_id] = (total, system)
+        if before is None or system <= before[1]:
+            return None
+        of_one_core = (total - before[0]) / (system - before[1]) * cores * 100
+        limit = _cpu_limit(limits)
+        return of_one_core / limit if limit else of_one_core
+
+    def _connect(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = docker.DockerClient(
+                    base_url=self._host, version="auto", timeout=self._timeout
+                )
+            return self._client
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._client = None
+
+    @staticmethod
+    def _container(
+        client: docker.DockerClient, name: str, port: int | None, health: str
+    ) -> Instance | None:
+        try:
+            container = client.containers.get(name)
+        except NotFound:
+            return None
+        if container.status != "running":
+            return Instance("container", str(container.id), None, _version(container.labels))
+        url = None
+        if port is not None:
+            bindings = (container.ports or {}).get(f"{port}/tcp") or []
+            if bindings:
+                url = f"http://127.0.0.1:{bindings[0]['HostPort']}{health}"
+            elif address := _address(container.attrs):
+                url = f"http://{address}:{port}{health}"
+        return Instance("container", str(container.id), url, _version(container.labels))
+
+    @staticmethod
+    def _tasks(
+        client: docker.DockerClient, name: str, port: int | None, health: str
+    ) -> list[Instance]:
+        try:
+            service = find_service(client, name)
+        except APIError as error:
+            if error.status_code == 503:  # not a Swarm manager: no Swarm services here
+                return []
+            raise
+        if service is None:
+            return []
+        version = _version((service.attrs.get("Spec") or {}).get("Labels"))
+        found = []
+        for task in service.tasks(filters={"desired-state": "running"}):
+            status = task.get("Status") or {}
+            container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
+            if status.get("State") != "running" or not container_id:
+                continue
+            url = None
+            try:
+                attrs = client.api.inspect_container(container_id)
+            except NotFound:
+                continue
+            address = _address(attrs)
+            if port is not None and address:
+                url = f"http://{address}:{port}{health}"
+            found.append(Instance(f"task-{task.get('Slot', 0)}", str(container_id), url, version))
+        return found
+
+
+def _version(labels: Mapping[str, str] | None) -> str | None:
+    return (labels or {}).get(LABEL_VERSION)
+
+
+def _address(attrs: Mapping[str, Any]) -> str | None:
+    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    for network in networks.values():
+        if network.get("IPAddress"):
+            return str(network["IPAddress"])
+    return None
+
+
+def _cpu_limit(limits: Mapping[str, Any]) -> float | None:
+    """The container's CPU limit in cores, None when it has none."""
+    if limits.get("NanoCpus"):
+        return int(limits["NanoCpus"]) / 1e9
+    quota, period = limits.get("CpuQuota") or 0, limits.get("CpuPeriod") or 0
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _memory(stats: Mapping[str, Any], limits: Mapping[str, Any]) -> float | None:
+    memory = stats.get("memory_stats") or {}
+    usage = memory.get("usage")
+    if usage is None:
+        return None
+    details = memory.get("stats") or {}
+    # The page cache is not what the container holds on to: docker stats leaves it out too.
+    used = int(usage) - int(details.get("inactive_file") or details.get("total_inactive_file") or 0)
+    limit = int(limits.get("Memory") or 0) or int(memory.get("limit") or 0)
+    return used / limit * 100 if limit else None
