@@ -6,9 +6,10 @@
     /alerts silence <service> [env] <duration> [reason]     at most 30 days
     /alerts unsilence <silence id | service [env]>
 
-Each alert message has Acknowledge, Silence 1h and Resolve buttons; its reply in a deploy's
-thread adds Rollback, which asks for /rollback under the deploy rules. Commands are audited
-by the router; the buttons are audited here.
+The alert's message and its thread show every change to everyone; the commands answer the
+person who typed them. Each alert message has Acknowledge, Silence 1h and Resolve buttons;
+its reply in a deploy's thread adds Rollback, which asks for /rollback under the deploy
+rules. Commands are audited by the router; the buttons are audited here.
 """
 
 from __future__ import annotations
@@ -99,12 +100,12 @@ class _MonitorStage:
         """Acknowledge an alert."""
         alert = self.monitoring.desk.acknowledge(_alert_id(invocation.arg("id")),
                                                  invocation.user_id)  # fmt: skip
-        return Reply(text=f":eyes: {summary(alert)}", public=True)
+        return Reply(text=f":eyes: {summary(alert)}")
 
     def resolve(self, invocation: Invocation) -> Reply:
         """Resolve an alert by hand."""
         alert = self.monitoring.desk.resolve(_alert_id(invocation.arg("id")), invocation.user_id)
-        return Reply(text=summary(alert), public=True)
+        return Reply(text=summary(alert))
 
     def silence(self, invocation: Invocation) -> Reply:
         """Silence a service's alerts."""
@@ -113,7 +114,7 @@ class _MonitorStage:
             user=invocation.user_id, seconds=duration_seconds(invocation.arg("duration")),
             reason=reason, service=invocation.arg("service"), env=invocation.opt("env"),
         )  # fmt: skip
-        return Reply(text=silence_line(silence), public=True)
+        return Reply(text=silence_line(silence))
 
     def unsilence(self, invocation: Invocation) -> Reply:
         """End a silence by number, or every silence of a service (in one environment)."""
@@ -135,8 +136,7 @@ class _MonitorStage:
         if not chosen:
             raise NotFound(missing + " `/alerts` lists them.")
         ended = desk.unsilence(chosen, invocation.user_id)
-        return Reply(text="\n".join(_ended(s, invocation.user_id) for s in ended) or missing,
-                     public=True)  # fmt: skip
+        return Reply(text="\n".join(_ended(s, invocation.user_id) for s in ended) or missing)
 
     def click(self, click: Click) -> Reply | None:
         """Acknowledge, Silence 1h, Resolve and Rollback on an alert; audited."""
