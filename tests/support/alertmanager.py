@@ -55,9 +55,8 @@ def alertmanager(folder: Path, port: int, webhook: str, token: str) -> Iterator[
         deadline = time.monotonic() + START_DEADLINE
         while not ready(url):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"Alertmanager did not start: {(folder / 'alertmanager.log').read_text()[-2000:]}"
-                )
+                said = (folder / "alertmanager.log").read_text()[-2000:]
+                raise RuntimeError(f"Alertmanager did not start: {said}")
             time.sleep(0.1)
         yield url
     finally:
