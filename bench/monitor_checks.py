@@ -1,0 +1,261 @@
+"""The Monitor stage's own HTTP checks at scale, beside Prometheus's blackbox exporter.
+
+1,000 loopback targets (bench.check_targets, in a process of their own) are checked every
+10 s by opsloop's CheckLoop (httpx async checker, SQLite store, alert desk; Slack replaced by a
+recorder that notes when each alert is posted) and, in the same run, probed every 10 s through
+Debian's prometheus-blackbox-exporter (driven by a small process standing in for Prometheus).
+After WARMUP seconds a few targets start failing; measured:
+
+- opsloop's CPU share (this process: user + system time over wall time; goal at most 25% of
+  one core), and the blackbox exporter's over the same window (from /proc), with CPU per probe;
+- time from a target starting to fail to its alert being posted (goal at most
+  interval x fail_after + 2 s = 32 s).
+
+    python -m bench.monitor_checks [--seconds 60] [--targets 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.check_targets import PORTS
+from bot.core.clock import SystemClock
+from bot.core.monitor.model import CheckPolicy, DeployFacts, Watched
+from bot.core.monitor.ports import Instance, Usage
+from bot.core.monitor.stage import MonitorSettings, build_monitoring
+from bot.core.values import MessageRef, Reply
+from bot.store.db import open_store
+from bot.store.monitor import SqlMonitorStore
+from integrations.http_checker import AsyncHttpChecker
+
+RESULTS = Path(__file__).resolve().parent / "results"
+INTERVAL, FAIL_AFTER, TIMEOUT = 10.0, 3, 2.0
+FAILING = 5
+CPU_GOAL = 25.0
+BLACKBOX = "prometheus-blackbox-exporter"
+
+
+class Recorder:
+    """The Notifier port, noting when each alert was posted."""
+
+    def __init__(self) -> None:
+        self.posted: dict[str, float] = {}
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def post(self, channel_id: str, reply: Reply, thread_ts: str | None = None, *,
+             broadcast: bool = False) -> MessageRef:  # fmt: skip
+        with self._lock:
+            self._n += 1
+            if reply.text.count("Alert #") and "fails" in reply.text:
+                service = reply.text.split("`")[3]
+                self.posted.setdefault(service, time.monotonic())
+            return MessageRef(channel_id, f"1700000000.{self._n:06d}")
+
+    def update(self, ref: MessageRef, reply: Reply) -> None:
+        """Edits are not measured."""
+
+    def respond(self, response_url: str, reply: Reply) -> None:
+        """Not used."""
+
+    def ephemeral(self, channel_id: str, user_id: str, reply: Reply) -> None:
+        """Not used."""
+
+
+class StaticFleet:
+    """Each target is one deployment with one instance: no engine in the way."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self._urls = urls
+
+    def instances(self, service: str, env: str, port: int | None, health: str) -> list[Instance]:
+        return [Instance("container", service, self._urls[service], "1.0.0")]
+
+    def usage(self, container_id: str) -> Usage:
+        return Usage(None, None)
+
+
+class NoDeploys:
+    def last_deploy(self, service: str, env: str) -> DeployFacts | None:
+        return None
+
+    def deploying(self, service: str, env: str) -> bool:
+        return False
+
+
+def free_base() -> int:
+    """A port with PORTS free ports from it on."""
+    for base in range(21000, 40000, 97):
+        try:
+            for port in range(base, base + PORTS):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def proc_cpu(pid: int) -> float:
+    """Seconds of CPU a process used so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(probe_url: str, targets: list[str], seconds: float) -> None:
+    """Stand in for Prometheus: probe every target through the exporter every INTERVAL."""
+    async with httpx.AsyncClient(timeout=5, limits=httpx.Limits(max_connections=100)) as client:
+        gate = asyncio.Semaphore(100)
+
+        async def one(target: str) -> None:
+            async with gate:
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.get(probe_url, params={"module": "http_2xx", "target": target})
+
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            started = time.monotonic()
+            await asyncio.gather(*(one(t) for t in targets))
+            await asyncio.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
+
+
+def run(seconds: float, count: int, folder: Path) -> dict[str, object]:
+    base = free_base()
+    targets = subprocess.Popen([sys.executable, "-m", "bench.check_targets", str(base)],
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert targets.stdout is not None and targets.stdout.readline().strip() == "ready"
+    urls = {f"t{n}": f"http://127.0.0.1:{base + n % PORTS}/t/{n}" for n in range(count)}
+    bb_port = free_port()
+    (folder / "blackbox.yml").write_text(
+        f"modules:\n  http_2xx:\n    prober: http\n    timeout: {TIMEOUT:g}s\n"
+    )
+    blackbox = subprocess.Popen(
+        [BLACKBOX, f"--config.file={folder / 'blackbox.yml'}",
+         f"--web.listen-address=127.0.0.1:{bb_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    probe_url = f"http://127.0.0.1:{bb_port}/probe"
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{bb_port}/", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    driver = subprocess.Popen([sys.executable, "-m", "bench.monitor_checks", "--drive",
+                               probe_url, str(seconds + 5), *urls.values()])  # fmt: skip
+    policy = CheckPolicy(interval=INTERVAL, timeout=TIMEOUT, fail_after=FAIL_AFTER)
+    watched = tuple(Watched(name, "bench", "container", 80, "/", policy) for name in urls)
+    engine = open_store(f"sqlite:///{folder / 'bench.db'}")
+    recorder = Recorder()
+    http = AsyncHttpChecker()
+    http.start()
+    monitoring = build_monitoring(
+        settings=MonitorSettings("C0OPS", timedelta(minutes=30), watched),
+        store=SqlMonitorStore(engine), notifier=recorder, clock=SystemClock(),
+        fleet=StaticFleet(urls), http=http, history=NoDeploys(), silencer=None,
+    )  # fmt: skip
+    try:
+        bb_before, own_before, wall_before = proc_cpu(blackbox.pid), os.times(), time.monotonic()
+        monitoring.start()
+        print("checking", file=sys.stderr, flush=True)
+        time.sleep(seconds / 3)
+        failed_at = {}
+        for n in range(FAILING):
+            name = f"t{n * (count // FAILING)}"
+            httpx.get(urls[name].replace("/t/", "/fail/"), timeout=2)
+            failed_at[name] = time.monotonic()
+        print("failing some targets", file=sys.stderr, flush=True)
+        time.sleep(seconds - seconds / 3)
+        own_after, wall = os.times(), time.monotonic() - wall_before
+        bb_used = proc_cpu(blackbox.pid) - bb_before
+        print("measured; stopping", file=sys.stderr, flush=True)
+    finally:
+        for process in (driver, blackbox, targets):
+            process.kill()
+            process.wait(timeout=10)
+
+        # The checker and loop run on daemon threads: a slow stop must not hold the results.
+        def stop() -> None:
+            monitoring.stop()
+            http.stop()
+
+        threading.Thread(target=stop, daemon=True).start()
+    own_used = (own_after.user - own_before.user) + (own_after.system - own_before.system)
+    checks = count * wall / INTERVAL
+    posted = recorder.posted
+    latencies = sorted(posted[n] - at for n, at in failed_at.items() if n in posted)
+    return {
+        "targets": count, "seconds": round(wall, 1), "interval": INTERVAL,
+        "opsloop_cpu_percent_of_one_core": round(own_used / wall * 100, 1),
+        "blackbox_cpu_percent_of_one_core": round(bb_used / wall * 100, 1),
+        "opsloop_cpu_ms_per_check": round(own_used / checks * 1000, 3),
+        "blackbox_cpu_ms_per_probe": round(bb_used / checks * 1000, 3),
+        "fail_to_post_seconds": [round(x, 2) for x in latencies],
+        "alerts_posted": f"{len(latencies)} of {FAILING}",
+        "fail_to_post_goal_seconds": INTERVAL * FAIL_AFTER + 2,
+        "cpu_goal_percent": CPU_GOAL,
+    }  # fmt: skip
+
+
+def write(result: dict[str, object]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (RESULTS / "monitor_checks.json").write_text(json.dumps({"at": stamp, **result}, indent=2))
+    lines = [
+        "# Monitor checks: opsloop vs blackbox exporter", "",
+        f"{stamp}, {result['targets']} loopback targets every {result['interval']:g} s, "
+        f"{result['seconds']} s measured, same run, on this shared 2-core machine.", "",
+        "| | opsloop CheckLoop | blackbox exporter | goal |", "| --- | --- | --- | --- |",
+        f"| CPU, % of one core | {result['opsloop_cpu_percent_of_one_core']} | "
+        f"{result['blackbox_cpu_percent_of_one_core']} | opsloop ≤ {CPU_GOAL:g} |",
+        f"| CPU per check/probe, ms | {result['opsloop_cpu_ms_per_check']} | "
+        f"{result['blackbox_cpu_ms_per_probe']} | |",
+        f"| fail → alert posted, s | {result['fail_to_post_seconds']} "
+        f"({result['alerts_posted']}) | (needs Prometheus + Alertmanager; not measured) | "
+        f"≤ {result['fail_to_post_goal_seconds']:g} |",
+        "", "The blackbox exporter's figure is the exporter process only; the driver standing "
+        "in for Prometheus is not counted. opsloop's is the whole bench process (checker, "
+        "state machine, SQLite store, alert desk), without the targets.",
+    ]  # fmt: skip
+    (RESULTS / "monitor_checks.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--drive":
+        asyncio.run(drive(sys.argv[2], sys.argv[4:], float(sys.argv[3])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--targets", type=int, default=1000)
+    args = parser.parse_args()
+    if shutil.which(BLACKBOX) is None:
+        sys.exit(f"{BLACKBOX} is missing: scripts/ensure-alertmanager installs it")
+    with tempfile.TemporaryDirectory() as folder:
+        result = run(args.seconds, args.targets, Path(folder))
+    write(result)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
