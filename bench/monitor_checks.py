@@ -189,6 +189,7 @@ def run(seconds: float, count: int, folder: Path) -> dict[str, object]:
         time.sleep(seconds - seconds / 3)
         own_after, wall = os.times(), time.monotonic() - wall_before
         bb_used = proc_cpu(blackbox.pid) - bb_before
+        records = {r.service: r for r in monitoring.checks()}
         print("measured; stopping", file=sys.stderr, flush=True)
     finally:
         for process in (driver, blackbox, targets):
@@ -213,6 +214,12 @@ def run(seconds: float, count: int, folder: Path) -> dict[str, object]:
         "blackbox_cpu_ms_per_probe": round(bb_used / checks * 1000, 3),
         "fail_to_post_seconds": [round(x, 2) for x in latencies],
         "alerts_posted": f"{len(latencies)} of {FAILING}",
+        "alerts_posted_for_healthy_targets": len(set(posted) - set(failed_at)),
+        "checks_with_a_result": len(records),
+        "failed_targets_seen_as": sorted(
+            f"{records[n].state.value} after {records[n].failures}" if n in records else "never"
+            for n in failed_at
+        ),
         "fail_to_post_goal_seconds": INTERVAL * FAIL_AFTER + 2,
         "cpu_goal_percent": CPU_GOAL,
     }  # fmt: skip
@@ -234,6 +241,8 @@ def write(result: dict[str, object]) -> None:
         f"| fail → alert posted, s | {result['fail_to_post_seconds']} "
         f"({result['alerts_posted']}) | (needs Prometheus + Alertmanager; not measured) | "
         f"≤ {result['fail_to_post_goal_seconds']:g} |",
+        f"| alerts for targets that never failed | "
+        f"{result['alerts_posted_for_healthy_targets']} | | 0 |",
         "", "The blackbox exporter's figure is the exporter process only; the driver standing "
         "in for Prometheus is not counted. opsloop's is the whole bench process (checker, "
         "state machine, SQLite store, alert desk), without the targets.",
