@@ -69,7 +69,7 @@ def test_buttons_and_commands_move_the_alert_and_are_audited(monitored: Monitore
     assert any("acknowledged* by <@U0BOB>" in line for line in lines)
     assert any("resolved* by <@U0DAVE>" in line for line in lines)
 
-    audit = Asker(m, "U0ERIN")("/ops", "audit 20")
+    audit = Asker(m, "U0ERIN")("/ops", "audit")
     for verb in ("alerts ack", "alerts silence", "alerts unsilence", "alerts resolve"):
         assert verb in audit
 
@@ -80,7 +80,9 @@ def test_bad_input_gets_a_clear_answer_and_changes_nothing(monitored: Monitored)
     assert "no alert #42" in ask("/alerts", "ack 42")
     assert "not an alert number" in ask("/alerts", "resolve web")
     assert "Unknown service `nosuch`" in ask("/alerts", "silence nosuch 1h")
-    assert "not a duration" in ask("/alerts", f"silence {m.service} soon")
+    # `soon` could be an environment's name: the answer says it is none of them.
+    assert "Unknown environment `soon`" in ask("/alerts", f"silence {m.service} soon")
+    assert "not a duration" in ask("/alerts", f"silence {m.service} staging soon")
     assert "Unknown environment `prood`" in ask("/alerts", f"silence {m.service} prood 1h")
     assert "at most 30 days" in ask("/alerts", f"silence {m.service} 31d")
     assert "no silence #7 in force" in ask("/alerts", "unsilence 7")
