@@ -15,8 +15,8 @@ from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock, SystemClock
 from bot.core.code.catalogue import HealthProbe, Inventory
 from bot.core.deploy.desk import DeployDesk
-from bot.core.outbox import Outbox
 from bot.core.monitor.stage import Monitoring
+from bot.core.outbox import Outbox
 from bot.core.plan.model import DigestLedger, Tracker
 from bot.core.ports import AuditLog, Directory, Notifier
 
