@@ -194,7 +194,7 @@ def build(
         tracker=tracker,
         digests=SqlDigestLedger(engine, clock),
         background=background,
-        inventory=DockerInventory(docker_host),
+        inventory=DockerInventory(docker_host, config.namespace),
         probe=probe,
         monitor=monitor.monitoring,
     )
@@ -292,7 +292,7 @@ def _deploy_desk(
         estate=deploy_estate(services.config),
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
-        engine=DockerDeployments(docker_host, services.clock),
+        engine=DockerDeployments(docker_host, services.clock, namespace=services.config.namespace),
         images=RegistryImages(_registry_access(services.config)),
         notifier=services.notifier,
         outbox=outbox,

@@ -47,6 +47,7 @@ def dotted(path: Iterable[str | int]) -> str:
 
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_NAMESPACE = re.compile(r"[a-z][a-z0-9-]{0,23}")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
 _SUBJECT = re.compile(r"[UWS][A-Z0-9]{2,}")
 _VERB = re.compile(r"[a-z]+( [a-z]+)?")
@@ -78,6 +79,32 @@ def _check_port(value: int) -> int:
     if not 1 <= value <= 65535:
         raise fail("must be between 1 and 65535")
     return value
+
+
+_PUBLISH_HINT = "must be a host port (18080) or address:port (127.0.0.1:18080)"
+
+
+def _check_publish(value: object) -> str:
+    # Kept as text, "18080" or "127.0.0.1:18080"; DeploySettings splits it.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise fail(_PUBLISH_HINT)
+    text = str(value).strip()
+    host, colon, port = text.rpartition(":")
+    if not port.isdigit():
+        raise fail(_PUBLISH_HINT)
+    _check_port(int(port))
+    if not colon:
+        return str(int(port))
+    address = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        raise fail(
+            f"{_PUBLISH_HINT}: the address must be an IP address the engine can bind "
+            "(a host name is not)"
+        ) from None
+    shown = f"[{parsed}]" if parsed.version == 6 else str(parsed)
+    return f"{shown}:{int(port)}"
 
 
 def _check_image(value: str) -> str:
@@ -181,6 +208,14 @@ VerbName = Annotated[
     ),
 ]
 Port = Annotated[int, AfterValidator(_check_port)]
+PublishAddress = Annotated[str, BeforeValidator(_check_publish)]
+Namespace = Annotated[
+    str,
+    _matching(
+        _NAMESPACE,
+        "must be lowercase letters, digits and '-', start with a letter, max 24 characters",
+    ),
+]
 NonEmpty = Annotated[str, Field(min_length=1)]
 ImageRepository = Annotated[str, AfterValidator(_check_image)]
 UrlPath = Annotated[str, _matching(_PATH, "must be a path starting with '/'")]

@@ -32,8 +32,9 @@ def deploy_estate(config: Config) -> Estate:
                     kind=settings.target,
                     port=service.port,
                     health=service.health,
-                    publish=settings.publish,
+                    publish=settings.publish_port,
                     replicas=settings.replicas,
+                    publish_host=settings.publish_host,
                 )
                 for env, settings in service.deploy.items()
             }

@@ -72,7 +72,8 @@ def load_config(path: Path, environ: Mapping[str, str]) -> Config:
 def parse_config(text: str, environ: Mapping[str, str], source: str = "opsloop.yml") -> Config:
     """Validate opsloop.yml ``text``; ``source`` names it in problems. Raises ConfigError with
     every problem found: YAML syntax, duplicate keys, unset ${VAR}s, types, values, and
-    cross-references (a deploy to an undefined environment)."""
+    cross-references (a deploy to an undefined environment). docker.namespace, when not set,
+    is derived from the location ``source`` names (relative to the working directory)."""
     doc = read_yaml(text, environ)
     found: list[Found] = list(doc.problems)
     if doc.data is not None:
@@ -81,7 +82,7 @@ def parse_config(text: str, environ: Mapping[str, str], source: str = "opsloop.y
         found += _resolve_token_env(doc, environ)
         found += _deploy_problems(doc)
         try:
-            config = Config.model_validate(doc.data)
+            config = Config.model_validate(doc.data, context={"config_path": Path(source)})
         except ValidationError as error:
             found += _validation_problems(error, doc)
         else:

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Annotated, Literal, Self
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    model_validator,
+)
 
 from bot.config._checks import (
     DEFAULT_INSECURE_REGISTRIES,
@@ -27,8 +36,10 @@ from bot.config._checks import (
     KeyPath,
     LabelName,
     Name,
+    Namespace,
     NonEmpty,
     Port,
+    PublishAddress,
     RegistryHost,
     SlackSubject,
     TimeZone,
@@ -38,7 +49,7 @@ from bot.config._checks import (
     fail,
     fail_many,
 )
-from bot.core.naming import deployment_name
+from bot.core.naming import default_namespace, legacy_deployment_name
 
 # hide_input_in_errors: a rejected value may be a secret, so pydantic's own texts never show it.
 _MODEL = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
@@ -57,7 +68,8 @@ class DeploySettings(BaseModel):
 
     model_config = _MODEL
     target: Literal["container", "swarm"]
-    publish: Port | None = None
+    publish: PublishAddress | None = None
+    """`18080` (every address) or `127.0.0.1:18080`; read it as publish_port, publish_host."""
     replicas: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
@@ -65,6 +77,28 @@ class DeploySettings(BaseModel):
         if self.target == "container" and self.replicas != 1:
             raise fail("must be 1 for target container (use target swarm to scale)", "replicas")
         return self
+
+    @model_validator(mode="after")
+    def _swarm_publishes_on_every_address(self) -> Self:
+        if self.target == "swarm" and self.publish_host is not None:
+            raise fail(
+                "a Swarm service publishes on every address of the node; give only the port "
+                f"({self.publish_port}), or use target container to bind one address",
+                "publish",
+            )
+        return self
+
+    @property
+    def publish_port(self) -> int | None:
+        """The host port, when the service is published."""
+        return int(self.publish.rpartition(":")[2]) if self.publish else None
+
+    @property
+    def publish_host(self) -> str | None:
+        """The host address the port is bound to; None for every address."""
+        if not self.publish or ":" not in self.publish:
+            return None
+        return self.publish.rpartition(":")[0].strip("[]")
 
 
 class ChecksConfig(BaseModel):
@@ -160,6 +194,9 @@ class DockerConfig(BaseModel):
     host: DockerHost | None = None
     registry: RegistryHost | None = None
     insecure_registries: tuple[InsecureRegistry, ...] = DEFAULT_INSECURE_REGISTRIES
+    namespace: Namespace | None = None
+    """This installation's name on the engine; the loader fills in a default derived from
+    the config file's location (bot.core.naming.default_namespace)."""
 
 
 class AlertmanagerConfig(BaseModel):
@@ -258,13 +295,13 @@ class Config(BaseModel):
 
     @model_validator(mode="after")
     def _deployments_have_distinct_names(self) -> Self:
-        # opsloop-<service>-<env> names the container or Swarm service: `api` in `eu-prod`
-        # and `api-eu` in `prod` would both be opsloop-api-eu-prod and replace each other.
+        # opsloop-<namespace>-<service>-<env> names the container or Swarm service: `api` in
+        # `eu-prod` and `api-eu` in `prod` would both end in -api-eu-prod and replace each other.
         seen: dict[str, tuple[str, str]] = {}
         problems = []
         for service, settings in self.services.items():
             for env in settings.deploy:
-                name = deployment_name(service, env)
+                name = legacy_deployment_name(service, env)
                 other = seen.setdefault(name, (service, env))
                 if other != (service, env):
                     message = (
@@ -275,6 +312,30 @@ class Config(BaseModel):
         if problems:
             raise fail_many(problems)
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _namespace_by_default(cls, data: Any, info: ValidationInfo) -> Any:
+        # docker.namespace, when not set, comes from where the file is: the loader passes its
+        # path; a Config built without one counts as ./opsloop.yml.
+        if not isinstance(data, Mapping):
+            return data
+        where = (info.context or {}).get("config_path") or Path("opsloop.yml")
+        derived = default_namespace(Path(where).resolve())
+        docker = data.get("docker")
+        if docker is None:
+            docker = {"namespace": derived}
+        elif isinstance(docker, DockerConfig) and docker.namespace is None:
+            docker = docker.model_copy(update={"namespace": derived})
+        elif isinstance(docker, Mapping) and docker.get("namespace") is None:
+            docker = {**docker, "namespace": derived}
+        return {**data, "docker": docker}
+
+    @property
+    def namespace(self) -> str:
+        """This installation's namespace on the Docker engine (docker.namespace, or the
+        default derived from the config file's location)."""
+        return self.docker.namespace or default_namespace(Path("opsloop.yml").resolve())
 
     def service(self, name: str) -> ServiceConfig | None:
         """The service called ``name``, or None when opsloop.yml defines none by that name."""

@@ -17,6 +17,7 @@ from typing import Any
 from docker.errors import APIError, NotFound
 
 from bot.core.deploy.model import DeployState, Outcome
+from integrations.docker_engine.ownership import container_of, refuse_foreign
 from integrations.docker_engine.rollout_common import (
     FINAL_ATTEMPTS,
     POLL,
@@ -31,6 +32,8 @@ class ContainerRollout(Rollout):
     def run(self) -> Outcome:
         """Roll out; an Outcome for a failed rollout, engine errors raised."""
         t = self.t
+        # Another installation's container under this name is refused before anything starts.
+        container_of(self.client, self.e.namespace, t.service, t.env)
         self.say(f"Pulling `{self.image_ref}`…")
         repository, _, tag = self.image_ref.rpartition(":")
         self.client.images.pull(repository, tag=tag)
@@ -76,7 +79,7 @@ class ContainerRollout(Rollout):
         final: Any = None if isinstance(started, str) else started
         error = started if isinstance(started, str) else ""
         port = t.publish or (host_port(final, t.port) if final is not None else None)
-        if final is not None and port is not None and self.e.healthy(port, t.health):
+        if final is not None and port is not None and self.e.healthy(port, t.health, t.probe_host):
             return Outcome(DeployState.SUCCEEDED, "The new version answers its health path.")
         if final is not None:
             final.remove(force=True)
@@ -96,22 +99,29 @@ class ContainerRollout(Rollout):
         return "no attempt left"
 
     def _existing(self) -> Any:
-        for name in (self.name, f"{self.name}-old"):
-            try:
-                container = self.client.containers.get(name)
-            except NotFound:
-                continue
-            if name == self.name:
-                return container
-            # An earlier deploy was interrupted mid-swap: the old one is the one to keep.
-            container.rename(self.name)
-            return container
-        return None
+        # This installation's container, or one made before namespaces (taken over: the swap
+        # renames it, and the new container has this installation's name and labels).
+        current = container_of(self.client, self.e.namespace, self.t.service, self.t.env)
+        if current is not None:
+            return current
+        try:
+            old = self.client.containers.get(f"{self.name}-old")
+        except NotFound:
+            return None
+        refuse_foreign(f"{self.name}-old", old.labels, self.e.namespace)
+        # An earlier deploy was interrupted mid-swap: the old one is the one to keep.
+        old.rename(self.name)
+        return old
 
     def _start(self, name: str, publish: int | None) -> Any:
         with contextlib.suppress(NotFound):
-            self.client.containers.get(name).remove(force=True)
-        binding: Any = publish if publish is not None else ("127.0.0.1", None)
+            leftover = self.client.containers.get(name)
+            refuse_foreign(name, leftover.labels, self.e.namespace)
+            leftover.remove(force=True)
+        host = self.t.publish_host
+        binding: Any = ("127.0.0.1", None)
+        if publish is not None:
+            binding = (host, publish) if host else publish
         run: Any = self.client.containers.run
         return run(
             self.image_ref, name=name, detach=True, labels=self.labels,

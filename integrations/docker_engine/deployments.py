@@ -20,13 +20,21 @@ from bot.core.errors import EngineUnavailable, IntegrationError
 from bot.core.naming import (
     LABEL_DEPLOY_ID,
     LABEL_ENV,
+    LABEL_NAMESPACE,
     LABEL_SERVICE,
     LABEL_VERSION,
     OCI_REVISION,
     deployment_name,
+    foreign_namespace,
 )
 from integrations.docker_engine import connect
 from integrations.docker_engine.containers import ContainerRollout
+from integrations.docker_engine.ownership import (
+    ForeignDeployment,
+    container_of,
+    labels_of_service,
+    swarm_service_of,
+)
 from integrations.docker_engine.rollout_common import (
     ENGINE_ERRORS,
     HEALTH_DEADLINE,
@@ -34,7 +42,6 @@ from integrations.docker_engine.rollout_common import (
     SWARM_DEADLINE,
     SWARM_SETTLED,
     engine_error,
-    find_service,
     host_port,
 )
 from integrations.docker_engine.swarm import SwarmRollout
@@ -45,9 +52,19 @@ T = TypeVar("T")
 
 
 class DockerDeployments:
-    """bot.core.deploy.model.DeployEngine on docker-py; connects on first use."""
+    """bot.core.deploy.model.DeployEngine on docker-py; connects on first use. Everything it
+    creates carries `namespace` (bot.core.naming); it never changes another installation's
+    containers or services (ForeignDeployment, a Conflict, says so instead)."""
 
-    def __init__(self, host: str | None, clock: Clock, health_deadline: float = HEALTH_DEADLINE):
+    def __init__(
+        self,
+        host: str | None,
+        clock: Clock,
+        *,
+        namespace: str,
+        health_deadline: float = HEALTH_DEADLINE,
+    ) -> None:
+        self.namespace = namespace
         self._host = host
         self._clock = clock
         self._health_deadline = health_deadline
@@ -69,17 +86,18 @@ class DockerDeployments:
     def running(self, target: Target) -> Running:
         """The version and deploy id on the container or service, from its labels."""
         client = self.client()
-        name = deployment_name(target.service, target.env)
         try:
             if target.kind == "swarm":
-                service = find_service(client, name)
+                service = swarm_service_of(client, self.namespace, target.service, target.env)
                 if service is None:
                     return Running(None, None, False)
-                labels = service.attrs["Spec"].get("Labels") or {}
+                labels = labels_of_service(service)
                 state = (service.attrs.get("UpdateStatus") or {}).get("State", "completed")
                 healthy = state in ("completed", "rollback_completed")
             else:
-                container = client.containers.get(name)
+                container = container_of(client, self.namespace, target.service, target.env)
+                if container is None:
+                    return Running(None, None, False)
                 labels = container.labels
                 healthy = container.status == "running"
         except NotFound:
@@ -94,23 +112,24 @@ class DockerDeployments:
         short (old container set aside, no new one) is undone by starting the old one again.
         Healthy only when the deployment also answers its health path."""
         client = self.client()
-        name = deployment_name(target.service, target.env)
+        name = deployment_name(self.namespace, target.service, target.env)
         try:
             if target.kind == "swarm":
-                self.wait(lambda: _swarm_settled(client, name), SWARM_DEADLINE)
+                self.wait(lambda: _swarm_settled(client, self.namespace, target), SWARM_DEADLINE)
             else:
-                _undo_interrupted_swap(client, name)
+                _undo_interrupted_swap(client, name, self.namespace)
             running = self.running(target)
             if running.version is None or not running.healthy:
                 return running
             port = target.publish
             if port is None and target.kind != "swarm":
-                port = host_port(client.containers.get(name), target.port)
+                container = container_of(client, self.namespace, target.service, target.env)
+                port = host_port(container, target.port) if container is not None else None
         except NotFound:
             return Running(None, None, False)
         except ENGINE_ERRORS as error:
             raise engine_error(error) from error
-        if port is not None and not self.healthy(port, target.health):
+        if port is not None and not self.healthy(port, target.health, target.probe_host):
             return Running(running.version, running.deploy_id, False)
         return running
 
@@ -132,6 +151,7 @@ class DockerDeployments:
     ) -> Outcome:
         """Roll out `image_ref`; never raises for a failed rollout, only reports it."""
         labels = {
+            LABEL_NAMESPACE: self.namespace,
             LABEL_SERVICE: target.service,
             LABEL_ENV: target.env,
             LABEL_VERSION: version,
@@ -141,6 +161,8 @@ class DockerDeployments:
             if target.kind == "swarm":
                 return SwarmRollout(self, target, image_ref, labels, progress).run()
             return ContainerRollout(self, target, image_ref, labels, progress).run()
+        except ForeignDeployment as error:
+            return Outcome(DeployState.FAILED, f"{error.message} Nothing was deployed.")
         except APIError as error:
             return Outcome(DeployState.FAILED, f"The engine refused: {error.explanation}")
         except ENGINE_ERRORS as error:
@@ -162,12 +184,13 @@ class DockerDeployments:
                 return found
             threading.Event().wait(POLL)
 
-    def healthy(self, port: int, path: str) -> bool:
-        """Whether http://127.0.0.1:port/path answers 2xx before the health deadline."""
+    def healthy(self, port: int, path: str, host: str = "127.0.0.1") -> bool:
+        """Whether http://host:port/path answers 2xx before the health deadline."""
+        where = f"[{host}]" if ":" in host else host
 
         def answers() -> bool:
             try:
-                reply = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2.0)
+                reply = httpx.get(f"http://{where}:{port}{path}", timeout=2.0)
             except httpx.HTTPError:
                 return False
             return reply.is_success
@@ -175,13 +198,13 @@ class DockerDeployments:
         return bool(self.wait(answers, self._health_deadline))
 
 
-def _swarm_settled(client: docker.DockerClient, name: str) -> bool:
-    service = find_service(client, name)
+def _swarm_settled(client: docker.DockerClient, namespace: str, target: Target) -> bool:
+    service = swarm_service_of(client, namespace, target.service, target.env)
     state = (service.attrs.get("UpdateStatus") or {}).get("State") if service else None
     return state is None or state in SWARM_SETTLED
 
 
-def _undo_interrupted_swap(client: docker.DockerClient, name: str) -> None:
+def _undo_interrupted_swap(client: docker.DockerClient, name: str, namespace: str) -> None:
     try:
         client.containers.get(name)
         return
@@ -191,5 +214,7 @@ def _undo_interrupted_swap(client: docker.DockerClient, name: str) -> None:
         old = client.containers.get(f"{name}-old")
     except NotFound:
         return
+    if foreign_namespace(old.labels, namespace) is not None:
+        return  # another installation's: not ours to start
     old.rename(name)
     old.start()

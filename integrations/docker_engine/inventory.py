@@ -1,5 +1,8 @@
 """What runs on the Docker engine, read-only: the container or Swarm service named
-deployment_name(service, env), its opsloop labels, its image's revision and its port.
+deployment_name(namespace, service, env) (or one made before namespaces: see
+integrations/docker_engine/ownership.py), its opsloop labels, its image's revision and its
+port. One under this installation's name that carries another installation's namespace is
+reported as that installation's (Deployment.foreign), never with its version.
 
 The Deploy stage creates these (integrations/docker_engine/deployments.py); this module
 only reads them, with a short timeout, so /services and /changes stay quick when the engine
@@ -24,6 +27,15 @@ from bot.core.naming import (
     LABEL_VERSION,
     OCI_REVISION,
     deployment_name,
+    foreign_namespace,
+    legacy_deployment_name,
+)
+from integrations.docker_engine.ownership import (
+    ForeignDeployment,
+    container_of,
+    is_legacy_of,
+    is_not_swarm_manager,
+    swarm_service_of,
 )
 
 READ_TIMEOUT = 5
@@ -32,19 +44,22 @@ READ_TIMEOUT = 5
 class DockerInventory:
     """The Inventory port on docker-py."""
 
-    def __init__(self, host: str | None, timeout: int = READ_TIMEOUT) -> None:
+    def __init__(self, host: str | None, namespace: str, timeout: int = READ_TIMEOUT) -> None:
+        self._namespace = namespace
         self._host = host or "unix:///var/run/docker.sock"
         self._timeout = timeout
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
     def deployment(self, service: str, env: str) -> Deployment | None:
-        """The container (or else Swarm service) running `service` in `env`, or None."""
-        name = deployment_name(service, env)
+        """The container (or else Swarm service) running `service` in `env`, or None; one of
+        another installation is a Deployment with only `foreign` set."""
         try:
             client = self._connect()
-            found = self._container(client, name)
-            return found if found is not None else self._swarm_service(client, name)
+            found = self._container(client, service, env)
+            return found if found is not None else self._swarm_service(client, service, env)
+        except ForeignDeployment as error:
+            return Deployment(name=error.name, kind="", state="", foreign=error.namespace)
         except (DockerException, requests.RequestException) as error:
             with self._lock:
                 self._client = None
@@ -75,14 +90,17 @@ class DockerInventory:
         # The low-level listing is one request, like `docker ps`; the high-level one would
         # inspect every container after it.
         rows = client.api.containers(all=True, filters={"label": LABEL_SERVICE})
-        found = {}
+        found: dict[tuple[str, str], Deployment] = {}
         for row in rows:
             labels: Mapping[str, str] = row.get("Labels") or {}
             key = (labels.get(LABEL_SERVICE, ""), labels.get(LABEL_ENV, ""))
             name = str((row.get("Names") or [""])[0]).lstrip("/")
-            if name != deployment_name(*key):
-                continue  # a candidate, a Swarm task or a leftover of a swap
-            published = [p["PublicPort"] for p in row.get("Ports") or [] if p.get("PublicPort")]
+            if not self._keep(found, key, name, labels):
+                continue  # a candidate, a Swarm task, a leftover of a swap, another's own
+            if (other := foreign_namespace(labels, self._namespace)) is not None:
+                found[key] = Deployment(name, kind="", state="", foreign=other)
+                continue
+            published = [p for p in row.get("Ports") or [] if p.get("PublicPort")]
             found[key] = Deployment(
                 name=name,
                 kind="container",
@@ -90,7 +108,8 @@ class DockerInventory:
                 version=labels.get(LABEL_VERSION),
                 # Containers carry their image's labels, so no image inspection is needed.
                 revision=labels.get(OCI_REVISION),
-                port=int(published[0]) if published else None,
+                port=int(published[0]["PublicPort"]) if published else None,
+                host=str(published[0].get("IP") or "") or None if published else None,
             )
         return found
 
@@ -102,15 +121,34 @@ class DockerInventory:
                 return {}
             raise
         revisions: dict[str, str | None] = {}
-        found = {}
+        found: dict[tuple[str, str], Deployment] = {}
         for service in services:
             attrs: Mapping[str, Any] = service.attrs
             labels = (attrs.get("Spec") or {}).get("Labels") or {}
             key = (labels.get(LABEL_SERVICE, ""), labels.get(LABEL_ENV, ""))
-            if service.name != deployment_name(*key):
+            if not self._keep(found, key, str(service.name), labels):
+                continue
+            if (other := foreign_namespace(labels, self._namespace)) is not None:
+                found[key] = Deployment(str(service.name), kind="", state="", foreign=other)
                 continue
             found[key] = self._service_deployment(client, service.name, attrs, revisions)
         return found
+
+    def _keep(
+        self,
+        found: Mapping[tuple[str, str], Deployment],
+        key: tuple[str, str],
+        name: str,
+        labels: Mapping[str, str],
+    ) -> bool:
+        """Whether the container or service `name` is the deployment of `key` as this
+        installation sees it: under its own name (whoever's label it carries), or made before
+        namespaces when nothing under its own name was found. Candidates, leftovers of a swap
+        and other installations' deployments under their own names are not."""
+        if name == deployment_name(self._namespace, *key):
+            return True
+        legacy = name == legacy_deployment_name(*key) and is_legacy_of(labels, *key)
+        return legacy and key not in found
 
     def _connect(self) -> docker.DockerClient:
         with self._lock:
@@ -120,32 +158,34 @@ class DockerInventory:
                 )
             return self._client
 
-    def _container(self, client: docker.DockerClient, name: str) -> Deployment | None:
-        try:
-            container = client.containers.get(name)
-        except NotFound:
+    def _container(self, client: docker.DockerClient, service: str, env: str) -> Deployment | None:
+        container = container_of(client, self._namespace, service, env)
+        if container is None:
             return None
         labels: Mapping[str, str] = container.labels or {}
         port = _host_port(container.ports or {})
         return Deployment(
-            name=name,
+            name=str(container.name),
             kind="container",
             state=str(container.status),
             version=labels.get(LABEL_VERSION),
             revision=self._revision(client, str(container.attrs["Image"])),
             port=port,
+            host=_host_ip(container.ports or {}),
         )
 
-    def _swarm_service(self, client: docker.DockerClient, name: str) -> Deployment | None:
+    def _swarm_service(
+        self, client: docker.DockerClient, service_name: str, env: str
+    ) -> Deployment | None:
         try:
-            service = client.services.get(name)  # type: ignore[no-untyped-call]
-        except NotFound:
-            return None
+            service = swarm_service_of(client, self._namespace, service_name, env)
         except APIError as error:
-            if error.status_code == 503:  # not a swarm manager: no Swarm services here
+            if is_not_swarm_manager(error):  # no Swarm services here
                 return None
             raise
-        return self._service_deployment(client, name, service.attrs, {})
+        if service is None:
+            return None
+        return self._service_deployment(client, str(service.name), service.attrs, {})
 
     def _service_deployment(
         self,
@@ -155,7 +195,7 @@ class DockerInventory:
         revisions: dict[str, str | None],
     ) -> Deployment:
         spec = attrs.get("Spec") or {}
-        labels = spec.get("Labels") or {}
+        labels = labels_of_service_attrs(attrs)
         image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"))
         ports = (attrs.get("Endpoint") or {}).get("Ports") or []
         replicas = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
@@ -185,3 +225,15 @@ def _host_port(ports: Mapping[str, Any]) -> int | None:
         if bindings:
             return int(bindings[0]["HostPort"])
     return None
+
+
+def _host_ip(ports: Mapping[str, Any]) -> str | None:
+    for bindings in ports.values():
+        if bindings:
+            return str(bindings[0].get("HostIp") or "") or None
+    return None
+
+
+def labels_of_service_attrs(attrs: Mapping[str, Any]) -> Mapping[str, str]:
+    """A Swarm service's own labels, from its attributes."""
+    return dict((attrs.get("Spec") or {}).get("Labels") or {})

@@ -58,6 +58,9 @@ def quiet(progress: Progress) -> Progress:
 class EngineAccess(Protocol):
     """The engine as a rollout uses it."""
 
+    namespace: str
+    """This installation's namespace (bot.core.naming)."""
+
     def client(self) -> docker.DockerClient:
         """The engine client (EngineUnavailable when the engine does not answer)."""
         ...
@@ -66,8 +69,8 @@ class EngineAccess(Protocol):
         """Poll `check()` until it returns something truthy or `deadline` seconds pass."""
         ...
 
-    def healthy(self, port: int, path: str) -> bool:
-        """Whether http://127.0.0.1:port/path answers 2xx before the health deadline."""
+    def healthy(self, port: int, path: str, host: str = "127.0.0.1") -> bool:
+        """Whether http://host:port/path answers 2xx before the health deadline."""
         ...
 
 
@@ -89,15 +92,7 @@ class Rollout:
         self.labels = labels
         self.say = quiet(progress)
         self.client = engine.client()
-        self.name = deployment_name(target.service, target.env)
-
-
-def find_service(client: docker.DockerClient, name: str) -> Any:
-    """The Swarm service named exactly `name` (the engine's filter matches prefixes)."""
-    for service in client.services.list(filters={"name": name}):
-        if service.name == name:
-            return service
-    return None
+        self.name = deployment_name(engine.namespace, target.service, target.env)
 
 
 def host_port(container: Any, port: int) -> int | None:

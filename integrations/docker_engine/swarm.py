@@ -22,13 +22,13 @@ from docker.types import (
 )
 
 from bot.core.deploy.model import DeployState, Outcome
+from integrations.docker_engine.ownership import swarm_service_of
 from integrations.docker_engine.rollout_common import (
     NOT_SWARM,
     SECOND,
     SWARM_DEADLINE,
     SWARM_SETTLED,
     Rollout,
-    find_service,
 )
 
 
@@ -39,12 +39,13 @@ class SwarmRollout(Rollout):
         """Roll out; an Outcome for a failed rollout, engine errors raised."""
         if self.client.info().get("Swarm", {}).get("LocalNodeState") != "active":
             return Outcome(DeployState.FAILED, NOT_SWARM)
-        existing = find_service(self.client, self.name)
+        t = self.t
+        existing = swarm_service_of(self.client, self.e.namespace, t.service, t.env)
         if existing is None:
             return self._create()
         return self._update(existing)
 
-    def _spec(self) -> dict[str, Any]:
+    def _spec(self, name: str) -> dict[str, Any]:
         t = self.t
         probe = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null",
                  f"http://127.0.0.1:{t.port}{t.health}"]  # fmt: skip
@@ -58,7 +59,7 @@ class SwarmRollout(Rollout):
                 ContainerSpec(self.image_ref, labels=self.labels, healthcheck=health),
                 restart_policy=RestartPolicy("any", delay=SECOND),
             ),
-            "name": self.name,
+            "name": name,
             "labels": self.labels,
             "mode": ServiceMode("replicated", t.replicas),
             "update_config": UpdateConfig(
@@ -76,7 +77,7 @@ class SwarmRollout(Rollout):
         self.say(f"Creating Swarm service `{self.name}`…")
         api: Any = self.client.api
         services: Any = self.client.services
-        service = services.get(api.create_service(**self._spec())["ID"])
+        service = services.get(api.create_service(**self._spec(self.name))["ID"])
 
         def settled() -> str | None:
             tasks = service.tasks()
@@ -94,9 +95,12 @@ class SwarmRollout(Rollout):
     def _update(self, service: Any) -> Outcome:
         before = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
         previous = service.attrs["Spec"]
-        self.say(f"Rolling update of `{self.name}` to `{self.image_ref}`…")
+        # A service made before namespaces keeps its name (Swarm cannot rename one); the
+        # update gives it this installation's labels.
+        name = str(service.name)
+        self.say(f"Rolling update of `{name}` to `{self.image_ref}`…")
         api: Any = self.client.api
-        api.update_service(service.id, service.version, **self._spec())
+        api.update_service(service.id, service.version, **self._spec(name))
 
         def status() -> str | None:
             service.reload()
@@ -118,7 +122,7 @@ class SwarmRollout(Rollout):
             service.reload()
             api.update_service(
                 service.id, service.version, fetch_current_spec=False,
-                task_template=previous["TaskTemplate"], name=self.name,
+                task_template=previous["TaskTemplate"], name=name,
                 labels=previous.get("Labels"), mode=previous.get("Mode"),
                 update_config=previous.get("UpdateConfig"),
                 rollback_config=previous.get("RollbackConfig"),

@@ -35,6 +35,11 @@ class Deployment:
     """The git commit the image was built from (org.opencontainers.image.revision)."""
     port: int | None = None
     """The port published on the host."""
+    host: str | None = None
+    """The host address the port is bound to (None or 0.0.0.0: every address)."""
+    foreign: str | None = None
+    """Set when the name is taken by another opsloop installation: its namespace. Nothing
+    else about it is reported as this installation's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +93,16 @@ class CatalogueEntry:
 
 
 def endpoint(deployment: Deployment | None, health_path: str) -> str | None:
-    """http://127.0.0.1:<published port><health path>, when a port is published."""
-    if deployment is None or deployment.port is None:
+    """http://<address>:<published port><health path>, when a port is published (the
+    address it is bound to, or 127.0.0.1 when it is bound to every address)."""
+    if deployment is None or deployment.port is None or deployment.foreign:
         return None
-    return f"http://127.0.0.1:{deployment.port}{health_path}"
+    host = deployment.host
+    if host is None or host in ("0.0.0.0", "::"):  # noqa: S104 (read, not bound)
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{deployment.port}{health_path}"
 
 
 PROBE_WORKERS = 16
@@ -180,7 +191,7 @@ def _states(entry: CatalogueEntry, context: CatalogueContext) -> set[ServiceStat
         states.add(ServiceState.UNHEALTHY)
     elif entry.rows and all(row.probe.health is Health.UP for row in entry.rows):
         states.add(ServiceState.HEALTHY)
-    if not entry.rows or all(row.deployment is None for row in entry.rows):
+    if not entry.rows or all(_ours(row.deployment) is None for row in entry.rows):
         states.add(ServiceState.UNDEPLOYED)
     if any((entry.service, row.env) in context.deploying for row in entry.rows):
         states.add(ServiceState.DEPLOYING)
@@ -221,6 +232,11 @@ def _cell(service: str, row: EnvironmentRow, context: CatalogueContext) -> str:
     running = row.deployment
     if running is None:
         return f"{icon} `{row.env}` not running{marks}"
+    if running.foreign:
+        return (
+            f":white_circle: `{row.env}` `{escape(running.name)}` belongs to another opsloop "
+            f"installation (namespace `{escape(running.foreign)}`), not this one{marks}"
+        )
     version = escape(running.version or "unknown version")
     revision = f" ({running.revision[:7]})" if running.revision else ""
     if _stopped(row):
@@ -239,7 +255,7 @@ def _records(entry: CatalogueEntry) -> list[tuple[str, ...]]:
         return [(entry.service, "", "", "", "", "", "", "", public_source(entry.repo), entry.image)]
     records: list[tuple[str, ...]] = []
     for row in entry.rows:
-        running = row.deployment
+        running = _ours(row.deployment)
         records.append((
             entry.service, row.env,
             (running.version or "") if running else "",
@@ -249,3 +265,8 @@ def _records(entry: CatalogueEntry) -> list[tuple[str, ...]]:
             public_source(entry.repo), entry.image,
         ))  # fmt: skip
     return records
+
+
+def _ours(deployment: Deployment | None) -> Deployment | None:
+    """The deployment, unless it is another installation's (then nothing of ours runs)."""
+    return None if deployment is None or deployment.foreign else deployment

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from ipaddress import ip_address
 from typing import Protocol
 
 from bot.core.values import Block
@@ -74,7 +75,17 @@ class Target:
     port: int
     health: str
     publish: int | None
+    """The host port the service is published on."""
     replicas: int
+    publish_host: str | None = None
+    """The host address that port is bound to; None for every address."""
+
+    @property
+    def probe_host(self) -> str:
+        """Where the published port answers on this host: its address, or loopback when it
+        is bound to every address."""
+        host = self.publish_host
+        return "127.0.0.1" if host is None or ip_address(host).is_unspecified else host
 
 
 @dataclass(frozen=True, slots=True)

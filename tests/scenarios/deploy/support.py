@@ -19,7 +19,7 @@ from docker.errors import APIError, NotFound
 
 from bot.app import build
 from bot.config import Config, parse_config
-from bot.core.naming import OCI_REVISION, deployment_name
+from bot.core.naming import LABEL_SERVICE, OCI_REVISION
 from bot.settings import Settings
 from bot.workspace import SignedClient, SlackWorkspace
 from bot.workspace.model import Message
@@ -158,13 +158,21 @@ def start(
 
 
 def remove_deployments(client: docker.DockerClient, service: str) -> None:
-    """Remove every container and Swarm service the deploys of `service` created."""
-    for env in ("prod", "staging", "qa"):
-        name = deployment_name(service, env)
-        for suffix in ("", "-next", "-old"):
-            with contextlib.suppress(NotFound):
-                client.containers.get(name + suffix).remove(force=True)
-        for found in client.services.list(filters={"name": name}):
+    """Remove every container and Swarm service the deploys of `service` created (found by
+    their opsloop.service label, whatever their names). Works on an engine that is not in
+    Swarm mode: there are no services to remove then."""
+    label = {"label": f"{LABEL_SERVICE}={service}"}
+    for container in client.containers.list(all=True, filters=label):
+        with contextlib.suppress(NotFound):
+            container.remove(force=True)
+    try:
+        services = client.services.list(filters=label)
+    except APIError as error:
+        if error.status_code == 503:  # not a swarm manager: it runs no services
+            return
+        raise
+    for found in services:
+        with contextlib.suppress(NotFound):
             found.remove()
 
 
