@@ -279,6 +279,7 @@ def _build_stages(
         clock=services.clock,
         work_dir=services.state_dir / "work",
         ops_channel=services.config.slack.ops_channel,
+        team_channel=services.config.slack.team_channel,
     )
     runner = JobRunner(jobs, services.notifier, services.clock, services.state_dir / "jobs")
     return BuildStages(jobs, runner, deps)

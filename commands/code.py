@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from bot.core.blocks import MAX_BLOCKS
-from bot.core.changes import Commit, IssueSummary, changes_blocks, jira_keys
+from bot.core.blocks import MAX_BLOCKS, section
+from bot.core.changes import (
+    Commit,
+    IssueSummary,
+    SourceRepository,
+    changes_blocks,
+    jira_keys,
+    revision_not_in_repository,
+)
 from bot.core.code.catalogue import (
     CatalogueContext,
     CatalogueEntry,
@@ -153,7 +160,15 @@ class _Code:
         blocks: list[Block] = []
         for env in envs:
             running = self._s.inventory.deployment(name, env) if self._s.inventory else None
+            if running is not None and running.foreign:
+                blocks.append(section(f"*{name}* in *{env}*: {_not_ours(running)}"))
+                continue
             revision = running.revision if running else None
+            unknown = revision is not None and not _in_repository(repo, revision)
+            if unknown and revision is not None:
+                version = running.version if running else None
+                blocks.append(section(revision_not_in_repository(name, version, revision)))
+                revision = None
             if revision:
                 commits = repo.log(revision, head, PENDING_LIMIT)
                 title = (
@@ -163,6 +178,8 @@ class _Code:
             else:
                 commits = repo.log(None, head, UNDEPLOYED_LIMIT)
                 what = "runs without a revision label" if running else "has nothing deployed"
+                if unknown:
+                    what = "runs a commit the repository does not have"
                 title = (
                     f"*{name}* {what} in *{env}*: the latest {len(commits)} commits up to "
                     f"`{head[:7]}`"
@@ -192,3 +209,18 @@ class _Code:
             waiting=f"Looking up {what}…",
             late=f"Looking up {what} took more than {DEADLINE:g} seconds; try again later.",
         )
+
+
+def _in_repository(repo: SourceRepository, revision: str) -> bool:
+    try:
+        repo.resolve(revision)
+    except NotFound:
+        return False
+    return True
+
+
+def _not_ours(running: Deployment) -> str:
+    return (
+        f"`{running.name}` belongs to another opsloop installation (namespace "
+        f"`{running.foreign}`), not this one: nothing of this installation runs there."
+    )

@@ -30,6 +30,7 @@ from bot.config import (
     load_config,
     parse_config,
 )
+from bot.core.naming import default_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "bot" / "sandbox" / "opsloop.yml"
@@ -87,7 +88,7 @@ def test_sandbox_sample_loads_with_the_promised_shape() -> None:
         approvals=1, approvers=("U0BOB", "S0APPROVERS"), protected=True
     )
     assert config.jira is None
-    assert config.docker == DockerConfig()
+    assert config.docker == DockerConfig(namespace=default_namespace(SAMPLE.resolve()))
     assert config.secrets() == ()
 
 
@@ -108,8 +109,10 @@ def test_docs_example_loads_with_every_value() -> None:
         300,
         "/tmp/report.xml",
     )
-    assert web.deploy["staging"] == DeploySettings(target="container", publish=18080)
+    assert web.deploy["staging"] == DeploySettings(target="container", publish="127.0.0.1:18080")
     assert config.environments["prod"].approval_timeout_minutes == 15
+    assert config.environments["prod"].approval_channel == "C0OPS"
+    assert config.namespace == "team-web"
     assert config.jira is not None and config.jira.token is not None
     assert config.jira.token.get_secret_value() == TOKEN
     assert config.jira.digest == DigestConfig(
@@ -813,3 +816,66 @@ def test_alertmanager_needs_a_token_and_keeps_it_secret() -> None:
     )
     assert config.secrets() == (AM_TOKEN,)
     assert AM_TOKEN not in repr(config)
+
+
+# --- a shared engine, published addresses, approval channels ----------------------------------
+
+
+def test_the_namespace_defaults_to_one_derived_from_the_files_location(tmp_path: Path) -> None:
+    one, two = tmp_path / "Team One" / "opsloop.yml", tmp_path / "two" / "opsloop.yml"
+    for path in (one, two):
+        path.parent.mkdir()
+        path.write_text(MINIMAL, encoding="utf-8")
+    first, second = load_config(one, {}).namespace, load_config(two, {}).namespace
+    assert first.startswith("team-one-") and second.startswith("two-")
+    assert first != second and load_config(one, {}).namespace == first
+    named = parse_config(MINIMAL + "docker:\n  namespace: team1\n", {}, source=str(one))
+    assert named.namespace == "team1"
+
+
+def test_a_namespace_must_be_a_short_name() -> None:
+    for bad in ("Team_1", "1team", "a" * 25):
+        problem = only_problem(MINIMAL + f"docker:\n  namespace: {bad}\n")
+        assert problem.key == "docker.namespace" and "max 24" in problem.message
+
+
+def test_publish_takes_a_port_or_an_address_and_port() -> None:
+    config = parse_config(
+        """
+        slack: {ops_channel: C0OPS}
+        services:
+          web:
+            repo: .
+            image: web
+            deploy:
+              a: {target: container, publish: 18080}
+              b: {target: container, publish: "127.0.0.1:18081"}
+              c: {target: container, publish: "[::1]:18082"}
+        environments: {a: {}, b: {}, c: {}}
+        """.replace("\n        ", "\n"),
+        {},
+    )
+    deploy = config.services["web"].deploy
+    found = [(deploy[e].publish_host, deploy[e].publish_port) for e in "abc"]
+    assert found == [(None, 18080), ("127.0.0.1", 18081), ("::1", 18082)]
+
+
+def test_a_bad_publish_address_is_named() -> None:
+    base = "slack: {ops_channel: C0OPS}\nenvironments: {a: {}}\nservices:\n  web:\n"
+    base += "    repo: .\n    image: web\n    deploy:\n      a: {target: %s, publish: %s}\n"
+    for target, value, said in (
+        ("container", '"localhost:80"', "IP address"),
+        ("container", '"127.0.0.1:99999"', "between 1 and 65535"),
+        ("container", '"127.0.0.1"', "address:port"),
+        ("swarm", '"127.0.0.1:80"', "only the port"),
+    ):
+        problem = only_problem(base % (target, value))
+        assert problem.key == "services.web.deploy.a.publish", problem
+        assert said in problem.message, problem
+
+
+def test_an_approval_channel_is_a_channel_id() -> None:
+    text = MINIMAL + "environments:\n  prod:\n    approval_channel: C0APPROVE\n"
+    assert parse_config(text, {}).environments["prod"].approval_channel == "C0APPROVE"
+    problem = only_problem(MINIMAL + "environments:\n  prod:\n    approval_channel: '#ops'\n")
+    assert problem.key == "environments.prod.approval_channel"

@@ -17,6 +17,7 @@ def deploy_estate(config: Config) -> Estate:
             name=name,
             policy=Policy(env.approvals, tuple(env.approvers), env.approval_timeout_minutes),
             protected=env.protected,
+            approval_channel=env.approval_channel,
         )
         for name, env in config.environments.items()
     }

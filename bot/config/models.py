@@ -144,6 +144,8 @@ class EnvironmentConfig(BaseModel):
     approvers: tuple[SlackSubject, ...] = ()
     protected: bool = False
     approval_timeout_minutes: int = Field(default=30, ge=1)
+    approval_channel: ChannelId | None = None
+    """Where approval requests are posted; None means slack.ops_channel."""
 
     @model_validator(mode="after")
     def _someone_can_approve(self) -> Self:

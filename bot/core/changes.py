@@ -102,3 +102,14 @@ def _issue_line(key: str, issues: Mapping[str, IssueSummary] | None) -> str:
     if issue is None:
         return f"• {key} _(not found in Jira)_"
     return f"• <{issue.url}|{key}> {_escape(issue.summary)[:150]} — *{_escape(issue.status)}*"
+
+
+def revision_not_in_repository(service: str, version: str | None, revision: str) -> str:
+    """What /deploy and /changes say when an image was built from a commit the service's
+    repository does not have (the repository was made again, or its history rewritten)."""
+    what = f"`{service}` `{version}`" if version else f"`{service}`"
+    return (
+        f":warning: {what} was built from commit `{revision[:12]}`, which is not in "
+        f"`{service}`'s repository: it was built from other code (an older copy of the "
+        f"repository, or history that was rewritten), so what it ships cannot be listed."
+    )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     and_,
     false,
     insert,
+    or_,
     select,
     update,
 )
@@ -63,6 +64,8 @@ deploy_requests = Table(
     Column("shipped", Text, nullable=False),
     Column("changes", Text, nullable=False),
     Column("active_slot", String(140), nullable=True, unique=True, index=True),
+    Column("mirror_channel_id", String(32), nullable=True),
+    Column("mirror_ts", String(32), nullable=True, index=True),
 )
 
 deploy_votes = Table(
@@ -124,9 +127,13 @@ class SqlDeployStore:
             return None if row is None else self._request(connection, row)
 
     def by_message(self, channel_id: str, ts: str) -> DeployRequest | None:
-        """The request whose approval message is at (channel_id, ts)."""
+        """The request whose approval message, or its mirror, is at (channel_id, ts)."""
+        c = deploy_requests.c
         query = select(deploy_requests).where(
-            deploy_requests.c.channel_id == channel_id, deploy_requests.c.message_ts == ts
+            or_(
+                and_(c.channel_id == channel_id, c.message_ts == ts),
+                and_(c.mirror_channel_id == channel_id, c.mirror_ts == ts),
+            )
         )
         with self._engine.connect() as connection:
             row = connection.execute(query).mappings().first()
@@ -139,6 +146,15 @@ class SqlDeployStore:
                 update(deploy_requests)
                 .where(deploy_requests.c.id == request_id)
                 .values(channel_id=channel_id, message_ts=ts)
+            )
+
+    def set_mirror(self, request_id: int, channel_id: str, ts: str) -> None:
+        """Remember the request's mirror in the channel it was asked in."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(deploy_requests)
+                .where(deploy_requests.c.id == request_id)
+                .values(mirror_channel_id=channel_id, mirror_ts=ts)
             )
 
     def transition(
@@ -255,6 +271,7 @@ class SqlDeployStore:
             detail=row["detail"], shipped=row["shipped"],
             changes=tuple(json.loads(row["changes"])),
             approved_by=counted.approved_by, rejected_by=counted.rejected_by,
+            mirror_channel_id=row["mirror_channel_id"], mirror_ts=row["mirror_ts"],
         )  # fmt: skip
 
 

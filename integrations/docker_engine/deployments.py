@@ -38,6 +38,8 @@ from integrations.docker_engine.ownership import (
 from integrations.docker_engine.rollout_common import (
     ENGINE_ERRORS,
     HEALTH_DEADLINE,
+    NOT_MANAGER,
+    NOT_SWARM,
     POLL,
     SWARM_DEADLINE,
     SWARM_SETTLED,
@@ -82,6 +84,23 @@ class DockerDeployments:
                 except ENGINE_ERRORS as error:
                     raise EngineUnavailable("The Docker engine does not answer.") from error
             return self._client
+
+    def preflight(self, target: Target) -> None:
+        """Before approval: the engine answers; for a Swarm target it is an active Swarm
+        manager; the deployment's name is not another installation's (ForeignDeployment)."""
+        client = self.client()
+        try:
+            if target.kind == "swarm":
+                swarm = client.info().get("Swarm") or {}
+                if swarm.get("LocalNodeState") != "active":
+                    raise IntegrationError(NOT_SWARM)
+                if not swarm.get("ControlAvailable"):
+                    raise IntegrationError(NOT_MANAGER)
+                swarm_service_of(client, self.namespace, target.service, target.env)
+            else:
+                container_of(client, self.namespace, target.service, target.env)
+        except ENGINE_ERRORS as error:
+            raise engine_error(error) from error
 
     def running(self, target: Target) -> Running:
         """The version and deploy id on the container or service, from its labels."""

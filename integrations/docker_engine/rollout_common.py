@@ -30,6 +30,11 @@ NOT_SWARM = (
     "`docker swarm init --advertise-addr 127.0.0.1` on it."
 )
 
+NOT_MANAGER = (
+    "This Docker engine is in a Swarm but is not a manager, so it cannot run Swarm services: "
+    "point docker.host at a manager node."
+)
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 

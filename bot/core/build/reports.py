@@ -5,7 +5,10 @@ ones named with their messages). Output in no known format has no summary."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from pathlib import PurePosixPath
 from xml.etree.ElementTree import ParseError
 
 from junitparser import Error, Failure, JUnitXml, JUnitXmlError, TestCase
@@ -63,14 +66,32 @@ class TestSummary:
         return f"{', '.join(parts)} ({self.source})"
 
 
-def summarise(output: str, junit_xml: bytes | None = None) -> TestSummary | None:
+def summarise(
+    output: str, junit_xml: bytes | None = None, command: Sequence[str] = ()
+) -> TestSummary | None:
     """The summary of a test run: the JUnit report when there is a readable one, else the
-    output read as pytest, then as go test; None when none of them fits."""
+    output read as pytest, then as go test; None when none of them fits. Output in pytest's
+    or go test's format from a `command` that is not that tool is credited to the command
+    (`/bin/sh run.sh`), not to the tool."""
     if junit_xml:
         summary = parse_junit(junit_xml)
         if summary is not None:
             return summary
-    return parse_pytest(output) or parse_go_test(output)
+    summary = parse_pytest(output) or parse_go_test(output)
+    if summary is None or not command or _runs(command, summary.source):
+        return summary
+    return replace(summary, source=f"`{' '.join(command)[:60]}`")
+
+
+def _runs(command: Sequence[str], tool: str) -> bool:
+    """Whether `command` runs `tool` (pytest, go test), directly or through `python -m`."""
+    names = [PurePosixPath(word).name for word in command]
+    pairs = list(pairwise(names))
+    if tool == "pytest":
+        return any(n in ("pytest", "py.test") for n in names) or ("-m", "pytest") in pairs
+    if tool == "go test":
+        return ("go", "test") in pairs
+    return True
 
 
 def parse_pytest(output: str) -> TestSummary | None:

@@ -37,6 +37,8 @@ class StageDeps:
     clock: Clock
     work_dir: Path
     ops_channel: str
+    team_channel: str | None = None
+    """Where release notes also go, for the wider team (slack.team_channel)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ def testing(
             on_line=context.line, cancel=context.cancel,
         )  # fmt: skip
         context.cancel.check()
-        summary = summarise(context.output(), run.report)
+        summary = summarise(context.output(), run.report, command)
         said = f" {summary.line()}." if summary else ""
         if summary and summary.failures:
             context.line(f"Failing tests ({summary.source}):")
@@ -166,6 +168,16 @@ def releasing(
             context.line(f"Pushed, but the announcement could not be prepared: {why}")
             return Outcome(detail=f"Pushed `{job.image}`; not announced.", digest=digest)
         context.line("The announcement is queued for the ops channel")
+        if deps.team_channel and deps.team_channel != deps.ops_channel:
+            # The wider team gets the same notes; a failure to queue them is said, not raised.
+            try:
+                deps.outbox.post(deps.team_channel, notes, key=f"release-{job.id}-team")
+            except Exception as error:
+                why = error.message if isinstance(error, OpsloopError) else type(error).__name__
+                log.warning("release %s not queued for the team: %s", job.id, why, exc_info=True)
+                context.line(f"The release notes for the team channel could not be queued: {why}")
+            else:
+                context.line("The release notes are queued for the team channel")
         return Outcome(detail=f"Pushed `{job.image}`.", digest=digest)
 
     return work

@@ -60,11 +60,16 @@ def job_message(job: Job) -> Reply:
 
 
 def progress_message(job: Job, step: Step | None, lines: Sequence[str]) -> Reply:
-    """The thread message: the current step (N/M) and the last lines of the log. The
-    whole log is for operators (jobs/<job id>.log in the bot's state folder); the public
-    thread names the job, never a path on the bot's machine."""
+    """The thread message: the current step (N/M) and the last lines of the log; once the
+    job is finished, its result. The whole log is for operators: the thread names its path
+    under the bot's state directory (jobs/<job id>.log), never a full path on the machine."""
     if job.state is JobState.FAILED and step is not None and job.kind is JobKind.BUILD:
         head = f"*Failed at step {_escape(step.label())}*"
+    elif job.state.finished:
+        head = f"{_ICON[job.state]} *{_NOUN[job.kind]} {job.state.value}*"
+        duration = job.duration()
+        if duration is not None:
+            head += f" in {format_duration(duration)}"
     elif step is not None:
         head = f"*Step {_escape(step.label())}*"
     else:
@@ -73,8 +78,19 @@ def progress_message(job: Job, step: Step | None, lines: Sequence[str]) -> Reply
     blocks: list[Block] = [_section(shown[0])]
     if lines:
         blocks.append(_section(code_block(lines)))
-    blocks.append(_context(f"Whole log: job `{job.id}` (operators have it)"))
-    return Reply(text=f"{title(job)}: {head.strip('*')}", blocks=tuple(blocks), public=True)
+    blocks.append(
+        _context(
+            f"Whole log: `{job_log_name(job.id)}` in the bot's state directory "
+            "(OPSLOOP_STATE_DIR; operators have it)"
+        )
+    )
+    text = f"{title(job)}: {head.replace('*', '')}"
+    return Reply(text=text, blocks=tuple(blocks), public=True)
+
+
+def job_log_name(job_id: str) -> str:
+    """Where a job's whole log is, relative to the bot's state directory."""
+    return f"jobs/{job_id}.log"
 
 
 def code_block(lines: Sequence[str]) -> str:

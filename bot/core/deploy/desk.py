@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -32,7 +32,7 @@ from bot.core.errors import Conflict, IntegrationError, InvalidTransition, Opslo
 from bot.core.outbox import Outbox
 from bot.core.ports import Directory, Notifier
 from bot.core.replies import answer, best_effort
-from bot.core.values import Reply, Settle
+from bot.core.values import MessageRef, Reply, Settle
 
 log = logging.getLogger(__name__)
 DEPLOY_THREADS = 4
@@ -152,21 +152,44 @@ class DeployDesk:
                 f"`{request.version}` to `{request.env}`, asked by <@{request.requester}>, "
                 f"is {request.state.value}; one at a time per service and environment."
             )
+        # Approval requests go where approvers look (the environment's approval channel),
+        # mirrored in the channel they were asked in; a deploy needing none stays there.
+        where = self.estate.approval_channel(ask.env) if policy.needed else ask.channel
+        mirrored = where != ask.channel
+        shown = replace(request, mirror_channel_id=ask.channel) if mirrored else request
         # A fast approver can react before the message's ts is stored: lookups wait on this.
         with self._posting:
             try:
-                ref = self._notifier.post(ask.channel, request_reply(request, policy))
+                ref = self._notifier.post(where, request_reply(shown, policy))
             except Exception as error:
-                raise self._unposted(request, error) from error
+                raise self._unposted(request, where, error) from error
             self.store.set_message(request.id, ref.channel_id, ref.ts)
+            if mirrored:
+                self._mirror(request.id, ask.channel)
         if not policy.needed:
             self._approve(request.id)
             return Reply(text=f"{ask.kind.value.title()} #{request.id} is starting.")
+        asked = f" in <#{where}>" if mirrored else ""
         return Reply(
-            text=f"{ask.kind.value.title()} #{request.id} waits for {policy.needed} approval(s)."
+            text=f"{ask.kind.value.title()} #{request.id} waits for {policy.needed} "
+            f"approval(s){asked}."
         )
 
-    def _unposted(self, request: DeployRequest, error: Exception) -> OpsloopError:
+    def _mirror(self, request_id: int, channel: str) -> None:
+        # The mirror is a convenience: without it the request still waits in its channel.
+        request = self.store.get(request_id)
+        if request is None:
+            return
+        shown = replace(request, mirror_channel_id=channel)
+        policy = self.estate.policy(request.env)
+        posted = best_effort(
+            f"mirror deploy #{request_id} in {channel}",
+            partial(self._notifier.post, channel, request_reply(shown, policy, mirror=True)),
+        )
+        if isinstance(posted, MessageRef):
+            self.store.set_mirror(request_id, posted.channel_id, posted.ts)
+
+    def _unposted(self, request: DeployRequest, where: str, error: Exception) -> OpsloopError:
         # Nobody can approve a request without its message: end it so the slot frees.
         log.warning(
             "deploy #%s: the request message could not be posted", request.id, exc_info=True
@@ -177,9 +200,9 @@ class DeployDesk:
             f"The request message could not be posted ({why}); nothing was deployed.",
         )  # fmt: skip
         return IntegrationError(
-            f"{request.kind.value.title()} #{request.id} could not be posted in this channel "
+            f"{request.kind.value.title()} #{request.id} could not be posted in <#{where}> "
             f"({why}), so nobody could approve it: it is cancelled and nothing was deployed. "
-            f"Ask again in a moment (in a channel the bot is in)."
+            f"Ask again in a moment (the bot must be in that channel)."
         )
 
     # -- voting ----------------------------------------------------------------------------

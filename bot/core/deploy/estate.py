@@ -21,6 +21,8 @@ class Environment:
     name: str
     policy: Policy = NO_APPROVAL
     protected: bool = False
+    approval_channel: str | None = None
+    """Where its approval requests are posted; None: the ops channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,12 @@ class Estate:
         """The environment's approval rule (none for an unknown environment)."""
         environment = self.environments.get(env)
         return environment.policy if environment is not None else NO_APPROVAL
+
+    def approval_channel(self, env: str) -> str:
+        """Where approval requests for `env` are posted: its approval channel, else ops."""
+        environment = self.environments.get(env)
+        channel = environment.approval_channel if environment is not None else None
+        return channel or self.ops_channel
 
     def protected(self, env: str) -> bool:
         """Whether `env` takes only versions opsloop released."""

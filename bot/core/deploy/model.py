@@ -134,6 +134,10 @@ class DeployRequest:
     changes: tuple[Block, ...]
     approved_by: tuple[str, ...] = ()
     rejected_by: tuple[str, ...] = ()
+    mirror_channel_id: str | None = None
+    """Where the request's mirror is: the channel it was asked in, when the request itself
+    went to the approval channel. Votes count on either message."""
+    mirror_ts: str | None = None
 
     @property
     def image_ref(self) -> str:
@@ -174,11 +178,15 @@ class DeployStore(Protocol):
         ...
 
     def by_message(self, channel_id: str, ts: str) -> DeployRequest | None:
-        """The request whose approval message this is."""
+        """The request whose approval message, or its mirror, this is."""
         ...
 
     def set_message(self, request_id: int, channel_id: str, ts: str) -> None:
         """Remember where the request's message is."""
+        ...
+
+    def set_mirror(self, request_id: int, channel_id: str, ts: str) -> None:
+        """Remember where the request's mirror is (in the channel it was asked in)."""
         ...
 
     def transition(
@@ -212,6 +220,12 @@ class DeployStore(Protocol):
 
 class DeployEngine(Protocol):
     """Runs images: containers or Swarm services, named and labelled per bot.core.naming."""
+
+    def preflight(self, target: Target) -> None:
+        """What can be checked before anyone is asked to approve a deploy to `target`: the
+        engine answers, a Swarm target's engine is a Swarm manager, and the deployment's
+        name is not another installation's. IntegrationError or Conflict saying which."""
+        ...
 
     def running(self, target: Target) -> Running:
         """What runs now (version None when nothing does). EngineUnavailable when down."""

@@ -6,12 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from bot.core.changes import IssueLookup, SourceRepository, changes_blocks, jira_keys
+from bot.core.blocks import section
+from bot.core.changes import (
+    IssueLookup,
+    SourceRepository,
+    changes_blocks,
+    jira_keys,
+    revision_not_in_repository,
+)
 from bot.core.deploy.estate import Estate
 from bot.core.deploy.locks import Locks
 from bot.core.deploy.model import DeployEngine, DeployKind, DeployStore, ImageIndex, Target
 from bot.core.deploy.views import Plan
 from bot.core.errors import NotFound, OpsloopError, PermissionDenied, UsageError
+from bot.core.values import Block
 
 SHIPPED_LIMIT = 200
 
@@ -70,6 +78,8 @@ class Planner:
         target = self.estate.target(service, env)
         if version is not None:
             version = deploy_version(version)
+        # Before anything else: a deploy the engine cannot take must not wait for approval.
+        self._engine.preflight(target)
         current = self._engine.running(target).version
         if version is None:
             version = self._previous(service, env, current)
@@ -124,14 +134,30 @@ class Planner:
             if new is None:
                 return (), "unknown (the image has no revision label)"
             repository = self._repository(self.estate.repo(target.service))
-            new = repository.resolve(new)  # fetches the mirror before it is read
+            try:
+                new = repository.resolve(new)  # fetches the mirror before it is read
+            except NotFound:
+                warning = revision_not_in_repository(target.service, version, new)
+                return (section(warning),), f"unknown: {warning.removeprefix(':warning: ')}"
+            notes: list[Block] = []
+            if old is not None and not _known(repository, old):
+                notes.append(section(revision_not_in_repository(target.service, current, old)))
+                old = None
             commits = repository.log(old, new, SHIPPED_LIMIT)
             keys = jira_keys(commits)
             issues = self._issues.summaries(keys) if self._issues and keys else None
         except OpsloopError as error:
             return (), f"unknown ({error.message})"
-        blocks = tuple(changes_blocks(title, commits, issues))
+        blocks = tuple(notes + changes_blocks(title, commits, issues))
         summary = f"{len(commits)} commit(s)"
         if keys:
             summary += ": " + ", ".join(keys[:20])
         return blocks, summary
+
+
+def _known(repository: SourceRepository, revision: str) -> bool:
+    try:
+        repository.resolve(revision)
+    except NotFound:
+        return False
+    return True

@@ -36,14 +36,15 @@ _EVENTS = {
 
 
 class RequestMessages:
-    """Every edit of a request's message goes through here: one LiveMessage per request, so
-    at most one chat.update a second lands on it, and it shows the request as stored at the
-    latest edit (the newest tally or state wins)."""
+    """Every edit of a request's messages goes through here: one LiveMessage per message (the
+    request, and its mirror in the channel it was asked in), so at most one chat.update a
+    second lands on each, and each shows the request as stored at the latest edit (the newest
+    tally or state wins)."""
 
     def __init__(self, store: DeployStore, notifier: Notifier, clock: Clock, estate: Estate):
         self._store, self._notifier, self._clock, self._estate = store, notifier, clock, estate
         self._guard = threading.Lock()
-        self._live: dict[int, tuple[LiveMessage, threading.Lock]] = {}
+        self._live: dict[tuple[int, str], tuple[LiveMessage, threading.Lock]] = {}
         self._shown: dict[int, float] = {}
 
     def show(self, request_id: int) -> None:
@@ -63,16 +64,29 @@ class RequestMessages:
         request = self._store.get(request_id)
         if request is None or not request.message_ts:
             return
+        refs = [MessageRef(request.channel_id, request.message_ts)]
+        if request.mirror_channel_id and request.mirror_ts:
+            refs.append(MessageRef(request.mirror_channel_id, request.mirror_ts))
+        for ref in refs:
+            best_effort(
+                f"show deploy #{request_id} in {ref.channel_id}",
+                partial(self._show_in, request_id, ref, final),
+            )
+
+    def _show_in(self, request_id: int, ref: MessageRef, final: bool) -> None:
+        key = (request_id, ref.channel_id)
         with self._guard:
-            if request_id not in self._live:
-                ref = MessageRef(request.channel_id, request.message_ts)
+            if key not in self._live:
                 live = LiveMessage(self._notifier, ref, self._clock)
-                self._live[request_id] = (live, threading.Lock())
-            live, order = self._live[request_id]
+                self._live[key] = (live, threading.Lock())
+            live, order = self._live[key]
             self._shown[request_id] = self._clock.monotonic()
         with order:  # read and render under the lock, so a later show never shows older
-            request = self._store.get(request_id) or request
-            reply = request_reply(request, self._estate.policy(request.env))
+            request = self._store.get(request_id)
+            if request is None:
+                return
+            mirror = ref.channel_id != request.channel_id
+            reply = request_reply(request, self._estate.policy(request.env), mirror=mirror)
             (live.finish if final else live.show)(reply)
 
 

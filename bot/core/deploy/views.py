@@ -71,9 +71,10 @@ def plan_reply(plan: Plan) -> Reply:
     return Reply(text=f"Dry run: {plan.service} {plan.version} to {plan.env}", blocks=_fit(blocks))
 
 
-def request_reply(request: DeployRequest, policy: Policy) -> Reply:
+def request_reply(request: DeployRequest, policy: Policy, *, mirror: bool = False) -> Reply:
     """The request message: who asks, the plan, the tally, the state; buttons while
-    approvals are still possible."""
+    approvals are still possible. `mirror`: the copy in the channel it was asked in, which
+    links to the request in the approval channel."""
     r = request
     icon = _ICONS[r.state]
     title = f"{icon} *{r.kind.value.title()} #{r.id}*: `{r.service}` `{r.from_version or '—'}` → `{r.version}` to `{r.env}` — *{r.state.value.replace('_', ' ')}*"  # noqa: E501
@@ -81,6 +82,10 @@ def request_reply(request: DeployRequest, policy: Policy) -> Reply:
         title,
         f"Asked by <@{r.requester}> · image `{r.image_ref}` (`{r.digest[:19]}…`)",
     ]
+    if mirror:
+        lines.append(f"Approvers are asked in <#{r.channel_id}>; approve here or there.")
+    elif r.mirror_channel_id:
+        lines.append(f"Asked in <#{r.mirror_channel_id}>.")
     if r.approvals_needed:
         lines.append(
             f"Approvals: {len(r.approved_by)}/{r.approvals_needed}"
@@ -107,12 +112,15 @@ def request_reply(request: DeployRequest, policy: Policy) -> Reply:
 def announcement(request: DeployRequest, event: str, seconds: float | None) -> Reply:
     """What ops hears when a deploy starts, succeeds, fails or rolls back."""
     r = request
-    approved = ", ".join(f"<@{u}>" for u in r.approved_by) or "no approval needed"
+    if r.approved_by:
+        approved = "approved by " + ", ".join(f"<@{u}>" for u in r.approved_by)
+    else:
+        approved = "no approval needed"
     took = f" · took {seconds:.0f}s" if seconds is not None else ""
     text = (
         f"{_ICONS[r.state]} {r.kind.value} `{r.service}` to `{r.env}` {event}: "
         f"`{r.from_version or '—'}` → `{r.version}` · asked by <@{r.requester}> · "
-        f"approved by {approved}{took}\nShipped: {r.shipped}"
+        f"{approved}{took}\nShipped: {r.shipped}"
     )
     if r.detail and event != "started":
         text += f"\n{r.detail}"

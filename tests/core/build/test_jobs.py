@@ -118,7 +118,18 @@ def test_code_blocks_keep_the_newest_lines_within_a_section() -> None:
     assert "line 99" in block and "line 0 " not in block
 
 
-def test_the_public_thread_names_the_job_not_a_path_on_the_bot() -> None:
+def test_the_public_thread_names_the_log_under_the_state_directory_not_a_full_path() -> None:
     shown = str(progress_message(jobs.start(_job(), T0), None, ["Step 1/2 : FROM scratch"]).blocks)
-    assert "build-abc123" in shown
-    assert "/state/jobs" not in shown and ".log" not in shown
+    assert "`jobs/build-abc123.log` in the bot's state directory" in shown
+    assert "/state/jobs" not in shown
+
+
+def test_a_finished_thread_ends_on_its_result_not_on_the_last_step() -> None:
+    last = parse_step("Step 12/12 : LABEL org.opencontainers.image.revision=1a2b")
+    done = jobs.succeed(jobs.start(_job(), T0), T0 + timedelta(seconds=3), "built")
+    reply = progress_message(done, last, ["Step 12/12 : LABEL x", "Successfully built 1a2b"])
+    head = str(reply.blocks[0])
+    assert "Build succeeded* in 3.0s" in head and "Step 12/12" not in head
+    assert "Build succeeded in 3.0s" in reply.text
+    cancelled = jobs.cancel(jobs.start(_job(), T0), T0 + timedelta(seconds=1))
+    assert "Build cancelled" in str(progress_message(cancelled, last, []).blocks[0])

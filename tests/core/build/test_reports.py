@@ -125,3 +125,15 @@ def test_unreadable_or_hostile_reports_fall_back_to_the_output() -> None:
 
 def test_output_in_no_known_format_has_no_summary() -> None:
     assert summarise("all good!\n") is None
+
+
+def test_a_summary_line_from_a_command_that_is_not_pytest_is_credited_to_the_command() -> None:
+    output = "ok 1\nok 2\n2 passed in 0.01s\n"
+    by_script = summarise(output, None, ("sh", "/tests/run.sh"))
+    assert by_script is not None and by_script.line() == "2 passed (`sh /tests/run.sh`)"
+    for command in (("pytest", "-q"), ("python", "-m", "pytest"), ("/venv/bin/pytest",)):
+        by_pytest = summarise(output, None, command)
+        assert by_pytest is not None and by_pytest.line() == "2 passed (pytest)"
+    go = summarise(GO, None, ("go", "test", "-v", "./..."))
+    assert go is not None and go.source == "go test"
+    assert summarise(GO, None, ("make", "check")).source == "`make check`"  # type: ignore[union-attr]

@@ -51,6 +51,12 @@ class Engine:
     def __init__(self) -> None:
         self.outcome = Outcome(DeployState.SUCCEEDED, "The new version answers.")
         self.closed = False
+        self.refusal: Exception | None = None
+        self.deployed: list[str] = []
+
+    def preflight(self, target: Target) -> None:
+        if self.refusal is not None:
+            raise self.refusal
 
     def running(self, target: Target) -> Running:
         return Running(None, None, False)
