@@ -93,7 +93,7 @@ environments:
                 count += 1
                 bot_times.append(_bot_deploy(workspace, service, versions[(n + 1) % 2], count))
                 image = f"{repository}:{versions[n % 2]}"
-                name = deployment_name(service, "prod")
+                name = deployment_name(config.namespace, service, "prod")
                 started = time.perf_counter()
                 subprocess.run(
                     ["docker", "service", "update", "--quiet", "--image", image, name],
@@ -102,7 +102,7 @@ environments:
                 base_times.append(time.perf_counter() - started)
         finally:
             bot.stop()
-            for found in client.services.list(filters={"name": deployment_name(service, "prod")}):
+            for found in client.services.list(filters={"name": deployment_name(config.namespace, service, "prod")}):
                 found.remove()
     _report(bot_times, base_times)
 

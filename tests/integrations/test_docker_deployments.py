@@ -1,5 +1,6 @@
 """The deployment adapter on the real engine: what runs, and an engine that is down; on
-loopback stand-ins: an engine not in Swarm mode, and the registry's connections."""
+loopback stand-ins: an engine not in Swarm mode (checked before approval; cleanup works on
+it), and the registry's connections."""
 
 from __future__ import annotations
 
@@ -28,13 +29,18 @@ def _target(kind: str) -> Target:
                   None, 1)  # fmt: skip
 
 
+NS = "inttest"
+
+
 def test_nothing_deployed_reads_as_no_version(docker_client: docker.DockerClient) -> None:
-    engine = DockerDeployments(None, SystemClock())
+    engine = DockerDeployments(None, SystemClock(), namespace=NS)
     assert engine.running(_target("container")).version is None
 
 
 def test_an_engine_that_is_down_is_named_as_such(tmp_path: object) -> None:
-    engine = DockerDeployments(f"unix:///nonexistent/{uuid.uuid4().hex}.sock", SystemClock())
+    engine = DockerDeployments(
+        f"unix:///nonexistent/{uuid.uuid4().hex}.sock", SystemClock(), namespace=NS
+    )
     with pytest.raises(EngineUnavailable):
         engine.running(_target("container"))
 
@@ -94,6 +100,10 @@ def _not_a_swarm_manager(path: str) -> tuple[int, dict[str, str], bytes]:
         return 200, json, b'{"ApiVersion": "1.41", "Version": "20.10.0"}'
     if path.endswith("/_ping"):
         return 200, {"Content-Type": "text/plain"}, b"OK"
+    if path.endswith("/info"):
+        return 200, json, b'{"Swarm": {"LocalNodeState": "inactive", "ControlAvailable": false}}'
+    if "/containers/json" in path:
+        return 200, json, b"[]"
     if "/services" in path:
         # What dockerd answers on an engine that is not in Swarm mode.
         message = b'{"message": "This node is not a swarm manager. Use \\"docker swarm init\\""}'
@@ -103,15 +113,27 @@ def _not_a_swarm_manager(path: str) -> tuple[int, dict[str, str], bytes]:
 
 def test_a_swarm_target_on_an_engine_not_in_swarm_mode_says_how_to_turn_it_on() -> None:
     engine_api = _Loopback(_not_a_swarm_manager)
-    engine = DockerDeployments(f"tcp://127.0.0.1:{engine_api.port}", SystemClock())
+    engine = DockerDeployments(f"tcp://127.0.0.1:{engine_api.port}", SystemClock(), namespace=NS)
     try:
-        with pytest.raises(IntegrationError) as refused:
-            engine.running(_target("swarm"))
-        assert not isinstance(refused.value, EngineUnavailable)
-        assert "not in Swarm mode" in refused.value.message
-        assert "docker swarm init --advertise-addr 127.0.0.1" in refused.value.message
+        for check in (engine.preflight, engine.running):
+            with pytest.raises(IntegrationError) as refused:
+                check(_target("swarm"))
+            assert not isinstance(refused.value, EngineUnavailable)
+            assert "not in Swarm mode" in refused.value.message
+            assert "docker swarm init --advertise-addr 127.0.0.1" in refused.value.message
+        engine.preflight(_target("container"))  # containers need no Swarm
     finally:
         engine.close()
+        engine_api.stop()
+
+
+def test_cleanup_works_on_an_engine_that_was_never_in_swarm_mode() -> None:
+    engine_api = _Loopback(_not_a_swarm_manager)
+    client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{engine_api.port}", version="1.41")
+    try:
+        remove_deployments(client, "web")  # no Swarm services to remove, and no error
+    finally:
+        client.close()
         engine_api.stop()
 
 
@@ -155,7 +177,7 @@ def test_progress_messages_failing_cannot_cut_a_swap_short(
     port = free_port()
     service = f"swap{uuid.uuid4().hex[:6]}"
     target = Target(service, "prod", repository, "container", 8080, "/health", port, 1)
-    engine = DockerDeployments(None, SystemClock(), health_deadline=10)
+    engine = DockerDeployments(None, SystemClock(), namespace=NS, health_deadline=10)
     said: list[str] = []
 
     def slack_is_down(text: str) -> None:

@@ -1,5 +1,7 @@
 """/services and /changes end to end, against a container we start ourselves with the names
-and labels the Deploy stage uses, built from a commit of a real git repository."""
+and labels the Deploy stage uses, built from a commit of a real git repository; and against
+containers that are another installation's, made before namespaces, or built from a commit
+the repository does not have."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ import docker
 import pytest
 
 from bot.config import parse_config
-from bot.core.naming import LABEL_ENV, LABEL_SERVICE, LABEL_VERSION, OCI_REVISION, deployment_name
+from bot.core.naming import (
+    LABEL_ENV,
+    LABEL_NAMESPACE,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    OCI_REVISION,
+    deployment_name,
+    legacy_deployment_name,
+)
 from bot.settings import Settings
 from bot.workspace import SlackWorkspace
 from tests.scenarios.conftest import Harness, start_bot
@@ -37,7 +47,9 @@ environments:
   prod: {{}}
 docker:
   host: {host}
+  namespace: {namespace}
 """
+NAMESPACE = "codetest"
 
 
 @dataclass
@@ -48,10 +60,17 @@ class Deployed:
     head: str
 
 
-@pytest.fixture
+@pytest.fixture(params=["namespaced"])
 def deployed(
-    docker_client: docker.DockerClient, busybox_path: Path, tmp_path: Path
+    request: pytest.FixtureRequest,
+    docker_client: docker.DockerClient,
+    busybox_path: Path,
+    tmp_path: Path,
 ) -> Iterator[Deployed]:
+    """web<random> 1.4.0 running in prod, two commits behind the repository's head: as this
+    installation deployed it (`namespaced`), as one made before namespaces (`legacy`), as
+    another installation's (`foreign`), or built from a commit the repository does not have
+    (`unknown-commit`)."""
     name = f"web{uuid.uuid4().hex[:8]}"
     repo = make_repo(tmp_path / "repo", {"README": "web"}, "OPS-1 start the web service")
     deployed_sha = commit(repo, {"app.txt": "v1"}, "OPS-2 first page")
@@ -60,13 +79,21 @@ def deployed(
     context = write_busybox_context(
         tmp_path / "image", busybox_path, {"www/health.txt": "ok"}, HTTPD_DOCKERFILE_TAIL
     )
+    kind = request.param
+    revision = "0badc0de" * 5 if kind == "unknown-commit" else deployed_sha
     image = build_image(
-        docker_client, context, f"opsloop-test/{name}:1.4.0", {OCI_REVISION: deployed_sha}
+        docker_client, context, f"opsloop-test/{name}:1.4.0", {OCI_REVISION: revision}
     )
+    labels = {LABEL_SERVICE: name, LABEL_ENV: "prod", LABEL_VERSION: "1.4.0"}
+    container_name = deployment_name(NAMESPACE, name, "prod")
+    if kind == "legacy":
+        container_name = legacy_deployment_name(name, "prod")
+    else:
+        labels[LABEL_NAMESPACE] = "otherteam" if kind == "foreign" else NAMESPACE
     container = docker_client.containers.run(
         image.id,
-        name=deployment_name(name, "prod"),
-        labels={LABEL_SERVICE: name, LABEL_ENV: "prod", LABEL_VERSION: "1.4.0"},
+        name=container_name,
+        labels=labels,
         ports={"8080/tcp": ("127.0.0.1", None)},
         detach=True,
     )
@@ -80,11 +107,13 @@ def deployed(
 def started(
     workspace: SlackWorkspace, settings: Settings, name: str, repo: Path, host: str
 ) -> Harness:
-    config = parse_config(CONFIG.format(name=name, repo=repo, host=host), {})
+    text = CONFIG.format(name=name, repo=repo, host=host, namespace=NAMESPACE)
+    config = parse_config(text, {})
     return start_bot(workspace, settings, config)
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize("deployed", ["namespaced", "legacy"], indirect=True)
 def test_services_shows_version_endpoint_and_health_per_environment(
     workspace: SlackWorkspace, settings: Settings, deployed: Deployed
 ) -> None:
@@ -109,6 +138,7 @@ def test_services_shows_version_endpoint_and_health_per_environment(
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize("deployed", ["namespaced", "legacy"], indirect=True)
 def test_changes_lists_what_is_merged_but_not_deployed(
     workspace: SlackWorkspace, settings: Settings, deployed: Deployed
 ) -> None:
@@ -132,6 +162,56 @@ def test_changes_lists_what_is_merged_but_not_deployed(
             ),
             timeout=30,
         )
+    finally:
+        harness.bot.stop()
+        harness.slack.close()
+
+
+def _ask(harness: Harness, command: str, text: str) -> str:
+    """Send a command and return alice's answer to it (past any "Looking up…")."""
+    before = len(harness.workspace.ephemerals("C0DEV", "U0ALICE"))
+    harness.slack.slash(command, text)
+    answer = reply_to(harness, "U0ALICE", nth=before + 1)
+    if "Looking up" in answer:
+        answer = reply_to(harness, "U0ALICE", nth=before + 2)
+    return answer
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("deployed", ["foreign"], indirect=True)
+def test_another_installations_container_is_reported_as_theirs_not_ours(
+    workspace: SlackWorkspace, settings: Settings, deployed: Deployed
+) -> None:
+    harness = started(
+        workspace, settings, deployed.name, deployed.repo, "unix:///var/run/docker.sock"
+    )
+    try:
+        services = _ask(harness, "/services", "")
+        prod = next(line for line in services.splitlines() if "`prod`" in line)
+        assert "another opsloop installation" in prod and "`otherteam`" in prod
+        assert "1.4.0" not in prod and deployed.deployed[:7] not in prod
+        answer = _ask(harness, "/changes", f"{deployed.name} prod")
+        assert "another opsloop installation" in answer and "`otherteam`" in answer
+        assert "merged since" not in answer
+    finally:
+        harness.bot.stop()
+        harness.slack.close()
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("deployed", ["unknown-commit"], indirect=True)
+def test_changes_of_an_environment_running_a_commit_the_repository_lacks_says_so(
+    workspace: SlackWorkspace, settings: Settings, deployed: Deployed
+) -> None:
+    harness = started(
+        workspace, settings, deployed.name, deployed.repo, "unix:///var/run/docker.sock"
+    )
+    try:
+        answer = _ask(harness, "/changes", f"{deployed.name} prod")
+        assert "built from commit `0badc0de0bad`, which is not in" in answer, answer
+        assert "Invalid revision range" not in answer and "git failed" not in answer
+        assert "runs a commit the repository does not have" in answer
+        assert "Fix a typo" in answer  # the repository's latest commits still show
     finally:
         harness.bot.stop()
         harness.slack.close()

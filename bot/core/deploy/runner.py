@@ -1,5 +1,5 @@
 """Runs approved deploys on the engine: claims the request (approved → running, once),
-reports progress in the request's thread, writes the final state into the request message,
+reports progress in the thread of the request's message in the channel it was asked in, writes the final state into the request message,
 and announces start and end in the ops channel. After a restart, reconcile() settles
 requests that were running with what the engine actually runs.
 
@@ -194,12 +194,16 @@ class Runner:
         return request
 
     def _thread(self, request: DeployRequest, text: str) -> MessageRef | None:
-        ts = request.message_ts
+        # Progress goes where the deploy was asked for: under the mirror when the request
+        # itself waited in the approval channel (ops hears the start and the end anyway).
+        channel, ts = request.channel_id, request.message_ts
+        if request.mirror_channel_id and request.mirror_ts:
+            channel, ts = request.mirror_channel_id, request.mirror_ts
         if not ts:
             return None
         posted = best_effort(
             f"post in deploy #{request.id}'s thread",
-            lambda: self._notifier.post(request.channel_id, Reply(text=text), ts),
+            lambda: self._notifier.post(channel, Reply(text=text), ts),
         )
         return posted if isinstance(posted, MessageRef) else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import docker
 
-from bot.core.naming import LABEL_VERSION, deployment_name
+from bot.core.naming import LABEL_NAMESPACE, LABEL_VERSION, deployment_name
 from tests.scenarios.deploy.support import (
     DEADLINE,
     GOOD,
@@ -33,10 +33,12 @@ def test_swarm_service_is_created_then_updated_with_labels(
         request = request_message(ws, "C0DEV", nth=nth)
         wait_state(ws, request, "succeeded", timeout=120)
         assert answer(env.swarm_port) == version
-    service = swarm.services.get(deployment_name(env.service, "staging"))
+    namespace = env.harness.bot.config.namespace
+    service = swarm.services.get(deployment_name(namespace, env.service, "staging"))
     spec = service.attrs["Spec"]
     assert spec["TaskTemplate"]["ContainerSpec"]["Image"].endswith(f":{NEWER}")
     assert spec["Labels"][LABEL_VERSION] == NEWER
+    assert spec["Labels"][LABEL_NAMESPACE] == namespace
 
 
 def test_dry_run_shows_the_plan_and_changes_nothing(env: Env) -> None:

@@ -62,13 +62,13 @@ def _crash_mid_deploy(
     assert store.transition(stored.id, DeployState.APPROVED, DeployState.RUNNING, now)
     if engine_finishes:
         target = deploy_estate(bot.config).target(env.service, "prod")
-        outcome = DockerDeployments(None, env.clock).deploy(
+        outcome = DockerDeployments(None, env.clock, namespace=bot.config.namespace).deploy(
             target, stored.image_ref, version, str(stored.id), lambda _said: None
         )
         assert outcome.state is DeployState.SUCCEEDED, outcome.detail
     if swap_cut_on is not None:
         # The rollout had set the old container aside and stopped it, then the bot died.
-        old = swap_cut_on.containers.get(deployment_name(env.service, "prod"))
+        old = swap_cut_on.containers.get(deployment_name(bot.config.namespace, env.service, "prod"))
         old.rename(f"{old.name}-old")
         old.stop(timeout=5)
         assert answer(env.port) == ""
@@ -109,7 +109,8 @@ def test_a_restart_mid_deploy_settles_each_request_from_the_engine(
     _thread_says(env, second, "Failed", "restarted", f"not `{NEWER}`")
     assert answer(env.port) == GOOD
     ws.wait_for(lambda: _outcomes(env, NEWER, "failed"), timeout=DEADLINE)
-    labels = docker_client.containers.get(deployment_name(env.service, "prod")).labels
+    name = deployment_name(env.harness.bot.config.namespace, env.service, "prod")
+    labels = docker_client.containers.get(name).labels
     assert labels[LABEL_VERSION] == GOOD
 
     # Each outcome was announced once, after two restarts that both reconciled.
