@@ -102,7 +102,8 @@ environments:
                 base_times.append(time.perf_counter() - started)
         finally:
             bot.stop()
-            for found in client.services.list(filters={"name": deployment_name(config.namespace, service, "prod")}):
+            name = deployment_name(config.namespace, service, "prod")
+            for found in client.services.list(filters={"name": name}):
                 found.remove()
     _report(bot_times, base_times)
 

@@ -1,7 +1,7 @@
 """Runs approved deploys on the engine: claims the request (approved → running, once),
-reports progress in the thread of the request's message in the channel it was asked in, writes the final state into the request message,
-and announces start and end in the ops channel. After a restart, reconcile() settles
-requests that were running with what the engine actually runs.
+reports progress in a thread in the channel it was asked in, writes the final state into the
+request's messages, and announces start and end in the ops channel. After a restart,
+reconcile() settles requests that were running with what the engine actually runs.
 
 Slack is told on a best-effort basis: a post or edit Slack refuses is logged and the deploy
 goes on; whatever happens, a claimed request always reaches a final state. Announcements go
