@@ -81,7 +81,7 @@ def closed_port() -> int:
 
 def config_text(repos: dict[str, Path], images: dict[str, str], docker_host: str = "") -> str:
     """opsloop.yml for the services (on the engine at `docker_host`, default: the default)."""
-    lines = ["slack:", "  ops_channel: C0OPS"]
+    lines = ["slack:", "  ops_channel: C0OPS", "  team_channel: C0TEAM"]
     lines += ["docker:", f"  host: {docker_host}"] if docker_host else []
     lines += ["services:"]
     for name, repo in repos.items():

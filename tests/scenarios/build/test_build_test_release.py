@@ -86,6 +86,10 @@ def test_build_test_release_and_release_notes_since_the_previous_release(
     assert image.id in str(top.blocks)  # type: ignore[attr-defined]
     assert "size" in str(top.blocks)  # type: ignore[attr-defined]
     _wait_thread(stage, top, "Successfully built")
+    # The thread ends on the result, and says where the whole log is kept.
+    thread = _wait_thread(stage, top, "Build succeeded in")
+    assert f"`jobs/{build_id}.log` in the bot's state directory" in thread
+    assert (stage.harness.settings.state_dir / "jobs" / f"{build_id}.log").is_file()
 
     stage.command("/test", "good")
     tested = stage.wait_message(f"Test good @ {sha[:12]}", ": succeeded")
@@ -98,6 +102,9 @@ def test_build_test_release_and_release_notes_since_the_previous_release(
     assert "1.0.0" in _registry_tags(stage, "good")
     first = stage.wait_message("good 1.0.0 released", channel="C0OPS")
     assert "OPS-7" in str(first.blocks) and "first release" in str(first.blocks)  # type: ignore[attr-defined]
+    # The wider team gets the same release notes in the team channel.
+    for_team = stage.wait_message("good 1.0.0 released", channel="C0TEAM")
+    assert str(for_team.blocks) == str(first.blocks)  # type: ignore[attr-defined]
     stage.command("/test", "good v1.0.0")
     stage.wait_message(f"Test good @ {sha[:12]} (1.0.0)", ": succeeded")
 

@@ -49,7 +49,7 @@ def test_an_approval_request_waits_in_ops_and_a_vote_on_either_message_counts(en
     wait_state(ws, mirror, "succeeded")
     assert answer(env.port) == GOOD
     thread = [m.text for m in ws.thread("C0DEV", mirror.ts)[1:] if m.is_bot]
-    assert any(text.startswith("Deploying") for text in thread), thread
+    assert any(text.startswith("Succeeded") for text in thread), thread
 
 
 @pytest.fixture
