@@ -13,7 +13,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from bot.core.naming import LABEL_ENV, LABEL_NAMESPACE, LABEL_SERVICE, LABEL_VERSION
+from bot.core.naming import (
+    LABEL_ENV,
+    LABEL_NAMESPACE,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    legacy_deployment_name,
+)
 from bot.core.naming import deployment_name as named
 from bot.settings import Settings
 from bot.workspace import SlackWorkspace
@@ -30,6 +36,7 @@ from tests.scenarios.deploy.support import (
     request_message,
     start,
     swarm,
+    text_of,
     wait_state,
 )
 from tests.specs import specs_dir
@@ -189,3 +196,25 @@ def test_a_name_taken_by_another_installation_is_refused_before_approval_and_lef
     squatter.reload()
     assert (squatter.name, squatter.status) == (name, "running")
     assert labels.items() <= squatter.labels.items()
+
+
+def test_a_container_deployed_before_namespaces_is_taken_over_by_its_installation(
+    pair: tuple[str, Installation, Installation],
+    images: Images,
+    docker_client: docker.DockerClient,
+) -> None:
+    service, a, _b = pair
+    legacy = docker_client.containers.run(
+        f"{images.repository}:{GOOD}", name=legacy_deployment_name(service, "dev"),
+        labels={LABEL_SERVICE: service, LABEL_ENV: "dev", LABEL_VERSION: GOOD},
+        ports={"8080/tcp": ("127.0.0.1", a.dev_port)}, detach=True,
+    )  # fmt: skip
+    assert answer(a.dev_port) == GOOD
+    a.deploy(service, NEWER, "dev", 1)
+    request = text_of(request_message(a.ws, "C0DEV"))
+    assert f"`{GOOD}` → `{NEWER}`" in request  # it read the legacy container as its own
+    assert answer(a.dev_port) == NEWER
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(legacy.id)
+    labels = _container(docker_client, named(a.namespace, service, "dev"))[2]
+    assert labels[LABEL_NAMESPACE] == a.namespace and labels[LABEL_VERSION] == NEWER
