@@ -132,6 +132,9 @@ def test_two_installations_deploy_the_same_names_and_leave_each_other_alone(
     a_name = named(a.namespace, service, "dev")
     before = _container(swarm, a_name)
     assert before[2][LABEL_NAMESPACE] == a.namespace and before[2][LABEL_VERSION] == GOOD
+    # publish: "127.0.0.1:<port>" binds that address only.
+    bindings = swarm.containers.get(a_name).attrs["HostConfig"]["PortBindings"]["8080/tcp"]
+    assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(a.dev_port)}]
 
     # The second installation deploys the same service to the same environment names.
     b.deploy(service, NEWER, "dev", 1)
