@@ -70,8 +70,12 @@ def test_a_deploy_needing_no_approval_stays_in_the_askers_channel_and_ops_is_tol
     assert "is starting" in answer(desk)
     eventually(lambda: _state(desk) is DeployState.SUCCEEDED, "the deploy succeeds")
     assert [c for c, text in desk.slack.posts if "deploy #1" in text] == ["C0DEV"]
-    told = [t for c, t in desk.slack.posts if c == "C0OPS" and "succeeded:" in t]
-    assert told and "no approval needed" in told[0]
+    # The announcement follows the state change: wait for it.
+    told = eventually(
+        lambda: [t for c, t in desk.slack.posts if c == "C0OPS" and "succeeded:" in t],
+        "ops hears the deploy succeeded",
+    )
+    assert "no approval needed" in told[0]
     assert "approved by no approval needed" not in told[0]
 
 
