@@ -16,13 +16,20 @@ import pytest
 
 from bot.config import parse_config
 from bot.core.listing import ListAction
-from bot.core.naming import LABEL_ENV, LABEL_SERVICE, LABEL_VERSION, deployment_name
+from bot.core.naming import (
+    LABEL_ENV,
+    LABEL_NAMESPACE,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    deployment_name,
+)
 from bot.settings import Settings
 from bot.workspace import SlackWorkspace
 from tests.scenarios.conftest import Harness, start_bot
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 
 SERVICES = 150
+NAMESPACE = "estate"
 DEADLINE = 30.0
 
 
@@ -51,6 +58,7 @@ def _config(prefix: str, repo: Path) -> str:
             "      prod: {target: container}",
         ]
     lines += ["environments:", "  staging: {}", "  prod: {}"]
+    lines += ["docker:", f"  namespace: {NAMESPACE}"]
     return "\n".join(lines) + "\n"
 
 
@@ -70,9 +78,9 @@ def estate(
     containers = [
         docker_client.containers.run(
             image.id,
-            name=deployment_name(f"{prefix}-svc-{n:03d}", "prod"),
+            name=deployment_name(NAMESPACE, f"{prefix}-svc-{n:03d}", "prod"),
             labels={LABEL_SERVICE: f"{prefix}-svc-{n:03d}", LABEL_ENV: "prod",
-                    LABEL_VERSION: "1.0.0"},
+                    LABEL_VERSION: "1.0.0", LABEL_NAMESPACE: NAMESPACE},
             ports={"8080/tcp": ("127.0.0.1", None)},
             detach=True,
         )
