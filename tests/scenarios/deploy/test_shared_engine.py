@@ -156,7 +156,7 @@ def test_two_installations_deploy_the_same_names_and_leave_each_other_alone(
     for installation, dev, staging in ((a, GOOD, GOOD), (b, GOOD, NEWER)):
         installation.ws.user_command("U0ALICE", "C0DEV", "/services", "")
         said = reply_to_past_waiting(installation)
-        assert f"`dev`: *{dev}*" in said and f"`staging`: *{staging}*" in said, said
+        assert f"`dev` *{dev}*" in said and f"`staging` *{staging}*" in said, said
 
 
 def reply_to_past_waiting(installation: Installation) -> str:
@@ -165,7 +165,7 @@ def reply_to_past_waiting(installation: Installation) -> str:
     def found() -> str | None:
         for ephemeral in reversed(installation.ws.ephemerals("C0DEV", "U0ALICE")):
             text = str(ephemeral.blocks or ephemeral.text)
-            if "Looking up" not in text and "· repo `" in text:
+            if "*Services*" in text and "`staging`" in text:
                 return text
         return None
 
