@@ -27,12 +27,19 @@ import docker
 
 from bot.app import build
 from bot.config import parse_config
-from bot.core.naming import LABEL_ENV, LABEL_SERVICE, LABEL_VERSION, deployment_name
+from bot.core.naming import (
+    LABEL_ENV,
+    LABEL_NAMESPACE,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    deployment_name,
+)
 from bot.settings import Settings
 from bot.workspace import SignedClient, SlackWorkspace
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 
 RESULTS = Path(__file__).resolve().parent / "results"
+NAMESPACE = "bench"
 TOKEN = "xoxb-bench"
 RATIO_GOAL = 1.5
 DEADLINE_GOAL = 3.0
@@ -59,8 +66,13 @@ def main() -> None:
             containers.append(
                 client.containers.run(
                     image.id,
-                    name=deployment_name(name, "prod"),
-                    labels={LABEL_SERVICE: name, LABEL_ENV: "prod", LABEL_VERSION: "1.0.0"},
+                    name=deployment_name(NAMESPACE, name, "prod"),
+                    labels={
+                        LABEL_SERVICE: name,
+                        LABEL_ENV: "prod",
+                        LABEL_VERSION: "1.0.0",
+                        LABEL_NAMESPACE: NAMESPACE,
+                    },
                     ports={"8080/tcp": ("127.0.0.1", None)},
                     detach=True,
                 )
@@ -136,7 +148,7 @@ def _config(names: list[str]) -> str:
             "    deploy:",
             "      prod: {target: container}",
         ]
-    lines += ["environments:", "  prod: {}"]
+    lines += ["environments:", "  prod: {}", "docker:", f"  namespace: {NAMESPACE}"]
     return "\n".join(lines) + "\n"
 
 
