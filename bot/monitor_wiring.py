@@ -72,7 +72,7 @@ def build_monitor(
     http.start()
     monitoring = build_monitoring(
         settings=settings, store=SqlMonitorStore(engine), notifier=notifier, clock=clock,
-        fleet=DockerFleet(docker_host), http=http, history=DeployRecords(deploys),
+        fleet=DockerFleet(docker_host, config.namespace), http=http, history=DeployRecords(deploys),
         silencer=silencer,
     )  # fmt: skip
     parts = MonitorParts(monitoring, closing=[monitoring.stop, http.stop])

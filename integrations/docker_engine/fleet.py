@@ -20,7 +20,7 @@ from docker.errors import APIError, DockerException, NotFound
 from bot.core.errors import EngineUnavailable
 from bot.core.monitor.ports import Instance, Usage
 from bot.core.naming import LABEL_VERSION, deployment_name
-from integrations.docker_engine.rollout_common import find_service
+from integrations.docker_engine.ownership import service_named as find_service
 
 READ_TIMEOUT = 5
 _ERRORS = (DockerException, requests.RequestException, OSError)
@@ -29,7 +29,8 @@ _ERRORS = (DockerException, requests.RequestException, OSError)
 class DockerFleet:
     """monitor.ports.Fleet on docker-py."""
 
-    def __init__(self, host: str | None, timeout: int = READ_TIMEOUT) -> None:
+    def __init__(self, host: str | None, namespace: str, timeout: int = READ_TIMEOUT) -> None:
+        self._namespace = namespace
         self._host = host or "unix:///var/run/docker.sock"
         self._timeout = timeout
         self._client: docker.DockerClient | None = None
@@ -38,7 +39,7 @@ class DockerFleet:
 
     def instances(self, service: str, env: str, port: int | None, health: str) -> list[Instance]:
         """The container, or every running task of the Swarm service, named for the deployment."""
-        name = deployment_name(service, env)
+        name = deployment_name(self._namespace, service, env)
         try:
             client = self._connect()
             found = self._container(client, name, port, health)

@@ -75,7 +75,8 @@ class Monitored:
 
     def container(self) -> docker.models.containers.Container:
         """The deployment's container."""
-        return self.engine.containers.get(deployment_name(self.service, "staging"))
+        namespace = self.harness.bot.config.namespace
+        return self.engine.containers.get(deployment_name(namespace, self.service, "staging"))
 
     def break_health(self) -> None:
         """The health path answers 404 from now on."""
