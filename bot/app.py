@@ -43,6 +43,7 @@ from bot.store.jobs import SqlJobStore
 from bot.store.outbox import SqlOutboxStore
 from bot.store.schedules import SqlDigestLedger, SqlFireLedger
 from commands.dependencies import Services
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.images import DockerImages
 from integrations.docker_engine.inventory import DockerInventory
@@ -159,7 +160,8 @@ def build(
     courier = _courier(settings, engine, redact, metrics, clock)
     outbox = Outbox(SqlOutboxStore(engine), clock, on_record=courier.wake)
     state_dir = settings.state_dir.resolve()
-    docker_host = config.docker.host or settings.docker_host
+    # One connection to the engine, whose client images, deployments and the inventory share.
+    docker = EngineConnection(config.docker.host or settings.docker_host, settings.environ)
     tracker = JiraTracker(config.jira) if config.jira else None
     directory = SlackDirectory(client, clock)
     base = Services(
@@ -174,8 +176,8 @@ def build(
         issues=tracker,
         outbox=outbox,
     )
-    builds = _build_stages(base, engine, docker_host, outbox)
-    deploys = _deploy_desk(base, engine, docker_host, outbox)
+    builds = _build_stages(base, engine, docker, outbox)
+    deploys = _deploy_desk(base, engine, docker, outbox)
     background = Background.threaded(notifier)
     probe = HttpProbe()
     services = replace(
@@ -185,7 +187,7 @@ def build(
         tracker=tracker,
         digests=SqlDigestLedger(engine, clock),
         background=background,
-        inventory=DockerInventory(docker_host),
+        inventory=DockerInventory(docker),
         probe=probe,
     )
     registry = Registry()
@@ -254,12 +256,12 @@ def _courier(
 
 
 def _build_stages(
-    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox
 ) -> BuildStages:
     """Build, test and release: jobs in the store, run on the engine by a runner of their own."""
     jobs = SqlJobStore(engine)
     deps = StageDeps(
-        engine=DockerImages(docker_host),
+        engine=DockerImages(docker),
         registry=RegistryReleases(_registry_access(services.config)),
         outbox=outbox,
         clock=services.clock,
@@ -271,14 +273,14 @@ def _build_stages(
 
 
 def _deploy_desk(
-    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox
 ) -> DeployDesk:
     """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
     return build_desk(
         estate=deploy_estate(services.config),
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
-        engine=DockerDeployments(docker_host, services.clock),
+        engine=DockerDeployments(docker, services.clock),
         images=RegistryImages(_registry_access(services.config)),
         notifier=services.notifier,
         outbox=outbox,

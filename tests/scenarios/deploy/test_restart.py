@@ -17,6 +17,7 @@ from bot.core.deploy.model import DeployState
 from bot.core.naming import LABEL_VERSION, deployment_name
 from bot.store.deploys import SqlDeployStore
 from bot.workspace.model import Message
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from tests.scenarios.deploy.support import (
     DEADLINE,
@@ -62,7 +63,7 @@ def _crash_mid_deploy(
     assert store.transition(stored.id, DeployState.APPROVED, DeployState.RUNNING, now)
     if engine_finishes:
         target = deploy_estate(bot.config).target(env.service, "prod")
-        outcome = DockerDeployments(None, env.clock).deploy(
+        outcome = DockerDeployments(EngineConnection(None), env.clock).deploy(
             target, stored.image_ref, version, str(stored.id), lambda _said: None
         )
         assert outcome.state is DeployState.SUCCEEDED, outcome.detail
