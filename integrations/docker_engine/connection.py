@@ -17,6 +17,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import docker
 import requests
@@ -27,6 +28,27 @@ from integrations.docker_engine.failures import ENGINE_FAILURES, engine_call
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_TIMEOUT = 60
+
+
+class _EngineAPI(docker.APIClient):
+    """docker-py's API client, except that the engine's CA stays the one TLS verifies
+    against: requests would let REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE in the environment
+    replace it (the docker CLI never does)."""
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings: Any = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str):
+            settings["verify"] = self.verify
+        return settings
+
+
+class _EngineClient(docker.DockerClient):
+    """docker.DockerClient over _EngineAPI."""
+
+    def __init__(self, **options: Any) -> None:
+        self.api = _EngineAPI(**options)
 
 
 def tls_from_environ(environ: Mapping[str, str]) -> TLSConfig | None:
@@ -112,7 +134,7 @@ class EngineConnection:
 
     def _make(self) -> docker.DockerClient:
         with engine_call(self.host, "answer"):
-            return docker.DockerClient(
+            return _EngineClient(
                 base_url=self.host,
                 version="auto",
                 timeout=self._timeout,

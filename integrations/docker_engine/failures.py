@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import requests
 from docker.errors import APIError, DockerException, TLSParameterError
+from paramiko.ssh_exception import SSHException
 
 from bot.core.errors import EngineUnavailable, IntegrationError, OpsloopError
 
@@ -27,7 +28,7 @@ NOT_SWARM = (
     "This Docker engine is not in Swarm mode: run "
     "`docker swarm init --advertise-addr 127.0.0.1` on it."
 )
-ENGINE_FAILURES = (DockerException, requests.RequestException, OSError)
+ENGINE_FAILURES = (DockerException, requests.RequestException, OSError, SSHException)
 """Everything a call to the engine can raise for a reason outside opsloop."""
 
 
