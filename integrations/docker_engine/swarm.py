@@ -163,8 +163,16 @@ class SwarmRollout(Rollout):
         )  # fmt: skip
         replicas = int(((previous.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
         deploy_id = (previous.get("Labels") or {}).get(LABEL_DEPLOY_ID)
-        self.e.wait(lambda: _tasks_verdict(_current_tasks(service, deploy_id), replicas) == "ok",
-                    self.deadline)  # fmt: skip
+        started = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
+
+        def restored() -> bool:
+            service.reload()
+            update = service.attrs.get("UpdateStatus") or {}
+            if update.get("StartedAt") != started and update.get("State") not in SWARM_SETTLED:
+                return False
+            return _tasks_verdict(_current_tasks(service, deploy_id), replicas) == "ok"
+
+        self.e.wait(restored, self.deadline)
 
 
 def _ns(seconds: float | None, default: float) -> int:
@@ -193,8 +201,11 @@ def _tasks_verdict(tasks: list[dict[str, Any]], replicas: int) -> str | None:
     if len(_running(tasks)) >= replicas:
         return "ok"
     failed = [t for t in tasks if t["Status"]["State"] in ("failed", "rejected")]
-    stuck = [t for t in tasks if t["Status"]["State"] == "pending" and t["Status"].get("Err")]
-    return "failed" if len(failed) >= FAILED_TASKS or stuck else None
+    wanted = [t for t in tasks if t.get("DesiredState") == "running"]
+    stuck = [t for t in wanted if t["Status"]["State"] == "pending" and t["Status"].get("Err")]
+    # Stuck counts once every other task has come up: what can run is then running.
+    settled = len(stuck) + len(_running(wanted)) == len(wanted)
+    return "failed" if len(failed) >= FAILED_TASKS or (stuck and settled) else None
 
 
 def _task_error(tasks: list[dict[str, Any]]) -> str:
