@@ -20,7 +20,7 @@ from bot.config.estates import access_rules, deploy_estate
 from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
-from bot.core.build.stages import BuildStages, StageDeps
+from bot.core.build.stages import BuildStages, StageDeps, pushed_release
 from bot.core.clock import Clock, SystemClock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
@@ -224,7 +224,7 @@ def build(
     # Messages earlier runs left undelivered go out first.
     courier.start()
     # Jobs a restart cut short are marked failed before new requests come in.
-    builds.runner.recover()
+    builds.runner.recover(pushed_release(builds.deps.registry))
     opsloop.bounded_stops.append(builds.runner.stop)
     # Deploys a restart cut short are settled from the engine's state, and pending
     # approvals and locks expire on time even when no event comes.
