@@ -38,7 +38,7 @@ def test_an_engine_that_is_down_is_named_as_such(tmp_path: object) -> None:
     engine = DockerDeployments(
         EngineConnection(f"unix:///nonexistent/{uuid.uuid4().hex}.sock"), SystemClock()
     )
-    with pytest.raises(EngineUnavailable):
+    with pytest.raises(EngineUnavailable, match="has no socket there"):
         engine.running(_target("container"))
 
 
