@@ -62,8 +62,9 @@ class DockerImages:
                 for chunk in stream:
                     cancel.check()
                     image_id = _build_chunk(chunk, on_line) or image_id
-            except ENGINE_FAILURES:
-                # A cancelled build ends with its connection cut, whatever that raises.
+            except Exception:
+                # A cancelled build ends with its connection cut, whatever that raises
+                # (urllib3 and the socket too, not only requests).
                 cancel.check()
                 raise
         cancel.check()

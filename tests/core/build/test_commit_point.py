@@ -50,8 +50,8 @@ class MemoryJobs:
         return [j for j in self.jobs.values() if (j.kind, j.service, j.revision) ==
                 (kind, service, revision) and j.state in states]  # fmt: skip
 
-    def releases(self, service: str) -> list[Job]:
-        return [j for j in self.jobs.values()
+    def released_versions(self, service: str) -> list[str]:
+        return [j.version for j in self.jobs.values()
                 if j.kind is JobKind.RELEASE and j.state is JobState.SUCCEEDED]  # fmt: skip
 
 
@@ -105,7 +105,7 @@ def test_a_job_is_stored_succeeded_at_its_commit_point_whatever_follows(tmp_path
     go_on.set()
     _wait(lambda: store.jobs[job.id].detail.startswith("Pushed `web:1.0.0`. Afterwards:"))
     assert store.jobs[job.id].state is JobState.SUCCEEDED
-    assert [j.version for j in store.releases("web")] == ["1.0.0"]
+    assert store.released_versions("web") == ["1.0.0"]
     runner.stop()
 
 

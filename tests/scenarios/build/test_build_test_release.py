@@ -247,12 +247,12 @@ def test_a_release_cut_short_after_its_push_is_recognised_from_the_registry(
     job = jobs.get(job_id)
     assert job is not None and "1.0.0" in _registry_tags(stage, "good")
     jobs.save(dataclasses.replace(job, state=JobState.RUNNING, finished_at=None, detail=""))
-    assert jobs.releases("good") == []
+    assert jobs.released_versions("good") == []
     stage.harness = start_bot(harness.workspace, harness.settings, harness.bot.config)
     stage.wait_message("Release good 1.0.0", ": succeeded")
     _wait_thread(stage, top, "it is marked succeeded")
     # The version is not burnt: the release log (what protected environments take) has it.
-    assert [j.version for j in SqlJobStore(stage.harness.bot.engine).releases("good")] == ["1.0.0"]
+    assert SqlJobStore(stage.harness.bot.engine).released_versions("good") == ["1.0.0"]
     assert "already in the registry" in stage.command("/release", "good 1.0.0")
 
 
