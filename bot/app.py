@@ -20,7 +20,7 @@ from bot.config.estates import access_rules, deploy_estate
 from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
-from bot.core.build.stages import BuildStages, StageDeps
+from bot.core.build.stages import BuildStages, StageDeps, pushed_release
 from bot.core.clock import Clock, SystemClock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
@@ -44,6 +44,7 @@ from bot.store.jobs import SqlJobStore
 from bot.store.outbox import SqlOutboxStore
 from bot.store.schedules import SqlDigestLedger, SqlFireLedger
 from commands.dependencies import Services
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.images import DockerImages
 from integrations.docker_engine.inventory import DockerInventory
@@ -164,7 +165,8 @@ def build(
     courier = _courier(settings, engine, redact, metrics, clock)
     outbox = Outbox(SqlOutboxStore(engine), clock, on_record=courier.wake)
     state_dir = settings.state_dir.resolve()
-    docker_host = config.docker.host or settings.docker_host
+    # One connection to the engine, whose client images, deployments and the inventory share.
+    docker = EngineConnection(config.docker.host or settings.docker_host, settings.environ)
     tracker = JiraTracker(config.jira) if config.jira else None
     directory = SlackDirectory(client, clock)
     base = Services(
@@ -179,13 +181,13 @@ def build(
         issues=tracker,
         outbox=outbox,
     )
-    builds = _build_stages(base, engine, docker_host, outbox)
-    deploys = _deploy_desk(base, engine, docker_host, outbox)
+    builds = _build_stages(base, engine, docker, outbox)
+    deploys = _deploy_desk(base, engine, docker, outbox)
     background = Background.threaded(notifier)
     probe = HttpProbe()
     monitor = build_monitor(
         config=config, engine=engine, notifier=notifier, clock=clock,
-        docker_host=docker_host, deploys=deploys.store,
+        docker=docker, deploys=deploys.store,
     )  # fmt: skip
     services = replace(
         base,
@@ -194,7 +196,7 @@ def build(
         tracker=tracker,
         digests=SqlDigestLedger(engine, clock),
         background=background,
-        inventory=DockerInventory(docker_host),
+        inventory=DockerInventory(docker),
         probe=probe,
         monitor=monitor.monitoring,
     )
@@ -233,7 +235,7 @@ def build(
     # Messages earlier runs left undelivered go out first.
     courier.start()
     # Jobs a restart cut short are marked failed before new requests come in.
-    builds.runner.recover()
+    builds.runner.recover(pushed_release(builds.deps.registry))
     opsloop.bounded_stops.append(builds.runner.stop)
     # Deploys a restart cut short are settled from the engine's state, and pending
     # approvals and locks expire on time even when no event comes.
@@ -268,12 +270,12 @@ def _courier(
 
 
 def _build_stages(
-    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox
 ) -> BuildStages:
     """Build, test and release: jobs in the store, run on the engine by a runner of their own."""
     jobs = SqlJobStore(engine)
     deps = StageDeps(
-        engine=DockerImages(docker_host),
+        engine=DockerImages(docker),
         registry=RegistryReleases(_registry_access(services.config)),
         outbox=outbox,
         clock=services.clock,
@@ -285,14 +287,14 @@ def _build_stages(
 
 
 def _deploy_desk(
-    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox
 ) -> DeployDesk:
     """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
     return build_desk(
         estate=deploy_estate(services.config),
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
-        engine=DockerDeployments(docker_host, services.clock),
+        engine=DockerDeployments(docker, services.clock),
         images=RegistryImages(_registry_access(services.config)),
         notifier=services.notifier,
         outbox=outbox,

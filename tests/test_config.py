@@ -23,6 +23,7 @@ from bot.config import (
     DigestConfig,
     DockerConfig,
     EnvironmentConfig,
+    HealthCheck,
     JiraConfig,
     MonitorConfig,
     ServiceConfig,
@@ -76,7 +77,7 @@ def test_sandbox_sample_loads_with_the_promised_shape() -> None:
         service = config.service(name)
         assert service is not None
         assert service.image == f"127.0.0.1:5000/{name}"
-        assert service.test and service.port == 8080 and service.health == "/healthz"
+        assert service.test and service.port == 8080 and service.health.path == "/healthz"
         staging, prod = service.deploy["staging"], service.deploy["prod"]
         assert (staging.target, staging.replicas) == ("container", 1)
         assert staging.publish is not None
@@ -109,6 +110,9 @@ def test_docs_example_loads_with_every_value() -> None:
         "/tmp/report.xml",
     )
     assert web.deploy["staging"] == DeploySettings(target="container", publish=18080)
+    assert web.health == HealthCheck(
+        path="/healthz", start_period=10, interval=2, timeout=1.5, retries=3
+    )
     assert config.environments["prod"].approval_timeout_minutes == 15
     assert config.jira is not None and config.jira.token is not None
     assert config.jira.token.get_secret_value() == TOKEN
@@ -133,6 +137,7 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
         ("Config", "docker"): DockerConfig,
         ("Config", "access"): AccessConfig,
         ("ServiceConfig", "deploy"): DeploySettings,
+        ("ServiceConfig", "health"): HealthCheck,
         ("JiraConfig", "digest"): DigestConfig,
         ("ServiceConfig", "checks"): ChecksConfig,
         ("Config", "monitor"): MonitorConfig,
@@ -376,6 +381,35 @@ def test_approvals_need_an_approver() -> None:
     problem = only_problem(MINIMAL + "environments:\n  prod:\n    approvals: 2\n")
     assert (problem.key, problem.line) == ("environments.prod.approvers", 4)
     assert "at least one approver" in problem.message
+
+
+def test_health_is_a_path_or_a_path_with_probe_timings() -> None:
+    service = "services:\n  web:\n    repo: ./web\n    image: 127.0.0.1:5000/web\n"
+    plain = parse_config(MINIMAL + service + "    health: /up\n", {})
+    assert plain.services["web"].health == HealthCheck(path="/up")
+    timed = parse_config(
+        MINIMAL + service + "    health: {path: /up, start_period: 10, interval: 0.5}\n", {}
+    )
+    assert timed.services["web"].health == HealthCheck(path="/up", start_period=10, interval=0.5)
+    assert parse_config(MINIMAL + service, {}).services["web"].health == HealthCheck(path="/")
+
+
+@pytest.mark.parametrize(
+    ("health", "key", "message"),
+    [
+        ("up", "services.web.health.path", "must be a path starting with '/'"),
+        ("{path: /up, start_period: -1}", "services.web.health.start_period", "0"),
+        ("{path: /up, interval: 0}", "services.web.health.interval", "greater than 0"),
+        ("{path: /up, retries: 0}", "services.web.health.retries", "1"),
+        ("{path: /up, timeout: soon}", "services.web.health.timeout", "number"),
+        ("{path: /up, start: 5}", "services.web.health.start", "start_period"),
+    ],
+)
+def test_health_problems_name_the_key(health: str, key: str, message: str) -> None:
+    service = "services:\n  web:\n    repo: ./web\n    image: 127.0.0.1:5000/web\n"
+    problem = only_problem(MINIMAL + service + f"    health: {health}\n")
+    assert (problem.key, problem.line) == (key, 7)
+    assert message in problem.message
 
 
 def test_container_target_runs_one_replica() -> None:

@@ -7,7 +7,7 @@ from bot.config.models import Config
 from bot.core.access import AccessRules
 from bot.core.deploy.approvals import Policy
 from bot.core.deploy.estate import Deployable, Environment, Estate
-from bot.core.deploy.model import Target
+from bot.core.deploy.model import HealthTimings, Target
 
 
 def deploy_estate(config: Config) -> Estate:
@@ -31,9 +31,15 @@ def deploy_estate(config: Config) -> Estate:
                     image=service.image,
                     kind=settings.target,
                     port=service.port,
-                    health=service.health,
+                    health=service.health.path,
                     publish=settings.publish,
                     replicas=settings.replicas,
+                    probe=HealthTimings(
+                        start_period=service.health.start_period,
+                        interval=service.health.interval,
+                        timeout=service.health.timeout,
+                        retries=service.health.retries,
+                    ),
                 )
                 for env, settings in service.deploy.items()
             }

@@ -86,6 +86,24 @@ class ChecksConfig(BaseModel):
         return self
 
 
+class HealthCheck(BaseModel):
+    """How a deployment's health is probed: an HTTP path answering 2xx, and optional
+    timings in seconds (as Docker's healthcheck): failures within ``start_period`` do not
+    count, then ``retries`` failed probes, one every ``interval``, each allowed ``timeout``,
+    make it unhealthy. Written as just the path when the timings are the defaults."""
+
+    model_config = _MODEL
+    path: UrlPath = "/"
+    start_period: float | None = Field(default=None, ge=0, le=3600)
+    interval: float | None = Field(default=None, gt=0, le=3600)
+    timeout: float | None = Field(default=None, gt=0, le=3600)
+    retries: int | None = Field(default=None, ge=1, le=100)
+
+
+def _path_or_mapping(value: object) -> object:
+    return {"path": value} if isinstance(value, str) else value
+
+
 class ServiceConfig(BaseModel):
     """One service: where its code is, how its image is built and tested, where it runs."""
 
@@ -97,7 +115,7 @@ class ServiceConfig(BaseModel):
     test_timeout: int = Field(default=600, ge=1)
     test_report: NonEmpty | None = None
     port: Port | None = None
-    health: UrlPath = "/"
+    health: Annotated[HealthCheck, BeforeValidator(_path_or_mapping)] = HealthCheck()
     deploy: Mapping[Name, DeploySettings] = Field(default_factory=dict)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
 

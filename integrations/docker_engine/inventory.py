@@ -2,22 +2,20 @@
 deployment_name(service, env), its opsloop labels, its image's revision and its port.
 
 The Deploy stage creates these (integrations/docker_engine/deployments.py); this module
-only reads them, with a short timeout, so /services and /changes stay quick when the engine
-is slow and say "unknown" when it is gone.
+only reads them, through the engine's one shared connection; /services and /changes run it
+in the background with a deadline, so they stay quick when the engine is slow and say
+"unknown", with the reason, when it is gone.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 import docker
-import requests
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, NotFound
 
 from bot.core.code.catalogue import Deployment
-from bot.core.errors import EngineUnavailable
 from bot.core.naming import (
     LABEL_ENV,
     LABEL_SERVICE,
@@ -25,48 +23,31 @@ from bot.core.naming import (
     OCI_REVISION,
     deployment_name,
 )
-
-READ_TIMEOUT = 5
+from integrations.docker_engine.connection import EngineConnection
 
 
 class DockerInventory:
-    """The Inventory port on docker-py."""
+    """The Inventory port on the engine `connection` reaches."""
 
-    def __init__(self, host: str | None, timeout: int = READ_TIMEOUT) -> None:
-        self._host = host or "unix:///var/run/docker.sock"
-        self._timeout = timeout
-        self._client: docker.DockerClient | None = None
-        self._lock = threading.Lock()
+    def __init__(self, connection: EngineConnection) -> None:
+        self._engine = connection
 
     def deployment(self, service: str, env: str) -> Deployment | None:
-        """The container (or else Swarm service) running `service` in `env`, or None."""
+        """The container (or else Swarm service) running `service` in `env`, or None;
+        EngineUnavailable, saying why, when the engine cannot be reached."""
         name = deployment_name(service, env)
-        try:
-            client = self._connect()
+        with self._engine.call(f"look up `{name}`") as client:
             found = self._container(client, name)
             return found if found is not None else self._swarm_service(client, name)
-        except (DockerException, requests.RequestException) as error:
-            with self._lock:
-                self._client = None
-            raise EngineUnavailable(
-                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
-            ) from error
 
     def deployments(self) -> dict[tuple[str, str], Deployment]:
         """Every container and Swarm service opsloop labelled, by (service, environment):
         one container listing and one service listing, as `docker ps` and `docker service
         ls` would, plus one image inspection per distinct Swarm image for its revision."""
-        try:
-            client = self._connect()
+        with self._engine.call("list what opsloop deployed") as client:
             found = self._labelled_services(client)
             # A container wins over a Swarm service of the same name, as in deployment().
             found.update(self._labelled_containers(client))
-        except (DockerException, requests.RequestException) as error:
-            with self._lock:
-                self._client = None
-            raise EngineUnavailable(
-                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
-            ) from error
         return found
 
     def _labelled_containers(
@@ -111,14 +92,6 @@ class DockerInventory:
                 continue
             found[key] = self._service_deployment(client, service.name, attrs, revisions)
         return found
-
-    def _connect(self) -> docker.DockerClient:
-        with self._lock:
-            if self._client is None:
-                self._client = docker.DockerClient(
-                    base_url=self._host, version="auto", timeout=self._timeout
-                )
-            return self._client
 
     def _container(self, client: docker.DockerClient, name: str) -> Deployment | None:
         try:
@@ -174,7 +147,7 @@ class DockerInventory:
     def _revision(client: docker.DockerClient, image: str) -> str | None:
         try:
             labels = client.images.get(image).labels or {}
-        except (NotFound, APIError):
+        except NotFound:
             return None
         revision = labels.get(OCI_REVISION)
         return str(revision) if revision else None

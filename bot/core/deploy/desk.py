@@ -37,6 +37,7 @@ from bot.core.values import Reply, Settle
 log = logging.getLogger(__name__)
 DEPLOY_THREADS = 4
 SWEEPER_JOIN = 5.0
+RECONCILE_RETRY = 5.0
 
 
 def build_desk(
@@ -118,6 +119,8 @@ class DeployDesk:
         self._stop = threading.Event()
         self._posting = threading.Lock()
         self._sweeper: threading.Thread | None = None
+        self._unsettled: list[int] = []
+        self._reconciling = threading.Event()
 
     # -- asking ----------------------------------------------------------------------------
     def ask(self, ask: Ask) -> None:
@@ -265,18 +268,39 @@ class DeployDesk:
                 partial(self._notifier.ephemeral, lock.channel_id, lock.holder, said),
             )
 
-    def start_background(self, interval: float) -> None:
-        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`."""
+    def start_background(self, interval: float, retry: float = RECONCILE_RETRY) -> None:
+        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`;
+        deploys that could not be reconciled (the engine was out of reach) are tried again
+        every `retry` seconds until they are."""
+        self._reconciling.set()
         self._executor.submit(
-            best_effort, "settle interrupted deploys", partial(self.runner.reconcile, self.start)
+            best_effort, "settle interrupted deploys", partial(self._reconcile, None)
         )
+        next_try = self._clock.monotonic() + retry
 
         def loop() -> None:
+            nonlocal next_try
             while not self._stop.wait(interval):
                 best_effort("sweep expired requests and locks", self.sweep)
+                due = self._clock.monotonic() >= next_try
+                if due and self._unsettled and not self._reconciling.is_set():
+                    next_try = self._clock.monotonic() + retry
+                    self._reconciling.set()
+                    unsettled = tuple(self._unsettled)
+                    self._executor.submit(
+                        best_effort, "settle interrupted deploys",
+                        partial(self._reconcile, unsettled),
+                    )  # fmt: skip
 
         self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
         self._sweeper.start()
+
+    def _reconcile(self, only: tuple[int, ...] | None) -> None:
+        try:
+            resume = self.start if only is None else None
+            self._unsettled = self.runner.reconcile(resume, only)
+        finally:
+            self._reconciling.clear()
 
     def stop_background(self, timeout: float | None = None) -> list[str]:
         """Stop the sweeper, let deploys in hand finish for up to `timeout` seconds (None: as

@@ -64,6 +64,25 @@ class DeployKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class HealthTimings:
+    """How a new deployment's health path is probed (opsloop.yml's health keys, in seconds;
+    None: the default of each target). Like Docker's healthcheck: failures in the first
+    `start_period` do not count; then it is unhealthy after `retries` failed probes made
+    every `interval`, each allowed `timeout`."""
+
+    start_period: float | None = None
+    interval: float | None = None
+    timeout: float | None = None
+    retries: int | None = None
+
+    @property
+    def given(self) -> bool:
+        """Whether any timing was set."""
+        return any(v is not None for v in (self.start_period, self.interval, self.timeout,
+                                            self.retries))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """How one service runs in one environment (from opsloop.yml)."""
 
@@ -75,6 +94,7 @@ class Target:
     health: str
     publish: int | None
     replicas: int
+    probe: HealthTimings = HealthTimings()
 
 
 @dataclass(frozen=True, slots=True)

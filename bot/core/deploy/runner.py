@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import partial
 
 from bot.core.clock import Clock
@@ -148,22 +148,31 @@ class Runner:
             best_effort("show the outcome", lambda: live.finish(said))
         return state, detail
 
-    def reconcile(self, resume: Callable[[int], None]) -> None:
-        """After a restart: settle requests left running from what the engine runs once it
-        stops converging, say so in their threads, and resume requests that were approved
-        but not started."""
+    def reconcile(
+        self, resume: Callable[[int], None] | None = None, only: Collection[int] | None = None
+    ) -> list[int]:
+        """After a restart: settle requests left running (those in `only`, when given) from
+        what the engine runs once it stops converging, say so in their threads, and resume
+        requests that were approved but not started (when given `resume`). Returns the ids
+        that could not be settled because the engine is out of reach, to try again later."""
+        unsettled = []
         for request in self.store.in_states([DeployState.RUNNING]):
+            if only is not None and request.id not in only:
+                continue
             try:
                 target = self.estate.target(request.service, request.env)
                 running = self._engine.settle(target)
             except OpsloopError as error:
-                log.warning("cannot reconcile deploy #%s: %s", request.id, error.message)
+                log.warning("cannot reconcile deploy #%s yet: %s", request.id, error.message)
+                unsettled.append(request.id)
                 continue
             state, detail = _reconciled(request, running)
             if self._finish(request, DeployState.RUNNING, state, detail):
                 self._thread(request, f"{_EVENTS[state].capitalize()}: {detail}")
-        for request in self.store.in_states([DeployState.APPROVED]):
-            resume(request.id)
+        if resume is not None:
+            for request in self.store.in_states([DeployState.APPROVED]):
+                resume(request.id)
+        return unsettled
 
     def _finish(
         self, request: DeployRequest, source: DeployState, state: DeployState, detail: str
