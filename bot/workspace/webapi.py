@@ -157,6 +157,13 @@ class SlackWorkspace:
         """Crashes inside this fake (answered as fatal_error); should stay empty."""
         return self._api.found_internal_errors()
 
+    @property
+    def peers_gone(self) -> int:
+        """Connections closed by their client before the answer was written (a console
+        tab closed mid long poll); these are normal and never printed."""
+        server = self._server
+        return server.peers_gone if server is not None else 0
+
     def check_event(self, envelope: JsonDict) -> list[str]:
         """Validate an Events API body; violations are also added to spec_violations."""
         found = self.specs.check_event(envelope) if self.specs is not None else []

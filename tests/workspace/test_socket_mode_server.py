@@ -20,6 +20,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.workspace import SlackWorkspace
+from tests.specs import REPO
 from tests.workspace.conftest import TOKEN
 
 APP_TOKEN = "xapp-1-A0OPSLOOP-1-workspace-tests"
@@ -239,6 +240,11 @@ def test_only_socket_mode_loads_the_websockets_library() -> None:
         "print('websockets' in sys.modules)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert result.stdout.strip() == "False", result.stderr
