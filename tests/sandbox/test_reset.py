@@ -82,10 +82,11 @@ def test_reset_removes_only_what_its_own_state_made(
     (home / NAMESPACE_FILE).write_text(ours.image.split("/")[1] + "\n")
     (home / "opsloop.db").write_text("")
 
+    docker_host = os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "sandbox", "--reset"],
         cwd=tmp_path / "run",
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "DOCKER_HOST": os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "DOCKER_HOST": docker_host},
         capture_output=True,
         text=True,
         timeout=120,
