@@ -22,7 +22,7 @@ from bot.workspace.people import (
     Act,
     AppAck,
     AppUnreachable,
-    Inhabited,
+    HasPeople,
     People,
 )
 
@@ -63,7 +63,7 @@ class SignedClient:
         self,
         events_url: str,
         signing_secret: str,
-        workspace: Inhabited | None = None,
+        workspace: HasPeople | None = None,
         *,
         verification_token: str = DEFAULT_VERIFICATION_TOKEN,
         timeout: float = 10.0,

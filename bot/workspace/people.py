@@ -70,7 +70,7 @@ class AppLink(Protocol):
         ...
 
 
-class Inhabited(Protocol):
+class HasPeople(Protocol):
     """A workspace whose people can act (SlackWorkspace)."""
 
     @property
