@@ -154,7 +154,7 @@ def _walk(folder: Path, profile: Path, client: docker.DockerClient, *, again: bo
                 console.shows(r"Version 1\.0\.0 of web is not in the registry")
                 assert _staging_answer() == ""
             console.run("/ops help")
-            console.shows("opsloop verbs")
+            console.shows(r"opsloop runs the DevOps loop from Slack")
             console.run("/build web")
             revision = console.shows(r"Build web @ (\w+) \(HEAD\) — succeeded", JOB).group(1)
             console.run("/test web")
