@@ -21,9 +21,11 @@ import pytest
 
 from bot.sandbox.home import HOME, read_namespace
 from tests.browser import ENTER, Browser, browser, unavailable
+from tests.scenarios.deploy.support import swarm
 from tests.specs import REPO
 
 pytestmark = pytest.mark.docker
+__all__ = ["swarm"]  # the fixture that puts the engine in Swarm mode
 
 STAGING = "http://127.0.0.1:18080/healthz"  # the sample's staging deployment
 JOB = 90.0  # a build, test or release of the small sample image
@@ -196,15 +198,14 @@ def _swarm_services(client: docker.DockerClient, image: str) -> list[str]:
 
 
 @pytest.fixture
-def engine(docker_client: docker.DockerClient, registry_addr: str) -> Iterator[docker.DockerClient]:
-    """The engine, checked to be what the sample config needs before anything runs."""
+def engine(swarm: docker.DockerClient, registry_addr: str) -> Iterator[docker.DockerClient]:
+    """The engine in Swarm mode (the sample's prod is a Swarm service), checked to be what
+    the sample config needs before anything runs."""
     if registry_addr != "127.0.0.1:5000":
         unavailable(f"the sandbox's sample pushes to 127.0.0.1:5000, not {registry_addr}")
-    if docker_client.info().get("Swarm", {}).get("LocalNodeState") != "active":
-        unavailable("the engine is not in Swarm mode; the sample's prod is a Swarm service")
     if _staging_answer():
         unavailable(f"something already answers on {STAGING}; the sample's staging needs it")
-    yield docker_client
+    yield swarm
 
 
 def test_the_readme_walk_twice_through_the_console(
