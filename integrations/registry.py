@@ -132,7 +132,7 @@ class Registry:
     def delete(self, repository: str, digest: str) -> bool:
         """Delete the manifest ``digest`` (and so every tag on it); False when the
         registry does not allow deletes (405) or has no such manifest (404)."""
-        response = self._request("DELETE", f"{repository}/manifests/{digest}")
+        response = self._request("DELETE", f"{self._base}{repository}/manifests/{digest}")
         if response.status_code in (404, 405):
             return False
         self._check(response, f"{repository}@{digest}")
