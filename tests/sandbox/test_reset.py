@@ -18,6 +18,7 @@ import pytest
 from docker.errors import ImageNotFound, NotFound
 
 from bot.sandbox.home import HOME, NAMESPACE_FILE
+from integrations.sandbox_reset import remove_from_registry
 from tests.conftest import DEFAULT_DOCKER_HOST
 from tests.specs import REPO
 from tests.support.images import build_image, write_busybox_context
@@ -65,6 +66,7 @@ def two_sandboxes(
                 docker_client.containers.get(made.container).remove(force=True)
             with contextlib.suppress(ImageNotFound):
                 docker_client.images.remove(f"{made.image}:1.0.0")
+        remove_from_registry([ours.image, other.image])
         docker_client.images.remove(base, force=True)
 
 
