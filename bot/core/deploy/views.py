@@ -86,6 +86,9 @@ def request_reply(request: DeployRequest, policy: Policy) -> Reply:
             f"Approvals: {len(r.approved_by)}/{r.approvals_needed}"
             + (f" ({', '.join(f'<@{u}>' for u in r.approved_by)})" if r.approved_by else "")
             + f" · approvers: {who_approves(policy)}"
+            # Slack keeps every reaction on the message, counted, even those that do not
+            # approve; say so, or "✅ 3" beside "Approvals: 1/1" reads as a contradiction.
+            + " (only their reactions count)"
         )
         if r.state is DeployState.PENDING and r.expires_at is not None:
             lines.append(
