@@ -4,10 +4,14 @@ them together. The only place that knows every concrete class."""
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from slack_bolt import App
@@ -25,6 +29,8 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.draining import DrainingPool
+from bot.core.lease_keeper import LeaseKeeper, Singleton
+from bot.core.leases import SINGLETONS, Lease
 from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
@@ -40,8 +46,10 @@ from bot.store.audit import SqlAuditLog, SqlEventLedger
 from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
+from bot.store.leases import SqlLeaseStore
 from bot.store.outbox import SqlOutboxStore
 from bot.store.schedules import SqlDigestLedger, SqlFireLedger
+from bot.store.single_process import claim_store
 from commands.dependencies import Services
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.images import DockerImages
@@ -79,6 +87,8 @@ class Opsloop:
     """Stop hooks that wait for work in hand: each is given the seconds left of the
     shutdown and returns what it cut short. They run before on_stop's."""
     scheduler: CronScheduler | None = None
+    keeper: LeaseKeeper | None = None
+    """Runs the singleton work (sweepers, schedules) while this process holds the lease."""
     stopped: bool = False
 
     def http_server(self, host: str = "127.0.0.1", port: int = 0) -> SlackHttpServer:
@@ -140,15 +150,20 @@ def build(
     verify_token: bool = True,
 ) -> Opsloop:
     """Wire a bot from settings and config, with its background work started (the job
-    runner's recovery, the deploy sweeper, scheduled digests). With verify_token, the Slack
-    token is checked with auth.test now, so a bad token stops the start, not the first command."""
+    runner's recovery, the deploy sweeper, scheduled digests) once it holds the lease for
+    singleton work, which a lone process takes at once. With verify_token, the Slack
+    token is checked with auth.test now, so a bad token stops the start, not the first command.
+    StoreInUse when another process has the SQLite database open."""
     clock = clock or SystemClock()
+    sqlite_claim = claim_store(settings.database_url)
     # Acks wait on the interpreter lock while workers run stage code; a shorter switch
     # interval (default 5 ms) lets the acknowledging thread in sooner.
     sys.setswitchinterval(SWITCH_INTERVAL)
     redact = Redactor((*settings.secrets(), *config.secrets()))
-    metrics = Metrics()
+    process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    metrics = Metrics(process_id)
     engine = open_store(settings.database_url)
+    keeper = _lease_keeper(engine, settings, metrics, process_id)
     client = WebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
@@ -187,6 +202,7 @@ def build(
         background=background,
         inventory=DockerInventory(docker_host),
         probe=probe,
+        keeper=keeper,
     )
     registry = Registry()
     commands.register_all(registry, services)
@@ -217,26 +233,64 @@ def build(
         engine=engine,
         workers=workers,
         redact=redact,
+        keeper=keeper,
     )
     # The stages' own threads, each with its stop hook, in the order they must stop.
     # Messages earlier runs left undelivered go out first.
     courier.start()
-    # Jobs a restart cut short are marked failed before new requests come in.
-    builds.runner.recover()
+    # Singleton work runs under the lease, started in this order when it is taken (a lone
+    # process takes it in keeper.start(), before it serves): jobs a restart cut short are
+    # marked failed (jobs this process runs are skipped), deploys cut short are settled
+    # from the engine's state, and pending approvals and locks expire on time even when
+    # no event comes.
+    keeper.add(Singleton("settle interrupted jobs", lambda: _ignore(builds.runner.recover())))
     opsloop.bounded_stops.append(builds.runner.stop)
-    # Deploys a restart cut short are settled from the engine's state, and pending
-    # approvals and locks expire on time even when no event comes.
-    deploys.start_background(DEPLOY_SWEEP_SECONDS)
+    keeper.add(
+        Singleton(
+            "deploy sweeper",
+            partial(deploys.start_background, DEPLOY_SWEEP_SECONDS),
+            deploys.stop_sweeping,
+        )
+    )
     opsloop.bounded_stops.append(deploys.stop_background)
-    opsloop.on_stop.append(background.stop)
-    opsloop.on_stop.append(probe.close)
     opsloop.scheduler = _schedules(services, engine)
     if opsloop.scheduler is not None:
-        opsloop.scheduler.start()
-        opsloop.on_stop.append(opsloop.scheduler.stop)
+        keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))
+    keeper.start()
+    # The lease is given up only once the work in hand ended, so the next holder does not
+    # settle deploys this process is still finishing.
+    opsloop.on_stop.append(keeper.stop)
+    opsloop.on_stop.append(background.stop)
+    opsloop.on_stop.append(probe.close)
+    if sqlite_claim is not None:
+        opsloop.on_stop.append(sqlite_claim.release)
     # Last of the bounded stops: the stages above may still record announcements.
     opsloop.bounded_stops.append(courier.stop)
     return opsloop
+
+
+def _ignore(_result: object) -> None:
+    return None
+
+
+def _lease_keeper(
+    engine: Engine, settings: Settings, metrics: Metrics, process_id: str
+) -> LeaseKeeper:
+    """The keeper of the singletons' lease, reporting it in opsloop_lease_held."""
+    held = metrics.lease_held.labels(SINGLETONS)
+    held.set(0)
+
+    def changed(lease: Lease | None) -> None:
+        held.set(0 if lease is None else 1)
+
+    return LeaseKeeper(
+        SqlLeaseStore(engine),
+        process_id=process_id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        ttl=settings.lease_seconds,
+        on_change=changed,
+    )
 
 
 def _courier(
