@@ -104,14 +104,22 @@ class Opsloop:
         return server
 
     def health(self) -> dict[str, Any]:
-        """What GET /healthz answers: the bot is up and its store answers."""
+        """What GET /healthz answers: the bot is up and its store answers; this process's
+        id and the leases it holds (its singleton work runs while it holds one)."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             store = "ok"
         except Exception as error:  # the health answer must not fail
             store = f"error: {type(error).__name__}"
-        return {"ok": store == "ok", "store": store, "verbs": len(self.registry.verbs())}
+        answer: dict[str, Any] = {
+            "ok": store == "ok", "store": store, "verbs": len(self.registry.verbs()),
+        }  # fmt: skip
+        if self.keeper is not None:
+            held = self.keeper.lease
+            answer["process_id"] = self.keeper.process_id
+            answer["leases"] = [held.name] if held is not None else []
+        return answer
 
     def stop(self) -> list[str]:
         """Stop taking requests, let the work in hand reach a safe point within

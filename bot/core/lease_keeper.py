@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.core.leases import SINGLETONS, Lease, LeaseStore
+from bot.core.leases import SINGLETONS, Lease, LeaseStore, LeaseView
 from bot.core.replies import best_effort
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,10 @@ class LeaseKeeper:
     def lease(self) -> Lease | None:
         """The lease as last taken or renewed, or None while another process holds it."""
         return self._lease
+
+    def status(self) -> LeaseView:
+        """Every lease, and the processes whose heartbeat is younger than the time to live."""
+        return self._store.view(self.ttl)
 
     def add(self, work: Singleton) -> None:
         """Run `work` under the lease; when the lease is held already, it starts now."""
