@@ -5,19 +5,18 @@ lease over when the first stops."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.config import parse_config
 from bot.settings import Settings
 from bot.workspace import SlackWorkspace
 from tests.scenarios.conftest import CONFIG, Harness, start_bot
 from tests.scenarios.replies import reply_to
+from tests.support.postgres import fresh_schema
 
 DEADLINE = 10.0
 
@@ -51,23 +50,9 @@ def test_a_lone_process_holds_the_lease_and_says_so(harness: Harness) -> None:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test PostgreSQL, dropped afterwards."""
-    server = os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
-    if not server:
-        message = "OPSLOOP_TEST_POSTGRES_URL is not set (scripts/ensure-postgres starts one)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{server}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """A fresh schema in the test PostgreSQL."""
+    with fresh_schema() as url:
+        yield url
 
 
 def test_two_bots_on_postgresql_run_the_singletons_in_one_and_hand_over_on_stop(
