@@ -30,7 +30,6 @@ from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.draining import DrainingPool
 from bot.core.lease_keeper import LeaseKeeper, Singleton
-from bot.core.leases import SINGLETONS, Lease
 from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
@@ -38,6 +37,7 @@ from bot.core.verbs import Registry
 from bot.metrics import Metrics
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
+from bot.singletons import digest_schedule, ignore, lease_keeper
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.http_server import SlackHttpServer
@@ -46,9 +46,8 @@ from bot.store.audit import SqlAuditLog, SqlEventLedger
 from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
-from bot.store.leases import SqlLeaseStore
 from bot.store.outbox import SqlOutboxStore
-from bot.store.schedules import SqlDigestLedger, SqlFireLedger
+from bot.store.schedules import SqlDigestLedger
 from bot.store.single_process import claim_store
 from commands.dependencies import Services
 from integrations.docker_engine.deployments import DockerDeployments
@@ -171,7 +170,7 @@ def build(
     process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
     metrics = Metrics(process_id)
     engine = open_store(settings.database_url)
-    keeper = _lease_keeper(engine, settings, metrics, process_id)
+    keeper = lease_keeper(engine, settings, metrics, process_id)
     client = WebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
@@ -251,7 +250,7 @@ def build(
     # marked failed (jobs this process runs are skipped), deploys cut short are settled
     # from the engine's state, and pending approvals and locks expire on time even when
     # no event comes.
-    keeper.add(Singleton("settle interrupted jobs", lambda: _ignore(builds.runner.recover())))
+    keeper.add(Singleton("settle interrupted jobs", lambda: ignore(builds.runner.recover())))
     opsloop.bounded_stops.append(builds.runner.stop)
     keeper.add(
         Singleton(
@@ -261,7 +260,7 @@ def build(
         )
     )
     opsloop.bounded_stops.append(deploys.stop_background)
-    opsloop.scheduler = _schedules(services, engine)
+    opsloop.scheduler = digest_schedule(services, engine)
     if opsloop.scheduler is not None:
         keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))
     keeper.start()
@@ -275,30 +274,6 @@ def build(
     # Last of the bounded stops: the stages above may still record announcements.
     opsloop.bounded_stops.append(courier.stop)
     return opsloop
-
-
-def _ignore(_result: object) -> None:
-    return None
-
-
-def _lease_keeper(
-    engine: Engine, settings: Settings, metrics: Metrics, process_id: str
-) -> LeaseKeeper:
-    """The keeper of the singletons' lease, reporting it in opsloop_lease_held."""
-    held = metrics.lease_held.labels(SINGLETONS)
-    held.set(0)
-
-    def changed(lease: Lease | None) -> None:
-        held.set(0 if lease is None else 1)
-
-    return LeaseKeeper(
-        SqlLeaseStore(engine),
-        process_id=process_id,
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        ttl=settings.lease_seconds,
-        on_change=changed,
-    )
 
 
 def _courier(
@@ -356,18 +331,3 @@ def _registry_access(config: Config) -> RegistryAccess:
     """Registries over plain HTTP where opsloop.yml says so; credentials from the Docker
     config where the docker CLI keeps them."""
     return RegistryAccess(insecure=tuple(config.docker.insecure_registries))
-
-
-def _schedules(services: Services, engine: Engine) -> CronScheduler | None:
-    """The sprint digest on its cron schedule, when jira.digest is configured."""
-    jira = services.config.jira
-    if jira is None or jira.digest is None:
-        return None
-    scheduler = CronScheduler(SqlFireLedger(engine, services.clock), services.clock)
-    scheduler.add(
-        commands.plan.DIGEST_JOB,
-        jira.digest.cron,
-        jira.digest.timezone,
-        lambda fire_time: commands.plan.post_digest(services, fire_time),
-    )
-    return scheduler
