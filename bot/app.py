@@ -135,6 +135,8 @@ class Opsloop:
 
         if self.server is not None:
             self.server.stop()
+        if self.keeper is not None:
+            self.keeper.stop_taking()
         cut_short: list[str] = []
         # Commands already acknowledged go first: they may still hand work to the stages.
         if still := self.workers.drain(left(), cancel_queued=False):

@@ -62,6 +62,7 @@ class LeaseKeeper:
         self._running: list[Singleton] = []
         self._changing = threading.Lock()
         self._stopping = threading.Event()
+        self._taking = True
         self._thread: threading.Thread | None = None
 
     @property
@@ -91,6 +92,12 @@ class LeaseKeeper:
         self.tick()
         self._thread = threading.Thread(target=self._loop, name="opsloop-lease", daemon=True)
         self._thread.start()
+
+    def stop_taking(self) -> None:
+        """Keep renewing a lease held, but take none from now on: a process shutting down
+        must not start singleton work again while it drains what is in hand."""
+        with self._changing:
+            self._taking = False
 
     def stop(self) -> None:
         """Stop the singletons, give the lease up so another process takes it at once,
@@ -134,6 +141,8 @@ class LeaseKeeper:
         self._lease = renewed
 
     def _take(self) -> None:
+        if not self._taking:
+            return
         taken = best_effort(
             f"take the lease {self.name}",
             lambda: self._store.acquire(self.name, self.process_id, self.ttl),

@@ -152,3 +152,24 @@ def test_a_refused_renewal_stops_the_work_and_the_keeper_takes_the_lease_again_o
     engine.dispose()
     assert work_a.running and work_a.starts == 2
     assert a.lease is not None and a.lease.name == SINGLETONS and a.lease.epoch == 3
+
+
+def test_a_keeper_that_stopped_taking_keeps_its_lease_but_takes_none_again(
+    database_url: str,
+) -> None:
+    engine = open_store(database_url)
+    store = SqlLeaseStore(engine)
+    work_a, work_b = Work(), Work()
+    a, b = _keeper(store, "a", work_a), _keeper(store, "b", work_b)
+    a.tick()
+    a.stop_taking()
+    a.tick()
+    still_held = a.lease is not None and work_a.running
+    _expire(engine)
+    b.tick()
+    a.tick()  # lost: its work stops
+    b.stop()
+    a.tick()  # the lease is free, but a shutting-down keeper leaves it
+    engine.dispose()
+    assert still_held
+    assert not work_a.running and work_a.starts == 1 and a.lease is None
