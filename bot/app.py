@@ -4,10 +4,14 @@ them together. The only place that knows every concrete class."""
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from slack_bolt import App
@@ -25,6 +29,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.draining import DrainingPool
+from bot.core.lease_keeper import LeaseKeeper, Singleton
 from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
@@ -33,6 +38,7 @@ from bot.metrics import Metrics
 from bot.monitor_wiring import build_monitor
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
+from bot.singletons import digest_schedule, ignore, lease_keeper
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.http_server import PostRoute, SlackHttpServer
@@ -42,7 +48,8 @@ from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
 from bot.store.outbox import SqlOutboxStore
-from bot.store.schedules import SqlDigestLedger, SqlFireLedger
+from bot.store.schedules import SqlDigestLedger
+from bot.store.single_process import claim_store
 from commands.dependencies import Services
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
@@ -81,6 +88,8 @@ class Opsloop:
     """Stop hooks that wait for work in hand: each is given the seconds left of the
     shutdown and returns what it cut short. They run before on_stop's."""
     scheduler: CronScheduler | None = None
+    keeper: LeaseKeeper | None = None
+    """Runs the singleton work (sweepers, schedules) while this process holds the lease."""
     stopped: bool = False
     routes: dict[str, PostRoute] = field(default_factory=dict)
     """POST routes beside Slack's (POST /alertmanager)."""
@@ -100,14 +109,22 @@ class Opsloop:
         return server
 
     def health(self) -> dict[str, Any]:
-        """What GET /healthz answers: the bot is up and its store answers."""
+        """What GET /healthz answers: the bot is up and its store answers; this process's
+        id and the leases it holds (its singleton work runs while it holds one)."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             store = "ok"
         except Exception as error:  # the health answer must not fail
             store = f"error: {type(error).__name__}"
-        return {"ok": store == "ok", "store": store, "verbs": len(self.registry.verbs())}
+        answer: dict[str, Any] = {
+            "ok": store == "ok", "store": store, "verbs": len(self.registry.verbs()),
+        }  # fmt: skip
+        if self.keeper is not None:
+            held = self.keeper.lease
+            answer["process_id"] = self.keeper.process_id
+            answer["leases"] = [held.name] if held is not None else []
+        return answer
 
     def stop(self) -> list[str]:
         """Stop taking requests, let the work in hand reach a safe point within
@@ -124,6 +141,8 @@ class Opsloop:
 
         if self.server is not None:
             self.server.stop()
+        if self.keeper is not None:
+            self.keeper.stop_taking()
         cut_short: list[str] = []
         # Commands already acknowledged go first: they may still hand work to the stages.
         if still := self.workers.drain(left(), cancel_queued=False):
@@ -146,15 +165,20 @@ def build(
     verify_token: bool = True,
 ) -> Opsloop:
     """Wire a bot from settings and config, with its background work started (the job
-    runner's recovery, the deploy sweeper, scheduled digests). With verify_token, the Slack
-    token is checked with auth.test now, so a bad token stops the start, not the first command."""
+    runner's recovery, the deploy sweeper, scheduled digests) once it holds the lease for
+    singleton work, which a lone process takes at once. With verify_token, the Slack
+    token is checked with auth.test now, so a bad token stops the start, not the first command.
+    StoreInUse when another process has the SQLite database open."""
     clock = clock or SystemClock()
+    sqlite_claim = claim_store(settings.database_url)
     # Acks wait on the interpreter lock while workers run stage code; a shorter switch
     # interval (default 5 ms) lets the acknowledging thread in sooner.
     sys.setswitchinterval(SWITCH_INTERVAL)
     redact = Redactor((*settings.secrets(), *config.secrets()))
-    metrics = Metrics()
+    process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    metrics = Metrics(process_id)
     engine = open_store(settings.database_url)
+    keeper = lease_keeper(engine, settings, metrics, process_id)
     client = WebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
@@ -199,6 +223,7 @@ def build(
         inventory=DockerInventory(docker),
         probe=probe,
         monitor=monitor.monitoring,
+        keeper=keeper,
     )
     registry = Registry()
     commands.register_all(registry, services)
@@ -230,26 +255,44 @@ def build(
         workers=workers,
         redact=redact,
         routes=monitor.routes,
+        keeper=keeper,
     )
     # The stages' own threads, each with its stop hook, in the order they must stop.
     # Messages earlier runs left undelivered go out first.
     courier.start()
-    # Jobs a restart cut short are marked failed before new requests come in.
-    builds.runner.recover(pushed_release(builds.deps.registry))
-    opsloop.bounded_stops.append(builds.runner.stop)
-    # Deploys a restart cut short are settled from the engine's state, and pending
+    # Singleton work runs under the lease, started in this order when it is taken (a lone
+    # process takes it in keeper.start(), before it serves): jobs a restart cut short are
+    # marked failed, or succeeded when the registry shows their push (jobs this process
+    # runs are skipped), deploys cut short are settled from the engine's state, and pending
     # approvals and locks expire on time even when no event comes.
-    deploys.start_background(DEPLOY_SWEEP_SECONDS)
+    recognise = pushed_release(builds.deps.registry)
+    keeper.add(
+        Singleton("settle interrupted jobs", lambda: ignore(builds.runner.recover(recognise)))
+    )
+    opsloop.bounded_stops.append(builds.runner.stop)
+    keeper.add(
+        Singleton(
+            "deploy sweeper",
+            partial(deploys.start_background, DEPLOY_SWEEP_SECONDS),
+            deploys.stop_sweeping,
+        )
+    )
     opsloop.bounded_stops.append(deploys.stop_background)
+    opsloop.scheduler = digest_schedule(services, engine)
+    if opsloop.scheduler is not None:
+        keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))
+    keeper.start()
+    # The lease is given up only once the work in hand ended, so the next holder does not
+    # settle deploys this process is still finishing.
+    opsloop.on_stop.append(keeper.stop)
     opsloop.on_stop.append(background.stop)
     opsloop.on_stop.append(probe.close)
     # Checks start from the states the store kept: a firing check is not announced again.
+    # (They run in every process: handing them to the lease keeper is issue 16's next step.)
     monitor.monitoring.start()
     opsloop.on_stop += monitor.closing
-    opsloop.scheduler = _schedules(services, engine)
-    if opsloop.scheduler is not None:
-        opsloop.scheduler.start()
-        opsloop.on_stop.append(opsloop.scheduler.stop)
+    if sqlite_claim is not None:
+        opsloop.on_stop.append(sqlite_claim.release)
     # Last of the bounded stops: the stages above may still record announcements.
     opsloop.bounded_stops.append(courier.stop)
     return opsloop
@@ -310,18 +353,3 @@ def _registry_access(config: Config) -> RegistryAccess:
     """Registries over plain HTTP where opsloop.yml says so; credentials from the Docker
     config where the docker CLI keeps them."""
     return RegistryAccess(insecure=tuple(config.docker.insecure_registries))
-
-
-def _schedules(services: Services, engine: Engine) -> CronScheduler | None:
-    """The sprint digest on its cron schedule, when jira.digest is configured."""
-    jira = services.config.jira
-    if jira is None or jira.digest is None:
-        return None
-    scheduler = CronScheduler(SqlFireLedger(engine, services.clock), services.clock)
-    scheduler.add(
-        commands.plan.DIGEST_JOB,
-        jira.digest.cron,
-        jira.digest.timezone,
-        lambda fire_time: commands.plan.post_digest(services, fire_time),
-    )
-    return scheduler

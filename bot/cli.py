@@ -218,8 +218,13 @@ def _serve(
     logging_for(Redactor((*settings.secrets(), *config.secrets())))
     stopping = _stop_on_signals()
     from bot.app import build
+    from bot.store.single_process import StoreInUse
 
-    bot = build(settings, config)
+    try:
+        bot = build(settings, config)
+    except StoreInUse as error:
+        log.error("opsloop will not start: %s", error)
+        return 1
     try:
         if command == "run":
             from bot.slack.socket_mode import serve_socket_mode

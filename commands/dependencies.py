@@ -15,6 +15,7 @@ from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock, SystemClock
 from bot.core.code.catalogue import HealthProbe, Inventory
 from bot.core.deploy.desk import DeployDesk
+from bot.core.lease_keeper import LeaseKeeper
 from bot.core.monitor.stage import Monitoring
 from bot.core.outbox import Outbox
 from bot.core.plan.model import DigestLedger, Tracker
@@ -54,6 +55,8 @@ class Services:
     """HTTP health checks of running services."""
     deploys: DeployDesk | None = field(default=None)
     """Deploy requests, approvals, locks and their execution on the engine."""
+    keeper: LeaseKeeper | None = field(default=None)
+    """The lease for singleton work and the processes alive, for /ops status."""
     access: Access = field(default=OPEN)
     """Who may run which verb (opsloop.yml's access section), and who is an admin."""
     outbox: Outbox | None = field(default=None)

@@ -7,6 +7,7 @@ from bot.store import (
     deploys,  # noqa: F401  (deploy requests and their votes)
     env_locks,  # noqa: F401  (environment locks)
     jobs,  # noqa: F401  (build, test and release jobs)
+    leases,  # noqa: F401  (leases for singleton work, process heartbeats)
     monitor_tables,  # noqa: F401  (checks, alerts, silences, Alertmanager receipts)
     outbox,  # noqa: F401  (messages on their way to Slack)
     schedules,  # noqa: F401  (scheduled fire times, the sprint digest's memory)

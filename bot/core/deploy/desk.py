@@ -269,18 +269,21 @@ class DeployDesk:
             )
 
     def start_background(self, interval: float, retry: float = RECONCILE_RETRY) -> None:
-        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`;
-        deploys that could not be reconciled (the engine was out of reach) are tried again
-        every `retry` seconds until they are."""
+        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`
+        until stop_sweeping() or stop_background(); deploys that could not be reconciled
+        (the engine was out of reach) are tried again every `retry` seconds until they are.
+        This is singleton work: with several processes on one store, only the lease holder
+        runs it (bot.core.lease_keeper), and it may start again after a stop_sweeping()."""
         self._reconciling.set()
         self._executor.submit(
             best_effort, "settle interrupted deploys", partial(self._reconcile, None)
         )
         next_try = self._clock.monotonic() + retry
+        stop = threading.Event()
 
         def loop() -> None:
             nonlocal next_try
-            while not self._stop.wait(interval):
+            while not stop.wait(interval):
                 best_effort("sweep expired requests and locks", self.sweep)
                 due = self._clock.monotonic() >= next_try
                 if due and self._unsettled and not self._reconciling.is_set():
@@ -292,6 +295,8 @@ class DeployDesk:
                         partial(self._reconcile, unsettled),
                     )  # fmt: skip
 
+        self.stop_sweeping()
+        self._stop = stop
         self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
         self._sweeper.start()
 
@@ -302,16 +307,22 @@ class DeployDesk:
         finally:
             self._reconciling.clear()
 
+    def stop_sweeping(self, timeout: float = SWEEPER_JOIN) -> None:
+        """Stop the sweeper, waiting up to `timeout` seconds for a sweep in hand to end; the
+        desk keeps taking requests and running deploys."""
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=timeout)
+            self._sweeper = None
+
     def stop_background(self, timeout: float | None = None) -> list[str]:
         """Stop the sweeper, let deploys in hand finish for up to `timeout` seconds (None: as
         long as they take), write the last edits, and close the engine's and registries'
         connections. A rollout still going after that is cut short: it stays running in
         the store, the next start settles it from the engine (reconcile), and the
         connections stay open for it. Returns what was cut short."""
-        self._stop.set()
         ends = None if timeout is None else self._clock.monotonic() + timeout
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=SWEEPER_JOIN if timeout is None else timeout)
+        self.stop_sweeping(SWEEPER_JOIN if timeout is None else timeout)
         left = None if ends is None else max(0.0, ends - self._clock.monotonic())
         if self._executor.drain(left, cancel_queued=True):
             cut_short = [
