@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 import commands
 from bot.config import Config
-from bot.config.estates import access_rules, deploy_estate
+from bot.config.estates import access_rules, deploy_estate, operate_fleet
 from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
@@ -24,7 +24,12 @@ from bot.core.build.stages import BuildStages, StageDeps
 from bot.core.clock import Clock, SystemClock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
+from bot.core.deploy.model import DeployKind
 from bot.core.draining import DrainingPool
+from bot.core.operate.autoscaler import Autoscaler
+from bot.core.operate.desk import OperateDesk
+from bot.core.operate.model import Fleet
+from bot.core.operate.operations import RestartOperation, ScaleOperation
 from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
@@ -38,6 +43,7 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.http_server import PostRoute, SlackHttpServer
 from bot.slack.notifier import SlackNotifier, retry_handlers
 from bot.store.audit import SqlAuditLog, SqlEventLedger
+from bot.store.autoscale import SqlAutoscaleStore
 from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
@@ -47,6 +53,7 @@ from commands.dependencies import Services
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.images import DockerImages
 from integrations.docker_engine.inventory import DockerInventory
+from integrations.docker_engine.operate import DockerOperations
 from integrations.git_repo import GitRepo
 from integrations.http_probe import HttpProbe
 from integrations.jira_tracker import JiraTracker
@@ -57,6 +64,7 @@ log = logging.getLogger(__name__)
 
 WORKERS = 2
 DEPLOY_SWEEP_SECONDS = 1.0
+AUTOSCALE_SECONDS = 15.0
 SWITCH_INTERVAL = 0.001
 
 
@@ -143,6 +151,7 @@ def build(
     *,
     clock: Clock | None = None,
     verify_token: bool = True,
+    autoscale_seconds: float = AUTOSCALE_SECONDS,
 ) -> Opsloop:
     """Wire a bot from settings and config, with its background work started (the job
     runner's recovery, the deploy sweeper, scheduled digests). With verify_token, the Slack
@@ -180,17 +189,40 @@ def build(
         outbox=outbox,
     )
     builds = _build_stages(base, engine, docker_host, outbox)
-    deploys = _deploy_desk(base, engine, docker_host, outbox)
+    rollouts = DockerDeployments(docker_host, clock)
+    operations = DockerOperations(docker_host, clock, rollouts)
+    fleet = operate_fleet(config)
+    deploys = _deploy_desk(base, engine, outbox, rollouts, fleet, operations)
     background = Background.threaded(notifier)
     probe = HttpProbe()
     monitor = build_monitor(
         config=config, engine=engine, notifier=notifier, clock=clock,
         docker_host=docker_host, deploys=deploys.store,
     )  # fmt: skip
+    autoscale_store = SqlAutoscaleStore(engine)
+    operate = OperateDesk(
+        fleet=fleet,
+        engine=operations,
+        deploys=deploys,
+        autoscale=autoscale_store,
+        notifier=notifier,
+        files=notifier,
+        redact=redact,
+    )
+    autoscaler = Autoscaler(
+        fleet=fleet,
+        engine=operations,
+        store=autoscale_store,
+        activity=SqlDeployStore(engine),
+        notifier=notifier,
+        clock=clock,
+        interval=autoscale_seconds,
+    )
     services = replace(
         base,
         builds=builds,
         deploys=deploys,
+        operate=operate,
         tracker=tracker,
         digests=SqlDigestLedger(engine, clock),
         background=background,
@@ -239,6 +271,10 @@ def build(
     # approvals and locks expire on time even when no event comes.
     deploys.start_background(DEPLOY_SWEEP_SECONDS)
     opsloop.bounded_stops.append(deploys.stop_background)
+    # The autoscaler's own thread; it stops before the engine connections close.
+    autoscaler.start()
+    opsloop.on_stop.insert(0, autoscaler.stop)
+    opsloop.on_stop.append(operations.close)
     opsloop.on_stop.append(background.stop)
     opsloop.on_stop.append(probe.close)
     # Checks start from the states the store kept: a firing check is not announced again.
@@ -285,15 +321,25 @@ def _build_stages(
 
 
 def _deploy_desk(
-    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+    services: Services,
+    engine: Engine,
+    outbox: Outbox,
+    rollouts: DockerDeployments,
+    fleet: Fleet,
+    operations: DockerOperations,
 ) -> DeployDesk:
-    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
+    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine;
+    Operate's scale and restart requests ride on the same desk."""
     return build_desk(
         estate=deploy_estate(services.config),
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
-        engine=DockerDeployments(docker_host, services.clock),
+        engine=rollouts,
         images=RegistryImages(_registry_access(services.config)),
+        operations={
+            DeployKind.SCALE: ScaleOperation(fleet, operations),
+            DeployKind.RESTART: RestartOperation(fleet, operations),
+        },
         notifier=services.notifier,
         outbox=outbox,
         directory=services.directory,

@@ -194,10 +194,18 @@ class DeployActivity(Protocol):
 
 
 class FileShare(Protocol):
-    """Uploads a text file into a thread (Slack's files upload v2)."""
+    """Uploads a file (Slack's files upload v2)."""
 
-    def upload(self, channel_id: str, thread_ts: str, filename: str, content: str) -> None:
-        """Share `content` as `filename` in the thread; secrets are redacted on the way."""
+    def upload(
+        self,
+        channel_id: str,
+        filename: str,
+        content: bytes,
+        comment: str,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Share `content` as `filename` (in the thread when `thread_ts` is given); secrets
+        are redacted on the way."""
         ...
 
 
