@@ -19,11 +19,13 @@ import pytest
 from docker.errors import APIError, NotFound
 from docker.types import EndpointSpec, Resources, RestartPolicy, ServiceMode, UpdateConfig
 
+from bot.app import build
+from bot.config import Config, parse_config
 from bot.core.naming import LABEL_ENV, LABEL_SERVICE, LABEL_VERSION, deployment_name
 from bot.settings import Settings
-from bot.workspace import SlackWorkspace
+from bot.workspace import SignedClient, SlackWorkspace
 from tests.scenarios.conftest import Harness
-from tests.scenarios.deploy.support import ShiftableClock, free_port, start, swarm
+from tests.scenarios.deploy.support import free_port, swarm
 from tests.support.images import build_image, write_busybox_context
 
 __all__ = ["swarm"]
@@ -207,16 +209,14 @@ class Bot:
 
 
 def start_bot(
-    workspace: SlackWorkspace, settings: Settings, config: str, autoscale_seconds: float = 15.0
+    workspace: SlackWorkspace,
+    settings: Settings,
+    config: str | Config,
+    autoscale_seconds: float = 15.0,
 ) -> Harness:
     """A started bot whose autoscaler evaluates every `autoscale_seconds`."""
-    from bot.app import build
-    from bot.config import parse_config
-    from bot.workspace import SignedClient
-
-    if autoscale_seconds == 15.0:
-        return start(workspace, settings, config, ShiftableClock())
-    bot = build(settings, parse_config(config, {}), autoscale_seconds=autoscale_seconds)
+    parsed = parse_config(config, {}) if isinstance(config, str) else config
+    bot = build(settings, parsed, autoscale_seconds=autoscale_seconds)
     server = bot.start()
     client = SignedClient(server.events_url, settings.signing_secret, workspace)
     workspace.connect_bot(client)
