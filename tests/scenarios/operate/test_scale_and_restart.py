@@ -43,7 +43,7 @@ def _ops(bot: Bot, wanted: str) -> str:
 
 def _request(bot: Bot, kind: str) -> object:
     def found() -> object:
-        mine = [m for m in bot.ws.messages("C0DEV") if m.is_bot and f"{kind} #" in m.text]
+        mine = [m for m in bot.ws.messages("C0DEV") if m.is_bot and f"{kind} #" in text_of(m)]
         return mine[-1] if mine else None
 
     return bot.ws.wait_for(found, timeout=DEADLINE, description=f"{kind} request")
@@ -102,11 +102,14 @@ def test_scale_refusals_change_nothing(bot: Bot, operate_images: Images) -> None
     assert "Unknown environment `moon`" in _ask(bot, "/scale", f"{bot.service} moon 2")
     assert "Missing <replicas>" in _ask(bot, "/scale", f"{bot.service} staging")
 
-    _ask(bot, "/lock", "staging load test", user="U0BOB")
+    bot.say("U0BOB", "/lock", "staging load test")
+    bot.ws.wait_for(
+        lambda: any("locked `staging`" in m.text for m in bot.ws.messages("C0DEV")), DEADLINE
+    )
     locked = _ask(bot, "/scale", f"{bot.service} staging 2")
     assert "locked by <@U0BOB>" in locked
     assert replicas(bot.client, bot.service, "staging") == 1
-    assert not [m for m in bot.ws.messages("C0DEV") if m.is_bot and "Scale #" in m.text]
+    assert not [m for m in bot.ws.messages("C0DEV") if m.is_bot and "Scale #" in text_of(m)]
 
 
 def test_restart_replaces_every_task_while_the_service_keeps_running(
