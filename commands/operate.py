@@ -86,7 +86,7 @@ class _OperateStage:
         placements = desk.placements(invocation.opt("service"), invocation.opt("env"))
         url = invocation.response_url
         reply = background.answer(
-            url, lambda: desk.status(placements, with_usage=False),
+            invocation, lambda: desk.status(placements, with_usage=False),
             deadline=STATUS_DEADLINE, waiting=READING, late=ENGINE_SLOW,
         )  # fmt: skip
         if USAGE_PENDING in str(reply.blocks):
@@ -114,7 +114,7 @@ class _OperateStage:
         asker = _asker(invocation)
         desk = self.desk
         return self.background.answer(
-            invocation.response_url, lambda: desk.scale(placement, replicas, reason, asker),
+            invocation, lambda: desk.scale(placement, replicas, reason, asker),
             deadline=CHANGE_DEADLINE, waiting=READING, late=_still_going("scale"), writes=True,
         )  # fmt: skip
 
@@ -125,7 +125,7 @@ class _OperateStage:
         asker = _asker(invocation)
         desk = self.desk
         return self.background.answer(
-            invocation.response_url, lambda: desk.restart(placement, reason, asker),
+            invocation, lambda: desk.restart(placement, reason, asker),
             deadline=CHANGE_DEADLINE, waiting=READING, late=_still_going("restart"), writes=True,
         )  # fmt: skip
 
@@ -143,7 +143,7 @@ class _OperateStage:
         )  # fmt: skip
         desk, asker = self.desk, _asker(invocation)
         return self.background.answer(
-            invocation.response_url, lambda: desk.logs(query, asker),
+            invocation, lambda: desk.logs(query, asker),
             deadline=LOGS_DEADLINE, waiting=READING, late=ENGINE_SLOW,
         )  # fmt: skip
 
@@ -165,7 +165,9 @@ def _replicas(word: str) -> int:
 
 
 def _asker(invocation: Invocation) -> Asker:
-    return Asker(invocation.user_id, invocation.channel_id, invocation.response_url)
+    return Asker(
+        invocation.user_id, invocation.channel_id, invocation.response_url, invocation.settle
+    )
 
 
 def _still_going(what: str) -> str:

@@ -150,27 +150,28 @@ class DeployDesk:
             )
         )  # fmt: skip
 
-    def file(self, new: NewDeploy, response_url: str) -> None:
+    def file(self, new: NewDeploy, response_url: str, settle: Settle | None = None) -> None:
         """File a request that needs no plan (Operate's scale and restart), on the deploy
         threads: refused under someone else's lock, then approved (or started) like a
         deploy. `new`'s approvals and expiry are set here from the environment's policy;
-        the asker hears back through the response_url."""
-        self._executor.submit(self._guard, self._file_and_answer, new, response_url)
+        the asker hears back through the response_url, and `settle` records the outcome."""
+        work = partial(self._file_and_answer, new, response_url, settle)
+        self._executor.submit(best_effort, f"answer a /{new.kind.value}", work)
 
-    def _file_and_answer(self, new: NewDeploy, response_url: str) -> None:
-        try:
+    def _file_and_answer(self, new: NewDeploy, response_url: str, settle: Settle | None) -> None:
+        def filed() -> Reply:
             self.locks.check(new.env, new.requester)
             policy = self.estate.policy(new.env)
             now = self._clock.now()
             expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
-            reply = self._file(
+            return self._file(
                 replace(new, approvals_needed=policy.needed, created_at=now, expires_at=expires)
             )
-        except OpsloopError as error:
-            reply = error_reply(error)
-        except Exception:
-            reply, _detail = unexpected_reply(f"/{new.kind.value}")
-        self._notifier.respond(response_url, reply)
+
+        answered = answer(filed, f"`/{new.kind.value}`")
+        if settle is not None:
+            settle(answered.outcome, answered.detail)
+        self._notifier.respond(response_url, answered.reply)
 
     def _file(self, new: NewDeploy) -> Reply:
         policy = self.estate.policy(new.env)

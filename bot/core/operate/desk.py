@@ -17,7 +17,7 @@ from bot.core.operate.logs import INLINE_LINES, LogQuery, file_note, inline_repl
 from bot.core.operate.model import AutoscaleStore, FileShare, Fleet, OperateEngine, Placement
 from bot.core.operate.views import Seen, paused_reply, status_reply
 from bot.core.ports import Notifier
-from bot.core.values import Reply
+from bot.core.values import Reply, Settle
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class Asker:
     user: str
     channel: str
     response_url: str
+    settle: Settle | None = None
+    """Records how the command ended once the request's answer is sent (the audit)."""
 
 
 class OperateDesk:
@@ -110,7 +112,8 @@ class OperateDesk:
                    replicas=replicas, from_replicas=status.desired)  # fmt: skip
         return Reply(
             text=f":hourglass_flowing_sand: Asking to scale `{placement.service}` in "
-            f"`{placement.env}` from {status.desired} to {replicas}.{paused}"
+            f"`{placement.env}` from {status.desired} to {replicas}.{paused}",
+            follows=True,
         )
 
     def restart(self, placement: Placement, reason: str, asker: Asker) -> Reply:
@@ -122,7 +125,8 @@ class OperateDesk:
         self._file(DeployKind.RESTART, placement, status.version, asker, reason=reason)
         return Reply(
             text=f":hourglass_flowing_sand: Asking to restart `{placement.service}` in "
-            f"`{placement.env}`."
+            f"`{placement.env}`.",
+            follows=True,
         )
 
     def _file(self, kind: DeployKind, placement: Placement, version: str | None, asker: Asker,
@@ -138,6 +142,7 @@ class OperateDesk:
                 reason=reason,
             ),
             asker.response_url,
+            asker.settle,
         )  # fmt: skip
 
     def autoscale(self, placement: Placement, on: bool, user: str) -> Reply:
