@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.clock import Clock
+from bot.core.deploy.model import DeployState
 from bot.core.operate.autoscale import Decision, Metric, decide
 from bot.core.operate.model import (
     AutoscaleStore,
@@ -87,9 +88,9 @@ class Autoscaler:
         if decision.changes and not self._skipped(placement):
             outcome = self._engine.scale(placement, decision.replicas, lambda _text: None)
             log.info("autoscaler: %s/%s %s", placement.service, placement.env, outcome.detail)
-            self._notifier.post(
-                self._fleet.ops_channel, autoscale_announcement(placement, decision)
-            )
+            trouble = "" if outcome.state is DeployState.SUCCEEDED else outcome.detail
+            said = autoscale_announcement(placement, decision, trouble)
+            self._notifier.post(self._fleet.ops_channel, said)
         return decision
 
     def _skipped(self, placement: Placement) -> bool:

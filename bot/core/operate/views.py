@@ -111,8 +111,9 @@ def _ago(now: datetime, then: datetime) -> str:
     return f"{seconds}s"
 
 
-def autoscale_announcement(placement: Placement, decision: Decision) -> Reply:
-    """What ops hears when the autoscaler changes the replicas (and only then)."""
+def autoscale_announcement(placement: Placement, decision: Decision, trouble: str = "") -> Reply:
+    """What ops hears when the autoscaler changes the replicas (and only then); `trouble`
+    says what went wrong when the engine did not reach the new count."""
     found = decision.recommendation
     up = decision.replicas > decision.current
     icon = ":chart_with_upwards_trend:" if up else ":chart_with_downwards_trend:"
@@ -126,6 +127,8 @@ def autoscale_announcement(placement: Placement, decision: Decision) -> Reply:
         f"{icon} Autoscaler scaled `{placement.service}` in `{placement.env}` from "
         f"{decision.current} to {decision.replicas} replicas{why}."
     )
+    if trouble:
+        text += f"\n:warning: {trouble}"
     return Reply(text=text, blocks=(section(text),), public=True)
 
 
