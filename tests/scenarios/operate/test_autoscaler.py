@@ -108,5 +108,8 @@ def test_manual_scale_and_auto_off_pause_it_across_a_restart(
     assert "Autoscale paused" in reply_to(scaled.harness, "U0ALICE", nth=count + 1)
     scaled.say("U0BOB", "/scale", f"{scaled.service} staging auto on")
     _scaled_to(scaled, 1)
-    assert any("resumed the autoscaler" in m.text for m in scaled.ws.messages("C0OPS"))
+    scaled.ws.wait_for(
+        lambda: any("resumed the autoscaler" in m.text for m in scaled.ws.messages("C0OPS")),
+        timeout=DEADLINE,
+    )
     wait_running(scaled.ws, scaled.client, scaled.service, "staging", 1)
