@@ -162,7 +162,9 @@ def remove_all(client: docker.DockerClient, service: str) -> None:
     """Remove every service and container named after `service`."""
     for found in client.services.list(filters={"name": f"opsloop-{service}-"}):
         found.remove()
-    for container in client.containers.list(all=True, filters={"name": f"opsloop-{service}-"}):
+    # Sparse: a Swarm task's container can go with its service between listing and inspecting.
+    named = {"name": f"opsloop-{service}-"}
+    for container in client.containers.list(all=True, filters=named, sparse=True):
         with contextlib.suppress(NotFound, APIError):
             container.remove(force=True)
 
