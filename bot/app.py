@@ -192,7 +192,9 @@ def build(
     rollouts = DockerDeployments(docker_host, clock)
     operations = DockerOperations(docker_host, clock, rollouts)
     fleet = operate_fleet(config)
-    deploys = _deploy_desk(base, engine, outbox, rollouts, fleet, operations)
+    deploys = _deploy_desk(
+        base, engine, outbox=outbox, rollouts=rollouts, fleet=fleet, operations=operations
+    )
     background = Background.threaded(notifier)
     probe = HttpProbe()
     monitor = build_monitor(
@@ -323,6 +325,7 @@ def _build_stages(
 def _deploy_desk(
     services: Services,
     engine: Engine,
+    *,
     outbox: Outbox,
     rollouts: DockerDeployments,
     fleet: Fleet,
