@@ -84,6 +84,8 @@ def test_scale_with_approval_refuses_self_approval_then_runs_once(
     bot.ws.user_click("U0BOB", "C0DEV", ts, "deploy.approve", request_id.group(1))
     wait_state(bot.ws, request, "succeeded")  # type: ignore[arg-type]
     wait_running(bot.ws, bot.client, bot.service, "prod", 2)
+    # Announcements go out through the outbox, a moment after the request message changes.
+    _ops(bot, "scale succeeded")
     assert len([m for m in bot.ws.messages("C0OPS") if "succeeded" in m.text]) == 1
 
 
