@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 from bot.config import (
     AccessConfig,
     AlertmanagerConfig,
-    ChecksConfig,
     AutoscaleConfig,
+    ChecksConfig,
     Config,
     ConfigError,
     ConfigProblem,

@@ -17,8 +17,8 @@ from bot.config.loader import ConfigError, ConfigProblem, load_config, parse_con
 from bot.config.models import (
     AccessConfig,
     AlertmanagerConfig,
-    ChecksConfig,
     AutoscaleConfig,
+    ChecksConfig,
     Config,
     DeploySettings,
     DigestConfig,
@@ -33,8 +33,8 @@ from bot.config.models import (
 __all__ = [
     "AccessConfig",
     "AlertmanagerConfig",
-    "ChecksConfig",
     "AutoscaleConfig",
+    "ChecksConfig",
     "Config",
     "ConfigError",
     "ConfigProblem",
