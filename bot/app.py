@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 
 import commands
 from bot.config import Config
-from bot.config.estates import access_rules, deploy_estate
+from bot.config.estates import access_rules, deploy_estate, operate_fleet
 from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
@@ -28,14 +28,19 @@ from bot.core.build.stages import BuildStages, StageDeps, pushed_release
 from bot.core.clock import Clock, SystemClock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
+from bot.core.deploy.model import DeployKind
 from bot.core.draining import DrainingPool
 from bot.core.lease_keeper import LeaseKeeper, Singleton
+from bot.core.operate.autoscaler import Autoscaler
+from bot.core.operate.desk import OperateDesk
+from bot.core.operate.model import Fleet
+from bot.core.operate.operations import RestartOperation, ScaleOperation
 from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
 from bot.core.verbs import Registry
 from bot.metrics import Metrics
-from bot.monitor_wiring import build_monitor
+from bot.monitor_wiring import MonitorParts, build_monitor
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
 from bot.singletons import digest_schedule, ignore, lease_keeper
@@ -44,17 +49,19 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.http_server import PostRoute, SlackHttpServer
 from bot.slack.notifier import SlackNotifier, retry_handlers
 from bot.store.audit import SqlAuditLog, SqlEventLedger
+from bot.store.autoscale import SqlAutoscaleStore
 from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
 from bot.store.outbox import SqlOutboxStore
 from bot.store.schedules import SqlDigestLedger
-from bot.store.single_process import claim_store
+from bot.store.single_process import SqliteClaim, claim_store
 from commands.dependencies import Services
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.images import DockerImages
 from integrations.docker_engine.inventory import DockerInventory
+from integrations.docker_engine.operate import DockerOperations
 from integrations.git_repo import GitRepo
 from integrations.http_probe import HttpProbe
 from integrations.jira_tracker import JiraTracker
@@ -65,6 +72,7 @@ log = logging.getLogger(__name__)
 
 WORKERS = 2
 DEPLOY_SWEEP_SECONDS = 1.0
+AUTOSCALE_SECONDS = 15.0
 SWITCH_INTERVAL = 0.001
 
 
@@ -163,6 +171,7 @@ def build(
     *,
     clock: Clock | None = None,
     verify_token: bool = True,
+    autoscale_seconds: float = AUTOSCALE_SECONDS,
 ) -> Opsloop:
     """Wire a bot from settings and config, with its background work started (the job
     runner's recovery, the deploy sweeper, scheduled digests) once it holds the lease for
@@ -206,17 +215,42 @@ def build(
         outbox=outbox,
     )
     builds = _build_stages(base, engine, docker, outbox)
-    deploys = _deploy_desk(base, engine, docker, outbox)
+    rollouts = DockerDeployments(docker, clock)
+    operations = DockerOperations(docker, clock, rollouts)
+    fleet = operate_fleet(config)
+    deploys = _deploy_desk(
+        base, engine, outbox=outbox, rollouts=rollouts, fleet=fleet, operations=operations
+    )
     background = Background.threaded(notifier)
     probe = HttpProbe()
     monitor = build_monitor(
         config=config, engine=engine, notifier=notifier, clock=clock,
         docker=docker, deploys=deploys.store,
     )  # fmt: skip
+    autoscale_store = SqlAutoscaleStore(engine)
+    operate = OperateDesk(
+        fleet=fleet,
+        engine=operations,
+        deploys=deploys,
+        autoscale=autoscale_store,
+        notifier=notifier,
+        files=notifier,
+        redact=redact,
+    )
+    autoscaler = Autoscaler(
+        fleet=fleet,
+        engine=operations,
+        store=autoscale_store,
+        activity=SqlDeployStore(engine),
+        notifier=notifier,
+        clock=clock,
+        interval=autoscale_seconds,
+    )
     services = replace(
         base,
         builds=builds,
         deploys=deploys,
+        operate=operate,
         tracker=tracker,
         digests=SqlDigestLedger(engine, clock),
         background=background,
@@ -257,7 +291,30 @@ def build(
         routes=monitor.routes,
         keeper=keeper,
     )
-    # The stages' own threads, each with its stop hook, in the order they must stop.
+    _start_work(
+        opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys,
+        engine=engine, autoscaler=autoscaler, operations=operations, background=background,
+        probe=probe, monitor=monitor, sqlite_claim=sqlite_claim,
+    )  # fmt: skip
+    return opsloop
+
+
+def _start_work(
+    opsloop: Opsloop,
+    *,
+    courier: OutboxCourier,
+    keeper: LeaseKeeper,
+    builds: BuildStages,
+    deploys: DeployDesk,
+    engine: Engine,
+    autoscaler: Autoscaler,
+    operations: DockerOperations,
+    background: Background,
+    probe: HttpProbe,
+    monitor: MonitorParts,
+    sqlite_claim: SqliteClaim | None,
+) -> None:
+    """Start the stages' own threads, each with its stop hook, in the order they must stop."""
     # Messages earlier runs left undelivered go out first.
     courier.start()
     # Singleton work runs under the lease, started in this order when it is taken (a lone
@@ -278,13 +335,18 @@ def build(
         )
     )
     opsloop.bounded_stops.append(deploys.stop_background)
-    opsloop.scheduler = digest_schedule(services, engine)
+    opsloop.scheduler = digest_schedule(opsloop.services, engine)
     if opsloop.scheduler is not None:
         keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))
     keeper.start()
     # The lease is given up only once the work in hand ended, so the next holder does not
     # settle deploys this process is still finishing.
     opsloop.on_stop.append(keeper.stop)
+    # The autoscaler's own thread (in every process, like the checks: issue 16's next step);
+    # it stops before the engine connections close.
+    autoscaler.start()
+    opsloop.on_stop.insert(0, autoscaler.stop)
+    opsloop.on_stop.append(operations.close)
     opsloop.on_stop.append(background.stop)
     opsloop.on_stop.append(probe.close)
     # Checks start from the states the store kept: a firing check is not announced again.
@@ -295,7 +357,6 @@ def build(
         opsloop.on_stop.append(sqlite_claim.release)
     # Last of the bounded stops: the stages above may still record announcements.
     opsloop.bounded_stops.append(courier.stop)
-    return opsloop
 
 
 def _courier(
@@ -330,15 +391,26 @@ def _build_stages(
 
 
 def _deploy_desk(
-    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox
+    services: Services,
+    engine: Engine,
+    *,
+    outbox: Outbox,
+    rollouts: DockerDeployments,
+    fleet: Fleet,
+    operations: DockerOperations,
 ) -> DeployDesk:
-    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
+    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine;
+    Operate's scale and restart requests ride on the same desk."""
     return build_desk(
         estate=deploy_estate(services.config),
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
-        engine=DockerDeployments(docker, services.clock),
+        engine=rollouts,
         images=RegistryImages(_registry_access(services.config)),
+        operations={
+            DeployKind.SCALE: ScaleOperation(fleet, operations),
+            DeployKind.RESTART: RestartOperation(fleet, operations),
+        },
         notifier=services.notifier,
         outbox=outbox,
         directory=services.directory,

@@ -17,6 +17,7 @@ from bot.core.code.catalogue import HealthProbe, Inventory
 from bot.core.deploy.desk import DeployDesk
 from bot.core.lease_keeper import LeaseKeeper
 from bot.core.monitor.stage import Monitoring
+from bot.core.operate.desk import OperateDesk
 from bot.core.outbox import Outbox
 from bot.core.plan.model import DigestLedger, Tracker
 from bot.core.ports import AuditLog, Directory, Notifier
@@ -63,6 +64,8 @@ class Services:
     """Messages that must land once without the caller waiting on Slack (announcements)."""
     monitor: Monitoring | None = field(default=None)
     """Checks, alerts and silences."""
+    operate: OperateDesk | None = field(default=None)
+    """Status, scale, restart and logs of what runs, and the autoscaler's switch."""
 
     @classmethod
     def unwired(cls) -> Services:

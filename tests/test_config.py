@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from bot.config import (
     AccessConfig,
     AlertmanagerConfig,
+    AutoscaleConfig,
     ChecksConfig,
     Config,
     ConfigError,
@@ -138,6 +139,7 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
         ("Config", "access"): AccessConfig,
         ("ServiceConfig", "deploy"): DeploySettings,
         ("ServiceConfig", "health"): HealthCheck,
+        ("DeploySettings", "autoscale"): AutoscaleConfig,
         ("JiraConfig", "digest"): DigestConfig,
         ("ServiceConfig", "checks"): ChecksConfig,
         ("Config", "monitor"): MonitorConfig,
@@ -427,6 +429,43 @@ def test_container_target_runs_one_replica() -> None:
         """
     problem = only_problem(text)
     assert (problem.key, problem.line) == ("services.web.deploy.prod.replicas", 10)
+
+
+_SCALED = """
+        slack: {{ops_channel: C0OPS}}
+        environments: {{prod: {{}}}}
+        services:
+          web:
+            repo: .
+            image: web
+            deploy:
+              prod:
+                {settings}
+        """
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "message"),
+    [
+        ("{target: container, autoscale: {min: 1, max: 2, cpu: 50}}", "autoscale", "swarm"),
+        ("{target: swarm, replicas: 11}", "replicas", "max_replicas (10)"),
+        ("{target: swarm, max_replicas: 3, autoscale: {min: 1, max: 4, cpu: 50}}",
+         "autoscale.max", "max_replicas (3)"),
+        ("{target: swarm, autoscale: {min: 3, max: 2, cpu: 50}}", "autoscale.min", "more than max"),
+        ("{target: swarm, autoscale: {min: 1, max: 2, cpu: 150}}", "autoscale.cpu", "100"),
+    ],
+)  # fmt: skip
+def test_scaling_bounds_are_checked(settings: str, key: str, message: str) -> None:
+    problem = only_problem(_SCALED.format(settings=settings))
+    assert problem.key == f"services.web.deploy.prod.{key}"
+    assert message in problem.message
+
+
+def test_autoscale_defaults() -> None:
+    text = _SCALED.format(settings="{target: swarm, autoscale: {min: 1, max: 4, cpu: 60}}")
+    settings = parse_config(text, {}).services["web"].deploy["prod"]
+    assert settings.max_replicas == 10
+    assert settings.autoscale == AutoscaleConfig(min=1, max=4, cpu=60, memory=None, window=300)
 
 
 @pytest.mark.parametrize("name", ["Web", "9web", "web_app", "w" * 41])

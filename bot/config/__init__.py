@@ -17,6 +17,7 @@ from bot.config.loader import ConfigError, ConfigProblem, load_config, parse_con
 from bot.config.models import (
     AccessConfig,
     AlertmanagerConfig,
+    AutoscaleConfig,
     ChecksConfig,
     Config,
     DeploySettings,
@@ -33,6 +34,7 @@ from bot.config.models import (
 __all__ = [
     "AccessConfig",
     "AlertmanagerConfig",
+    "AutoscaleConfig",
     "ChecksConfig",
     "Config",
     "ConfigError",

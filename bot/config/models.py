@@ -52,6 +52,23 @@ class SlackConfig(BaseModel):
     team_channel: ChannelId | None = None
 
 
+class AutoscaleConfig(BaseModel):
+    """Replicas follow CPU (and optionally memory) use, between ``min`` and ``max``."""
+
+    model_config = _MODEL
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+    cpu: int = Field(ge=1, le=100)
+    memory: int | None = Field(default=None, ge=1, le=100)
+    window: int = Field(default=300, ge=1)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Self:
+        if self.min > self.max:
+            raise fail(f"is {self.min}, more than max ({self.max})", "min")
+        return self
+
+
 class DeploySettings(BaseModel):
     """How one service is deployed to one environment."""
 
@@ -59,11 +76,23 @@ class DeploySettings(BaseModel):
     target: Literal["container", "swarm"]
     publish: Port | None = None
     replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=10, ge=1)
+    autoscale: AutoscaleConfig | None = None
 
     @model_validator(mode="after")
     def _container_is_single(self) -> Self:
         if self.target == "container" and self.replicas != 1:
             raise fail("must be 1 for target container (use target swarm to scale)", "replicas")
+        if self.target == "container" and self.autoscale is not None:
+            raise fail("needs target swarm (a container runs one copy)", "autoscale")
+        return self
+
+    @model_validator(mode="after")
+    def _within_max_replicas(self) -> Self:
+        if self.replicas > self.max_replicas:
+            raise fail(f"is more than max_replicas ({self.max_replicas})", "replicas")
+        if self.autoscale is not None and self.autoscale.max > self.max_replicas:
+            raise fail(f"is more than max_replicas ({self.max_replicas})", "autoscale", "max")
         return self
 
 

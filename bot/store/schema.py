@@ -4,6 +4,7 @@ migration check and Alembic). A stage that adds tables adds its module here."""
 from __future__ import annotations
 
 from bot.store import (
+    autoscale,  # noqa: F401  (the autoscaler's paused flags and recent recommendations)
     deploys,  # noqa: F401  (deploy requests and their votes)
     env_locks,  # noqa: F401  (environment locks)
     jobs,  # noqa: F401  (build, test and release jobs)

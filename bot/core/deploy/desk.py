@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -23,6 +23,7 @@ from bot.core.deploy.model import (
     DeployStore,
     ImageIndex,
     NewDeploy,
+    Operation,
 )
 from bot.core.deploy.plans import Planner, ReleaseLog
 from bot.core.deploy.runner import RequestMessages, Runner
@@ -54,10 +55,12 @@ def build_desk(
     repository: Callable[[str], SourceRepository],
     issues: IssueLookup | None,
     releases: ReleaseLog | None = None,
+    operations: Mapping[DeployKind, Operation] | None = None,
 ) -> DeployDesk:
     """A desk with its planner, runner and deploy threads; `releases` tells which versions
     opsloop released (protected environments take only those); announcements go to the
-    ops channel through `outbox`."""
+    ops channel through `outbox`; `operations` carry out the request kinds that are not
+    rollouts (Operate's scale and restart)."""
     rules = Locks(locks, clock)
     planner = Planner(
         estate=estate, store=store, locks=rules, engine=engine, images=images,
@@ -65,7 +68,7 @@ def build_desk(
     )  # fmt: skip
     runner = Runner(
         estate=estate, store=store, locks=rules, engine=engine, notifier=notifier,
-        outbox=outbox, clock=clock,
+        outbox=outbox, clock=clock, operations=operations,
     )  # fmt: skip
     executor = DrainingPool(DEPLOY_THREADS, "opsloop-deploy")
     return DeployDesk(
@@ -141,7 +144,7 @@ class DeployDesk:
         now = self._clock.now()
         policy = plan.policy
         expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
-        request, created = self.store.create(
+        return self._file(
             NewDeploy(
                 kind=ask.kind, service=ask.service, env=ask.env, version=plan.version,
                 from_version=plan.from_version, image=plan.image, digest=plan.digest,
@@ -149,6 +152,33 @@ class DeployDesk:
                 created_at=now, expires_at=expires, shipped=plan.shipped, changes=plan.changes,
             )
         )  # fmt: skip
+
+    def file(self, new: NewDeploy, response_url: str, settle: Settle | None = None) -> None:
+        """File a request that needs no plan (Operate's scale and restart), on the deploy
+        threads: refused under someone else's lock, then approved (or started) like a
+        deploy. `new`'s approvals and expiry are set here from the environment's policy;
+        the asker hears back through the response_url, and `settle` records the outcome."""
+        work = partial(self._file_and_answer, new, response_url, settle)
+        self._executor.submit(best_effort, f"answer a /{new.kind.value}", work)
+
+    def _file_and_answer(self, new: NewDeploy, response_url: str, settle: Settle | None) -> None:
+        def filed() -> Reply:
+            self.locks.check(new.env, new.requester)
+            policy = self.estate.policy(new.env)
+            now = self._clock.now()
+            expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
+            return self._file(
+                replace(new, approvals_needed=policy.needed, created_at=now, expires_at=expires)
+            )
+
+        answered = answer(filed, f"`/{new.kind.value}`")
+        if settle is not None:
+            settle(answered.outcome, answered.detail)
+        self._notifier.respond(response_url, answered.reply)
+
+    def _file(self, new: NewDeploy) -> Reply:
+        policy = self.estate.policy(new.env)
+        request, created = self.store.create(new)
         if not created:
             raise Conflict(
                 f"{request.kind.value.title()} #{request.id} of `{request.service}` "
@@ -158,15 +188,15 @@ class DeployDesk:
         # A fast approver can react before the message's ts is stored: lookups wait on this.
         with self._posting:
             try:
-                ref = self._notifier.post(ask.channel, request_reply(request, policy))
+                ref = self._notifier.post(new.channel_id, request_reply(request, policy))
             except Exception as error:
                 raise self._unposted(request, error) from error
             self.store.set_message(request.id, ref.channel_id, ref.ts)
         if not policy.needed:
             self._approve(request.id)
-            return Reply(text=f"{ask.kind.value.title()} #{request.id} is starting.")
+            return Reply(text=f"{new.kind.value.title()} #{request.id} is starting.")
         return Reply(
-            text=f"{ask.kind.value.title()} #{request.id} waits for {policy.needed} approval(s)."
+            text=f"{new.kind.value.title()} #{request.id} waits for {policy.needed} approval(s)."
         )
 
     def _unposted(self, request: DeployRequest, error: Exception) -> OpsloopError:

@@ -57,10 +57,19 @@ def allowed(source: DeployState, target: DeployState) -> bool:
 
 
 class DeployKind(StrEnum):
-    """A deploy of a new version, or a rollback to an earlier one."""
+    """A deploy of a new version, a rollback to an earlier one, or an Operate change that
+    goes through the same requests (approvals, locks, one at a time): a scale or a restart."""
 
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
+    SCALE = "scale"
+    RESTART = "restart"
+
+    @property
+    def ships(self) -> bool:
+        """Whether it rolls out a version (deploy, rollback), rather than changing how the
+        running version runs."""
+        return self in (DeployKind.DEPLOY, DeployKind.ROLLBACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,9 @@ class NewDeploy:
     expires_at: datetime | None
     shipped: str
     changes: tuple[Block, ...]
+    replicas: int | None = None
+    from_replicas: int | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +155,11 @@ class DeployRequest:
     changes: tuple[Block, ...]
     approved_by: tuple[str, ...] = ()
     rejected_by: tuple[str, ...] = ()
+    replicas: int | None = None
+    """A scale's new replica count."""
+    from_replicas: int | None = None
+    reason: str = ""
+    """Why, as the requester typed it (scale, restart)."""
 
     @property
     def image_ref(self) -> str:
@@ -168,6 +185,18 @@ class Running:
 
 
 Progress = Callable[[str], None]
+
+
+class Operation(Protocol):
+    """How the runner carries out a request that is not a rollout (a scale, a restart)."""
+
+    def run(self, request: DeployRequest, progress: Progress) -> Outcome:
+        """Do it; an Outcome for a failure, OpsloopError when the engine is out of reach."""
+        ...
+
+    def settle(self, request: DeployRequest) -> Outcome:
+        """After a restart cut it short: how it ended, from what the engine runs now."""
+        ...
 
 
 class DeployStore(Protocol):
