@@ -4,10 +4,14 @@ them together. The only place that knows every concrete class."""
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from slack_bolt import App
@@ -16,37 +20,48 @@ from sqlalchemy import Engine, text
 
 import commands
 from bot.config import Config
-from bot.config.estates import access_rules, deploy_estate
+from bot.config.estates import access_rules, deploy_estate, operate_fleet
 from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
-from bot.core.build.stages import BuildStages, StageDeps
+from bot.core.build.stages import BuildStages, StageDeps, pushed_release
 from bot.core.clock import Clock, SystemClock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
+from bot.core.deploy.model import DeployKind
 from bot.core.draining import DrainingPool
+from bot.core.lease_keeper import LeaseKeeper, Singleton
+from bot.core.operate.autoscaler import Autoscaler
+from bot.core.operate.desk import OperateDesk
+from bot.core.operate.model import Fleet
+from bot.core.operate.operations import RestartOperation, ScaleOperation
 from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
 from bot.core.verbs import Registry
 from bot.metrics import Metrics
-from bot.monitor_wiring import build_monitor
+from bot.monitor_wiring import MonitorParts, build_monitor
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
+from bot.singletons import digest_schedule, ignore, lease_keeper
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.http_server import PostRoute, SlackHttpServer
 from bot.slack.notifier import SlackNotifier, retry_handlers
 from bot.store.audit import SqlAuditLog, SqlEventLedger
+from bot.store.autoscale import SqlAutoscaleStore
 from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
 from bot.store.outbox import SqlOutboxStore
-from bot.store.schedules import SqlDigestLedger, SqlFireLedger
+from bot.store.schedules import SqlDigestLedger
+from bot.store.single_process import SqliteClaim, claim_store
 from commands.dependencies import Services
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.images import DockerImages
 from integrations.docker_engine.inventory import DockerInventory
+from integrations.docker_engine.operate import DockerOperations
 from integrations.git_repo import GitRepo
 from integrations.http_probe import HttpProbe
 from integrations.jira_tracker import JiraTracker
@@ -57,6 +72,7 @@ log = logging.getLogger(__name__)
 
 WORKERS = 2
 DEPLOY_SWEEP_SECONDS = 1.0
+AUTOSCALE_SECONDS = 15.0
 SWITCH_INTERVAL = 0.001
 
 
@@ -80,6 +96,8 @@ class Opsloop:
     """Stop hooks that wait for work in hand: each is given the seconds left of the
     shutdown and returns what it cut short. They run before on_stop's."""
     scheduler: CronScheduler | None = None
+    keeper: LeaseKeeper | None = None
+    """Runs the singleton work (sweepers, schedules) while this process holds the lease."""
     stopped: bool = False
     routes: dict[str, PostRoute] = field(default_factory=dict)
     """POST routes beside Slack's (POST /alertmanager)."""
@@ -99,14 +117,22 @@ class Opsloop:
         return server
 
     def health(self) -> dict[str, Any]:
-        """What GET /healthz answers: the bot is up and its store answers."""
+        """What GET /healthz answers: the bot is up and its store answers; this process's
+        id and the leases it holds (its singleton work runs while it holds one)."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             store = "ok"
         except Exception as error:  # the health answer must not fail
             store = f"error: {type(error).__name__}"
-        return {"ok": store == "ok", "store": store, "verbs": len(self.registry.verbs())}
+        answer: dict[str, Any] = {
+            "ok": store == "ok", "store": store, "verbs": len(self.registry.verbs()),
+        }  # fmt: skip
+        if self.keeper is not None:
+            held = self.keeper.lease
+            answer["process_id"] = self.keeper.process_id
+            answer["leases"] = [held.name] if held is not None else []
+        return answer
 
     def stop(self) -> list[str]:
         """Stop taking requests, let the work in hand reach a safe point within
@@ -123,6 +149,8 @@ class Opsloop:
 
         if self.server is not None:
             self.server.stop()
+        if self.keeper is not None:
+            self.keeper.stop_taking()
         cut_short: list[str] = []
         # Commands already acknowledged go first: they may still hand work to the stages.
         if still := self.workers.drain(left(), cancel_queued=False):
@@ -143,17 +171,23 @@ def build(
     *,
     clock: Clock | None = None,
     verify_token: bool = True,
+    autoscale_seconds: float = AUTOSCALE_SECONDS,
 ) -> Opsloop:
     """Wire a bot from settings and config, with its background work started (the job
-    runner's recovery, the deploy sweeper, scheduled digests). With verify_token, the Slack
-    token is checked with auth.test now, so a bad token stops the start, not the first command."""
+    runner's recovery, the deploy sweeper, scheduled digests) once it holds the lease for
+    singleton work, which a lone process takes at once. With verify_token, the Slack
+    token is checked with auth.test now, so a bad token stops the start, not the first command.
+    StoreInUse when another process has the SQLite database open."""
     clock = clock or SystemClock()
+    sqlite_claim = claim_store(settings.database_url)
     # Acks wait on the interpreter lock while workers run stage code; a shorter switch
     # interval (default 5 ms) lets the acknowledging thread in sooner.
     sys.setswitchinterval(SWITCH_INTERVAL)
     redact = Redactor((*settings.secrets(), *config.secrets()))
-    metrics = Metrics()
+    process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    metrics = Metrics(process_id)
     engine = open_store(settings.database_url)
+    keeper = lease_keeper(engine, settings, metrics, process_id)
     client = WebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
@@ -164,7 +198,8 @@ def build(
     courier = _courier(settings, engine, redact, metrics, clock)
     outbox = Outbox(SqlOutboxStore(engine), clock, on_record=courier.wake)
     state_dir = settings.state_dir.resolve()
-    docker_host = config.docker.host or settings.docker_host
+    # One connection to the engine, whose client images, deployments and the inventory share.
+    docker = EngineConnection(config.docker.host or settings.docker_host, settings.environ)
     tracker = JiraTracker(config.jira) if config.jira else None
     directory = SlackDirectory(client, clock)
     base = Services(
@@ -179,24 +214,50 @@ def build(
         issues=tracker,
         outbox=outbox,
     )
-    builds = _build_stages(base, engine, docker_host, outbox)
-    deploys = _deploy_desk(base, engine, docker_host, outbox)
+    builds = _build_stages(base, engine, docker, outbox)
+    rollouts = DockerDeployments(docker, clock, namespace=config.namespace)
+    operations = DockerOperations(docker, clock, rollouts, namespace=config.namespace)
+    fleet = operate_fleet(config)
+    deploys = _deploy_desk(
+        base, engine, outbox=outbox, rollouts=rollouts, fleet=fleet, operations=operations
+    )
     background = Background.threaded(notifier)
     probe = HttpProbe()
     monitor = build_monitor(
         config=config, engine=engine, notifier=notifier, clock=clock,
-        docker_host=docker_host, deploys=deploys.store,
+        docker=docker, deploys=deploys.store,
     )  # fmt: skip
+    autoscale_store = SqlAutoscaleStore(engine)
+    operate = OperateDesk(
+        fleet=fleet,
+        engine=operations,
+        deploys=deploys,
+        autoscale=autoscale_store,
+        notifier=notifier,
+        files=notifier,
+        redact=redact,
+    )
+    autoscaler = Autoscaler(
+        fleet=fleet,
+        engine=operations,
+        store=autoscale_store,
+        activity=SqlDeployStore(engine),
+        notifier=notifier,
+        clock=clock,
+        interval=autoscale_seconds,
+    )
     services = replace(
         base,
         builds=builds,
         deploys=deploys,
+        operate=operate,
         tracker=tracker,
         digests=SqlDigestLedger(engine, clock),
         background=background,
-        inventory=DockerInventory(docker_host, config.namespace),
+        inventory=DockerInventory(docker, config.namespace),
         probe=probe,
         monitor=monitor.monitoring,
+        keeper=keeper,
     )
     registry = Registry()
     commands.register_all(registry, services)
@@ -228,29 +289,74 @@ def build(
         workers=workers,
         redact=redact,
         routes=monitor.routes,
+        keeper=keeper,
     )
-    # The stages' own threads, each with its stop hook, in the order they must stop.
+    _start_work(
+        opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys,
+        engine=engine, autoscaler=autoscaler, operations=operations, background=background,
+        probe=probe, monitor=monitor, sqlite_claim=sqlite_claim,
+    )  # fmt: skip
+    return opsloop
+
+
+def _start_work(
+    opsloop: Opsloop,
+    *,
+    courier: OutboxCourier,
+    keeper: LeaseKeeper,
+    builds: BuildStages,
+    deploys: DeployDesk,
+    engine: Engine,
+    autoscaler: Autoscaler,
+    operations: DockerOperations,
+    background: Background,
+    probe: HttpProbe,
+    monitor: MonitorParts,
+    sqlite_claim: SqliteClaim | None,
+) -> None:
+    """Start the stages' own threads, each with its stop hook, in the order they must stop."""
     # Messages earlier runs left undelivered go out first.
     courier.start()
-    # Jobs a restart cut short are marked failed before new requests come in.
-    builds.runner.recover()
-    opsloop.bounded_stops.append(builds.runner.stop)
-    # Deploys a restart cut short are settled from the engine's state, and pending
+    # Singleton work runs under the lease, started in this order when it is taken (a lone
+    # process takes it in keeper.start(), before it serves): jobs a restart cut short are
+    # marked failed, or succeeded when the registry shows their push (jobs this process
+    # runs are skipped), deploys cut short are settled from the engine's state, and pending
     # approvals and locks expire on time even when no event comes.
-    deploys.start_background(DEPLOY_SWEEP_SECONDS)
+    recognise = pushed_release(builds.deps.registry)
+    keeper.add(
+        Singleton("settle interrupted jobs", lambda: ignore(builds.runner.recover(recognise)))
+    )
+    opsloop.bounded_stops.append(builds.runner.stop)
+    keeper.add(
+        Singleton(
+            "deploy sweeper",
+            partial(deploys.start_background, DEPLOY_SWEEP_SECONDS),
+            deploys.stop_sweeping,
+        )
+    )
     opsloop.bounded_stops.append(deploys.stop_background)
+    opsloop.scheduler = digest_schedule(opsloop.services, engine)
+    if opsloop.scheduler is not None:
+        keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))
+    keeper.start()
+    # The lease is given up only once the work in hand ended, so the next holder does not
+    # settle deploys this process is still finishing.
+    opsloop.on_stop.append(keeper.stop)
+    # The autoscaler's own thread (in every process, like the checks: issue 16's next step);
+    # it stops before the engine connections close.
+    autoscaler.start()
+    opsloop.on_stop.insert(0, autoscaler.stop)
+    opsloop.on_stop.append(operations.close)
     opsloop.on_stop.append(background.stop)
     opsloop.on_stop.append(probe.close)
     # Checks start from the states the store kept: a firing check is not announced again.
+    # (They run in every process: handing them to the lease keeper is issue 16's next step.)
     monitor.monitoring.start()
     opsloop.on_stop += monitor.closing
-    opsloop.scheduler = _schedules(services, engine)
-    if opsloop.scheduler is not None:
-        opsloop.scheduler.start()
-        opsloop.on_stop.append(opsloop.scheduler.stop)
+    if sqlite_claim is not None:
+        opsloop.on_stop.append(sqlite_claim.release)
     # Last of the bounded stops: the stages above may still record announcements.
     opsloop.bounded_stops.append(courier.stop)
-    return opsloop
 
 
 def _courier(
@@ -268,12 +374,12 @@ def _courier(
 
 
 def _build_stages(
-    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox
 ) -> BuildStages:
     """Build, test and release: jobs in the store, run on the engine by a runner of their own."""
     jobs = SqlJobStore(engine)
     deps = StageDeps(
-        engine=DockerImages(docker_host),
+        engine=DockerImages(docker),
         registry=RegistryReleases(_registry_access(services.config)),
         outbox=outbox,
         clock=services.clock,
@@ -286,15 +392,26 @@ def _build_stages(
 
 
 def _deploy_desk(
-    services: Services, engine: Engine, docker_host: str | None, outbox: Outbox
+    services: Services,
+    engine: Engine,
+    *,
+    outbox: Outbox,
+    rollouts: DockerDeployments,
+    fleet: Fleet,
+    operations: DockerOperations,
 ) -> DeployDesk:
-    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine."""
+    """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine;
+    Operate's scale and restart requests ride on the same desk."""
     return build_desk(
         estate=deploy_estate(services.config),
         store=SqlDeployStore(engine),
         locks=SqlLockStore(engine),
-        engine=DockerDeployments(docker_host, services.clock, namespace=services.config.namespace),
+        engine=rollouts,
         images=RegistryImages(_registry_access(services.config)),
+        operations={
+            DeployKind.SCALE: ScaleOperation(fleet, operations),
+            DeployKind.RESTART: RestartOperation(fleet, operations),
+        },
         notifier=services.notifier,
         outbox=outbox,
         directory=services.directory,
@@ -309,18 +426,3 @@ def _registry_access(config: Config) -> RegistryAccess:
     """Registries over plain HTTP where opsloop.yml says so; credentials from the Docker
     config where the docker CLI keeps them."""
     return RegistryAccess(insecure=tuple(config.docker.insecure_registries))
-
-
-def _schedules(services: Services, engine: Engine) -> CronScheduler | None:
-    """The sprint digest on its cron schedule, when jira.digest is configured."""
-    jira = services.config.jira
-    if jira is None or jira.digest is None:
-        return None
-    scheduler = CronScheduler(SqlFireLedger(engine, services.clock), services.clock)
-    scheduler.add(
-        commands.plan.DIGEST_JOB,
-        jira.digest.cron,
-        jira.digest.timezone,
-        lambda fire_time: commands.plan.post_digest(services, fire_time),
-    )
-    return scheduler

@@ -49,8 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = getattr(args, "path", None)
         return _check_config(Path(path) if path else settings.config_path, settings)
     if command == "sandbox":
-        from bot.sandbox.run import run_sandbox
+        from bot.sandbox.run import reset_sandbox, run_sandbox
 
+        if args.reset:
+            return reset_sandbox(settings)
         return run_sandbox(settings, host=args.host, port=args.port)
     return _serve(settings, command, args, logging_for)
 
@@ -75,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = _command(sub, "sandbox", "the bot with a local Slack workspace and its console")
     sandbox.add_argument("--host", default="127.0.0.1", help="the console's address")
     sandbox.add_argument("--port", type=int, default=3000, help="the web console's port")
+    sandbox.add_argument(
+        "--reset",
+        action="store_true",
+        help="remove what the sandbox made (its containers, services, image tags, store and "
+        "files) and exit, so the next start is a clean one",
+    )
     check = _command(sub, "check-config", "validate opsloop.yml and list every problem")
     check.add_argument(
         "path",
@@ -210,8 +218,13 @@ def _serve(
     logging_for(Redactor((*settings.secrets(), *config.secrets())))
     stopping = _stop_on_signals()
     from bot.app import build
+    from bot.store.single_process import StoreInUse
 
-    bot = build(settings, config)
+    try:
+        bot = build(settings, config)
+    except StoreInUse as error:
+        log.error("opsloop will not start: %s", error)
+        return 1
     try:
         if command == "run":
             from bot.slack.socket_mode import serve_socket_mode

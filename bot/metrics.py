@@ -10,6 +10,7 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     Info,
     disable_created_metrics,
@@ -28,10 +29,11 @@ _STANDARD = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
 
 
 class Metrics:
-    """Commands handled, acknowledgement latency and Slack API errors; the process (CPU,
-    memory, open files), Python (version, garbage collection) and opsloop_build_info."""
+    """Commands handled, acknowledgement latency and Slack API errors; the leases this
+    process holds and its process id; the process (CPU, memory, open files), Python
+    (version, garbage collection) and opsloop_build_info."""
 
-    def __init__(self) -> None:
+    def __init__(self, process_id: str = "") -> None:
         self.registry = CollectorRegistry()
         for collector in _STANDARD:
             # The same collector objects the default registry uses: they only read the
@@ -50,6 +52,16 @@ class Metrics:
             "opsloop_ack_seconds",
             "Time from a Slack request's arrival to its acknowledgement.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0),
+            registry=self.registry,
+        )
+        Info(
+            "opsloop_process", "This process, as its heartbeat row names it.",
+            registry=self.registry,
+        ).info({"process_id": process_id})  # fmt: skip
+        self.lease_held = Gauge(
+            "opsloop_lease_held",
+            "1 while this process holds the lease (and runs its singleton work), else 0.",
+            ["lease"],
             registry=self.registry,
         )
         self.slack_api_errors = Counter(

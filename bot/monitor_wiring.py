@@ -21,6 +21,7 @@ from bot.core.ports import Notifier
 from bot.slack.http_server import PostRoute
 from bot.store.monitor import SqlMonitorStore
 from integrations.alertmanager import AlertmanagerSilences
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.fleet import DockerFleet
 from integrations.http_checker import AsyncHttpChecker
 
@@ -35,7 +36,9 @@ def monitor_settings(config: Config) -> MonitorSettings:
             resolve_after=c.resolve_after, cpu=c.cpu, memory=c.memory, enabled=c.enabled,
         )  # fmt: skip
         for env, deploy in service.deploy.items():
-            watched.append(Watched(name, env, deploy.target, service.port, service.health, policy))
+            watched.append(
+                Watched(name, env, deploy.target, service.port, service.health.path, policy)
+            )
     am = config.monitor.alertmanager
     labels = LabelNames(am.service_label, am.environment_label) if am else LabelNames()
     return MonitorSettings(
@@ -61,7 +64,7 @@ def build_monitor(
     engine: Engine,
     notifier: Notifier,
     clock: Clock,
-    docker_host: str | None,
+    docker: EngineConnection,
     deploys: DeployStore,
 ) -> MonitorParts:
     """The Monitor stage, not started yet: call parts.monitoring.start()."""
@@ -72,7 +75,7 @@ def build_monitor(
     http.start()
     monitoring = build_monitoring(
         settings=settings, store=SqlMonitorStore(engine), notifier=notifier, clock=clock,
-        fleet=DockerFleet(docker_host, config.namespace), http=http, history=DeployRecords(deploys),
+        fleet=DockerFleet(docker, config.namespace), http=http, history=DeployRecords(deploys),
         silencer=silencer,
     )  # fmt: skip
     parts = MonitorParts(monitoring, closing=[monitoring.stop, http.stop])

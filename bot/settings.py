@@ -12,6 +12,8 @@ from pathlib import Path
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_SHUTDOWN_SECONDS = 30.0
+DEFAULT_LEASE_SECONDS = 15.0
+MIN_LEASE_SECONDS = 1.0
 MAX_SECONDS = 3600.0
 
 
@@ -37,6 +39,8 @@ class Settings:
     state_dir: Path = Path(".opsloop")
     shutdown_seconds: float = DEFAULT_SHUTDOWN_SECONDS
     """How long a stop (SIGTERM, SIGINT) lets work in hand reach a safe point."""
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    """The time to live of the lease singleton work runs under (renewed every third)."""
     log_level: str = "INFO"
     log_format: str = "text"
     command_prefix: str = ""
@@ -46,9 +50,10 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL,
         OPSLOOP_CONFIG, OPSLOOP_DATABASE_URL, OPSLOOP_STATE_DIR (repository mirrors, build
-        folders and logs), OPSLOOP_SHUTDOWN_SECONDS, OPSLOOP_LOG_LEVEL, OPSLOOP_LOG_FORMAT,
-        OPSLOOP_COMMAND_PREFIX and DOCKER_HOST. SettingsError when a value cannot be used; the
-        log settings are kept as written and checked by bot.logs."""
+        folders and logs), OPSLOOP_SHUTDOWN_SECONDS, OPSLOOP_LEASE_SECONDS (1 to 3600),
+        OPSLOOP_LOG_LEVEL, OPSLOOP_LOG_FORMAT, OPSLOOP_COMMAND_PREFIX and DOCKER_HOST.
+        SettingsError when a value cannot be used; the log settings are kept as written and
+        checked by bot.logs."""
         env = dict(os.environ if environ is None else environ)
         return cls(
             bot_token=env.get("SLACK_BOT_TOKEN", ""),
@@ -60,6 +65,9 @@ class Settings:
             docker_host=env.get("DOCKER_HOST") or None,
             state_dir=Path(env.get("OPSLOOP_STATE_DIR") or ".opsloop"),
             shutdown_seconds=_seconds(env, "OPSLOOP_SHUTDOWN_SECONDS", DEFAULT_SHUTDOWN_SECONDS),
+            lease_seconds=_seconds(
+                env, "OPSLOOP_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, least=MIN_LEASE_SECONDS
+            ),
             log_level=env.get("OPSLOOP_LOG_LEVEL") or "INFO",
             log_format=env.get("OPSLOOP_LOG_FORMAT") or "text",
             command_prefix=env.get("OPSLOOP_COMMAND_PREFIX", "").strip(),
@@ -71,7 +79,7 @@ class Settings:
         return tuple(s for s in (self.bot_token, self.signing_secret, self.app_token) if s)
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, least: float = 0.0) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -79,9 +87,10 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= MAX_SECONDS:
+    if not least <= value <= MAX_SECONDS:
         raise SettingsError(
-            f"{name} must be a number of seconds from 0 to {MAX_SECONDS:.0f}, not {raw[:40]!r}"
+            f"{name} must be a number of seconds from {least:g} to {MAX_SECONDS:.0f}, "
+            f"not {raw[:40]!r}"
         )
     return value
 

@@ -117,7 +117,7 @@ class _Code:
         for name, service in wanted:
             for env in service.deploy:
                 if filters.env(env):
-                    urls[name, env] = endpoint(running.get((name, env)), service.health)
+                    urls[name, env] = endpoint(running.get((name, env)), service.health.path)
         probes = {}
         if note is None and self._s.probe is not None:
             probes = probe_all(self._s.probe, [url for url in urls.values() if url])

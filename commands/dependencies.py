@@ -15,7 +15,9 @@ from bot.core.changes import IssueLookup, SourceRepository
 from bot.core.clock import Clock, SystemClock
 from bot.core.code.catalogue import HealthProbe, Inventory
 from bot.core.deploy.desk import DeployDesk
+from bot.core.lease_keeper import LeaseKeeper
 from bot.core.monitor.stage import Monitoring
+from bot.core.operate.desk import OperateDesk
 from bot.core.outbox import Outbox
 from bot.core.plan.model import DigestLedger, Tracker
 from bot.core.ports import AuditLog, Directory, Notifier
@@ -54,12 +56,16 @@ class Services:
     """HTTP health checks of running services."""
     deploys: DeployDesk | None = field(default=None)
     """Deploy requests, approvals, locks and their execution on the engine."""
+    keeper: LeaseKeeper | None = field(default=None)
+    """The lease for singleton work and the processes alive, for /ops status."""
     access: Access = field(default=OPEN)
     """Who may run which verb (opsloop.yml's access section), and who is an admin."""
     outbox: Outbox | None = field(default=None)
     """Messages that must land once without the caller waiting on Slack (announcements)."""
     monitor: Monitoring | None = field(default=None)
     """Checks, alerts and silences."""
+    operate: OperateDesk | None = field(default=None)
+    """Status, scale, restart and logs of what runs, and the autoscaler's switch."""
 
     @classmethod
     def unwired(cls) -> Services:

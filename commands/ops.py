@@ -1,10 +1,11 @@
-"""`/ops`: help for every verb, and the audit log."""
+"""`/ops`: help for every verb, the audit log, and the processes sharing the store."""
 
 from __future__ import annotations
 
 from bot.core import help as help_view
 from bot.core.errors import NotFound
 from bot.core.listing import Filters, Listing, ListVerb, Vocabulary
+from bot.core.process_status import processes_reply
 from bot.core.values import AuditEntry, Invocation, Outcome, Reply
 from bot.core.verbs import Arg, Registry, Verb
 from commands.dependencies import Services
@@ -16,7 +17,7 @@ FAILURES = frozenset({Outcome.ERROR.value, Outcome.FAILED.value, Outcome.INTEGRA
 
 
 def register(registry: Registry, services: Services) -> None:
-    """Declare `/ops help [verb]` and `/ops audit [N]`."""
+    """Declare `/ops help [verb]`, `/ops audit [N]` and `/ops processes`."""
 
     def show_help(invocation: Invocation) -> Reply:
         topic = invocation.opt("verb")
@@ -46,6 +47,12 @@ def register(registry: Registry, services: Services) -> None:
     def show_audit(invocation: Invocation) -> Reply:
         return audit.reply(invocation.user_id, invocation.words("filters"))
 
+    def show_processes(_invocation: Invocation) -> Reply:
+        keeper = services.keeper
+        if keeper is None:
+            return Reply(text="This bot runs without a lease keeper: no process status to show.")
+        return processes_reply(keeper.status(), keeper.process_id, keeper.ttl)
+
     registry.add(
         Verb(
             name="help",
@@ -66,6 +73,15 @@ def register(registry: Registry, services: Services) -> None:
             direct=False,
         ),
         audit,
+    )
+    registry.add(
+        Verb(
+            name="processes",
+            summary="The opsloop processes alive on this store, and which holds which lease.",
+            stage=STAGE,
+            handler=show_processes,
+            direct=False,
+        )
     )
 
 

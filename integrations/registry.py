@@ -129,6 +129,15 @@ class Registry:
         digest: str | None = response.headers.get("Docker-Content-Digest")
         return digest
 
+    def delete(self, repository: str, digest: str) -> bool:
+        """Delete the manifest ``digest`` (and so every tag on it); False when the
+        registry does not allow deletes (405) or has no such manifest (404)."""
+        response = self._request("DELETE", f"{self._base}{repository}/manifests/{digest}")
+        if response.status_code in (404, 405):
+            return False
+        self._check(response, f"{repository}@{digest}")
+        return True
+
     def revision(self, repository: str, tag: str) -> str | None:
         """The org.opencontainers.image.revision label of `repository:tag`, read from its
         config blob; None when the tag, its config or the label is missing or unreadable.

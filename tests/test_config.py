@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from bot.config import (
     AccessConfig,
     AlertmanagerConfig,
+    AutoscaleConfig,
     ChecksConfig,
     Config,
     ConfigError,
@@ -23,6 +24,7 @@ from bot.config import (
     DigestConfig,
     DockerConfig,
     EnvironmentConfig,
+    HealthCheck,
     JiraConfig,
     MonitorConfig,
     ServiceConfig,
@@ -77,7 +79,7 @@ def test_sandbox_sample_loads_with_the_promised_shape() -> None:
         service = config.service(name)
         assert service is not None
         assert service.image == f"127.0.0.1:5000/{name}"
-        assert service.test and service.port == 8080 and service.health == "/healthz"
+        assert service.test and service.port == 8080 and service.health.path == "/healthz"
         staging, prod = service.deploy["staging"], service.deploy["prod"]
         assert (staging.target, staging.replicas) == ("container", 1)
         assert staging.publish is not None
@@ -110,6 +112,9 @@ def test_docs_example_loads_with_every_value() -> None:
         "/tmp/report.xml",
     )
     assert web.deploy["staging"] == DeploySettings(target="container", publish="127.0.0.1:18080")
+    assert web.health == HealthCheck(
+        path="/healthz", start_period=10, interval=2, timeout=1.5, retries=3
+    )
     assert config.environments["prod"].approval_timeout_minutes == 15
     assert config.environments["prod"].approval_channel == "C0OPS"
     assert config.namespace == "team-web"
@@ -136,6 +141,8 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
         ("Config", "docker"): DockerConfig,
         ("Config", "access"): AccessConfig,
         ("ServiceConfig", "deploy"): DeploySettings,
+        ("ServiceConfig", "health"): HealthCheck,
+        ("DeploySettings", "autoscale"): AutoscaleConfig,
         ("JiraConfig", "digest"): DigestConfig,
         ("ServiceConfig", "checks"): ChecksConfig,
         ("Config", "monitor"): MonitorConfig,
@@ -381,6 +388,35 @@ def test_approvals_need_an_approver() -> None:
     assert "at least one approver" in problem.message
 
 
+def test_health_is_a_path_or_a_path_with_probe_timings() -> None:
+    service = "services:\n  web:\n    repo: ./web\n    image: 127.0.0.1:5000/web\n"
+    plain = parse_config(MINIMAL + service + "    health: /up\n", {})
+    assert plain.services["web"].health == HealthCheck(path="/up")
+    timed = parse_config(
+        MINIMAL + service + "    health: {path: /up, start_period: 10, interval: 0.5}\n", {}
+    )
+    assert timed.services["web"].health == HealthCheck(path="/up", start_period=10, interval=0.5)
+    assert parse_config(MINIMAL + service, {}).services["web"].health == HealthCheck(path="/")
+
+
+@pytest.mark.parametrize(
+    ("health", "key", "message"),
+    [
+        ("up", "services.web.health.path", "must be a path starting with '/'"),
+        ("{path: /up, start_period: -1}", "services.web.health.start_period", "0"),
+        ("{path: /up, interval: 0}", "services.web.health.interval", "greater than 0"),
+        ("{path: /up, retries: 0}", "services.web.health.retries", "1"),
+        ("{path: /up, timeout: soon}", "services.web.health.timeout", "number"),
+        ("{path: /up, start: 5}", "services.web.health.start", "start_period"),
+    ],
+)
+def test_health_problems_name_the_key(health: str, key: str, message: str) -> None:
+    service = "services:\n  web:\n    repo: ./web\n    image: 127.0.0.1:5000/web\n"
+    problem = only_problem(MINIMAL + service + f"    health: {health}\n")
+    assert (problem.key, problem.line) == (key, 7)
+    assert message in problem.message
+
+
 def test_container_target_runs_one_replica() -> None:
     text = """
         slack: {ops_channel: C0OPS}
@@ -396,6 +432,43 @@ def test_container_target_runs_one_replica() -> None:
         """
     problem = only_problem(text)
     assert (problem.key, problem.line) == ("services.web.deploy.prod.replicas", 10)
+
+
+_SCALED = """
+        slack: {{ops_channel: C0OPS}}
+        environments: {{prod: {{}}}}
+        services:
+          web:
+            repo: .
+            image: web
+            deploy:
+              prod:
+                {settings}
+        """
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "message"),
+    [
+        ("{target: container, autoscale: {min: 1, max: 2, cpu: 50}}", "autoscale", "swarm"),
+        ("{target: swarm, replicas: 11}", "replicas", "max_replicas (10)"),
+        ("{target: swarm, max_replicas: 3, autoscale: {min: 1, max: 4, cpu: 50}}",
+         "autoscale.max", "max_replicas (3)"),
+        ("{target: swarm, autoscale: {min: 3, max: 2, cpu: 50}}", "autoscale.min", "more than max"),
+        ("{target: swarm, autoscale: {min: 1, max: 2, cpu: 150}}", "autoscale.cpu", "100"),
+    ],
+)  # fmt: skip
+def test_scaling_bounds_are_checked(settings: str, key: str, message: str) -> None:
+    problem = only_problem(_SCALED.format(settings=settings))
+    assert problem.key == f"services.web.deploy.prod.{key}"
+    assert message in problem.message
+
+
+def test_autoscale_defaults() -> None:
+    text = _SCALED.format(settings="{target: swarm, autoscale: {min: 1, max: 4, cpu: 60}}")
+    settings = parse_config(text, {}).services["web"].deploy["prod"]
+    assert settings.max_replicas == 10
+    assert settings.autoscale == AutoscaleConfig(min=1, max=4, cpu=60, memory=None, window=300)
 
 
 @pytest.mark.parametrize("name", ["Web", "9web", "web_app", "w" * 41])

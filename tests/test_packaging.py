@@ -40,7 +40,7 @@ def _imported_top_level_modules() -> set[str]:
 
 
 def test_every_imported_library_is_declared() -> None:
-    declared = {canonicalize_name(r.name) for r in _requirements("", "postgres")}
+    declared = {canonicalize_name(r.name) for r in _requirements("", "postgres", "sandbox")}
     providers = packages_distributions()
     undeclared = {
         module

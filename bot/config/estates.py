@@ -7,7 +7,8 @@ from bot.config.models import Config
 from bot.core.access import AccessRules
 from bot.core.deploy.approvals import Policy
 from bot.core.deploy.estate import Deployable, Environment, Estate
-from bot.core.deploy.model import Target
+from bot.core.deploy.model import HealthTimings, Target
+from bot.core.operate.model import AutoscalePolicy, Fleet, Placement
 
 
 def deploy_estate(config: Config) -> Estate:
@@ -32,10 +33,16 @@ def deploy_estate(config: Config) -> Estate:
                     image=service.image,
                     kind=settings.target,
                     port=service.port,
-                    health=service.health,
+                    health=service.health.path,
                     publish=settings.publish_port,
                     replicas=settings.replicas,
                     publish_host=settings.publish_host,
+                    probe=HealthTimings(
+                        start_period=service.health.start_period,
+                        interval=service.health.interval,
+                        timeout=service.health.timeout,
+                        retries=service.health.retries,
+                    ),
                 )
                 for env, settings in service.deploy.items()
             }
@@ -50,3 +57,28 @@ def deploy_estate(config: Config) -> Estate:
 def access_rules(config: Config) -> AccessRules:
     """The access section: roles and the roles each verb needs."""
     return AccessRules(roles=dict(config.access.roles), verbs=dict(config.access.verbs))
+
+
+def operate_fleet(config: Config) -> Fleet:
+    """Where every service runs, its replica bound and autoscale policy, for Operate."""
+    estate = deploy_estate(config)
+    placements = {}
+    for name, service in config.services.items():
+        for env, settings in service.deploy.items():
+            scale = settings.autoscale
+            policy = (
+                AutoscalePolicy(scale.min, scale.max, scale.cpu, scale.memory, scale.window)
+                if scale is not None
+                else None
+            )
+            placements[(name, env)] = Placement(
+                service=name,
+                env=env,
+                kind=settings.target,
+                image=service.image,
+                replicas=settings.replicas,
+                max_replicas=settings.max_replicas,
+                autoscale=policy,
+                target=estate.services[name].targets.get(env),
+            )
+    return Fleet(ops_channel=config.slack.ops_channel, placements=placements)

@@ -63,6 +63,23 @@ class SlackConfig(BaseModel):
     team_channel: ChannelId | None = None
 
 
+class AutoscaleConfig(BaseModel):
+    """Replicas follow CPU (and optionally memory) use, between ``min`` and ``max``."""
+
+    model_config = _MODEL
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+    cpu: int = Field(ge=1, le=100)
+    memory: int | None = Field(default=None, ge=1, le=100)
+    window: int = Field(default=300, ge=1)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Self:
+        if self.min > self.max:
+            raise fail(f"is {self.min}, more than max ({self.max})", "min")
+        return self
+
+
 class DeploySettings(BaseModel):
     """How one service is deployed to one environment."""
 
@@ -71,11 +88,23 @@ class DeploySettings(BaseModel):
     publish: PublishAddress | None = None
     """`18080` (every address) or `127.0.0.1:18080`; read it as publish_port, publish_host."""
     replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=10, ge=1)
+    autoscale: AutoscaleConfig | None = None
 
     @model_validator(mode="after")
     def _container_is_single(self) -> Self:
         if self.target == "container" and self.replicas != 1:
             raise fail("must be 1 for target container (use target swarm to scale)", "replicas")
+        if self.target == "container" and self.autoscale is not None:
+            raise fail("needs target swarm (a container runs one copy)", "autoscale")
+        return self
+
+    @model_validator(mode="after")
+    def _within_max_replicas(self) -> Self:
+        if self.replicas > self.max_replicas:
+            raise fail(f"is more than max_replicas ({self.max_replicas})", "replicas")
+        if self.autoscale is not None and self.autoscale.max > self.max_replicas:
+            raise fail(f"is more than max_replicas ({self.max_replicas})", "autoscale", "max")
         return self
 
     @model_validator(mode="after")
@@ -120,6 +149,24 @@ class ChecksConfig(BaseModel):
         return self
 
 
+class HealthCheck(BaseModel):
+    """How a deployment's health is probed: an HTTP path answering 2xx, and optional
+    timings in seconds (as Docker's healthcheck): failures within ``start_period`` do not
+    count, then ``retries`` failed probes, one every ``interval``, each allowed ``timeout``,
+    make it unhealthy. Written as just the path when the timings are the defaults."""
+
+    model_config = _MODEL
+    path: UrlPath = "/"
+    start_period: float | None = Field(default=None, ge=0, le=3600)
+    interval: float | None = Field(default=None, gt=0, le=3600)
+    timeout: float | None = Field(default=None, gt=0, le=3600)
+    retries: int | None = Field(default=None, ge=1, le=100)
+
+
+def _path_or_mapping(value: object) -> object:
+    return {"path": value} if isinstance(value, str) else value
+
+
 class ServiceConfig(BaseModel):
     """One service: where its code is, how its image is built and tested, where it runs."""
 
@@ -131,7 +178,7 @@ class ServiceConfig(BaseModel):
     test_timeout: int = Field(default=600, ge=1)
     test_report: NonEmpty | None = None
     port: Port | None = None
-    health: UrlPath = "/"
+    health: Annotated[HealthCheck, BeforeValidator(_path_or_mapping)] = HealthCheck()
     deploy: Mapping[Name, DeploySettings] = Field(default_factory=dict)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
 

@@ -9,9 +9,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x6F70_736C
+"""The PostgreSQL advisory lock that lets one process at a time migrate ("opsl")."""
 
 
 def open_store(url: str) -> Engine:
@@ -27,10 +29,14 @@ def open_store(url: str) -> Engine:
 
 def migrate(engine: Engine, revision: str = "heads") -> None:
     """Upgrade the schema to `revision` (every branch head by default: stages add their
-    tables in migrations of their own, each branching from the foundation)."""
+    tables in migrations of their own, each branching from the foundation). Processes
+    starting together on one PostgreSQL database migrate one after the other: the second
+    finds the schema current instead of creating the same tables again."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -66,6 +66,9 @@ deploy_requests = Table(
     Column("active_slot", String(140), nullable=True, unique=True, index=True),
     Column("mirror_channel_id", String(32), nullable=True),
     Column("mirror_ts", String(32), nullable=True, index=True),
+    Column("replicas", Integer, nullable=True),
+    Column("from_replicas", Integer, nullable=True),
+    Column("reason", Text, nullable=True),
 )
 
 deploy_votes = Table(
@@ -101,7 +104,8 @@ class SqlDeployStore:
             "state": DeployState.PENDING.value, "approvals_needed": new.approvals_needed,
             "created_at": new.created_at, "expires_at": new.expires_at, "detail": "",
             "shipped": new.shipped, "changes": json.dumps(list(new.changes)),
-            "active_slot": slot,
+            "active_slot": slot, "replicas": new.replicas, "from_replicas": new.from_replicas,
+            "reason": new.reason,
         }  # fmt: skip
         try:
             with self._engine.begin() as connection:
@@ -246,6 +250,17 @@ class SqlDeployStore:
         )
         return self._many(query)
 
+    def deploying(self, service: str, env: str) -> bool:
+        """Whether a deploy or rollback of `service` to `env` is running now."""
+        query = select(deploy_requests.c.id).where(
+            deploy_requests.c.service == service,
+            deploy_requests.c.env == env,
+            deploy_requests.c.state == DeployState.RUNNING.value,
+            deploy_requests.c.kind.in_([DeployKind.DEPLOY.value, DeployKind.ROLLBACK.value]),
+        )
+        with self._engine.connect() as connection:
+            return connection.execute(query.limit(1)).first() is not None
+
     def _many(self, query: Any) -> list[DeployRequest]:
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
@@ -272,6 +287,8 @@ class SqlDeployStore:
             changes=tuple(json.loads(row["changes"])),
             approved_by=counted.approved_by, rejected_by=counted.rejected_by,
             mirror_channel_id=row["mirror_channel_id"], mirror_ts=row["mirror_ts"],
+            replicas=row["replicas"], from_replicas=row["from_replicas"],
+            reason=row["reason"] or "",
         )  # fmt: skip
 
 

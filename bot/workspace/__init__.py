@@ -1,9 +1,12 @@
 """A local Slack workspace: a Slack-compatible Web API server and a signed client.
 
 ``SlackWorkspace`` serves the Web API methods opsloop uses (chat, reactions,
-conversations, users, usergroups, file uploads, response_urls) for a seeded team;
-``SignedClient`` plays Slack towards the bot's /slack/events endpoint; with an app token,
-``SlackWorkspace.socket_mode`` (``SocketModeLink``) plays Slack over Socket Mode.
+conversations, users, usergroups, file uploads, response_urls) for a seeded team. What its
+people do (``People``, ``Actions``) reaches the app through an ``AppLink``: ``SignedClient``
+plays Slack towards the bot's /slack/events endpoint; with an app token,
+``SlackWorkspace.socket_mode`` (``SocketModeLink``) plays Slack over Socket Mode, whose
+WebSocket endpoint (``bot.workspace.socket_mode``, on the ``websockets`` library) is
+imported only when an app first opens Socket Mode.
 """
 
 from bot.workspace.client import SentRequest, SignedClient, sign
@@ -25,9 +28,9 @@ from bot.workspace.model import (
     User,
     Usergroup,
 )
+from bot.workspace.people import Act, Actions, AppAck, AppLink, AppUnreachable, People
 from bot.workspace.recording import CallRecord
 from bot.workspace.socket_link import SocketModeLink
-from bot.workspace.socket_mode import SocketAck, SocketModeServer
 from bot.workspace.specs import SpecValidator
 from bot.workspace.webapi import DEFAULT_BOT_TOKEN, SlackWorkspace
 
@@ -39,6 +42,11 @@ __all__ = [
     "TEAM_DOMAIN",
     "TEAM_ID",
     "TEAM_NAME",
+    "Act",
+    "Actions",
+    "AppAck",
+    "AppLink",
+    "AppUnreachable",
     "CallRecord",
     "Channel",
     "Edit",
@@ -47,13 +55,12 @@ __all__ = [
     "HttpReply",
     "HttpRequest",
     "Message",
+    "People",
     "SentRequest",
     "SignedClient",
     "SlackError",
     "SlackWorkspace",
-    "SocketAck",
     "SocketModeLink",
-    "SocketModeServer",
     "SpecValidator",
     "UploadedFile",
     "User",

@@ -1,4 +1,5 @@
-"""Sends Slack-signed requests (slash commands, events, clicks) to the bot's endpoint."""
+"""Sends Slack-signed requests (slash commands, events, clicks) to the bot's endpoint: the
+HTTP :class:`~bot.workspace.people.AppLink`, and a tool to forge what Slack would send."""
 
 from __future__ import annotations
 
@@ -9,27 +10,26 @@ import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from bot.workspace.model import BOT_USER_ID, JsonDict
-from bot.workspace.payloads import (
-    DEFAULT_VERIFICATION_TOKEN,
-    block_actions,
-    event_callback,
-    reaction_event,
-    slash_form,
+from bot.workspace.model import JsonDict
+from bot.workspace.payloads import DEFAULT_VERIFICATION_TOKEN
+from bot.workspace.people import (
+    UNBOUND_RESPONSE_URL,
+    Act,
+    AppAck,
+    AppUnreachable,
+    HasPeople,
+    People,
 )
 
-if TYPE_CHECKING:
-    from bot.workspace.webapi import SlackWorkspace
-
 FORM = "application/x-www-form-urlencoded"
-# Loopback port 1 refuses connections at once: a safe response_url when no workspace
-# is attached (the bot must never reach the real Slack from tests).
-UNBOUND_RESPONSE_URL = "http://127.0.0.1:1/response/unbound"
+__all__ = ["FORM", "UNBOUND_RESPONSE_URL", "SentRequest", "SignedClient", "sign"]
+# How each act travels over HTTP: its SentRequest kind and how its body is encoded.
+_KINDS = {"command": "slash", "event": "event", "interaction": "block_actions"}
 
 
 def sign(signing_secret: str, timestamp: int | str, body: bytes) -> str:
@@ -55,21 +55,22 @@ class SignedClient:
     With a ``workspace``, slash commands and clicks get a live response_url, names
     come from the workspace, and event envelopes are checked against the workspace's
     specs (violations land in ``workspace.spec_violations``). Each method returns the
-    bot's ``httpx.Response``. One keep-alive ``httpx.Client`` is reused; ``close()`` it.
+    bot's ``httpx.Response``; :meth:`deliver` (the AppLink side) returns an AppAck.
+    One keep-alive ``httpx.Client`` is reused; ``close()`` it.
     """
 
     def __init__(
         self,
         events_url: str,
         signing_secret: str,
-        workspace: SlackWorkspace | None = None,
+        workspace: HasPeople | None = None,
         *,
         verification_token: str = DEFAULT_VERIFICATION_TOKEN,
         timeout: float = 10.0,
     ) -> None:
         self.events_url = events_url
         self.signing_secret = signing_secret
-        self.workspace = workspace
+        self.people = workspace.people if workspace is not None else People()
         self.verification_token = verification_token
         self._http = httpx.Client(timeout=timeout)
         self._lock = threading.Lock()
@@ -91,6 +92,16 @@ class SignedClient:
         with self._lock:
             return list(self._sent)
 
+    # -- the AppLink side ----------------------------------------------------------------
+    def deliver(self, act: Act) -> AppAck:
+        """POST ``act`` signed, as Slack would; AppUnreachable when the bot cannot be
+        reached."""
+        try:
+            response = self._post_act(act)
+        except httpx.HTTPError as error:
+            raise AppUnreachable(f"{type(error).__name__}: {error}") from None
+        return AppAck(response.status_code, response.text)
+
     # -- what Slack sends --------------------------------------------------------------
     def slash(
         self,
@@ -104,21 +115,16 @@ class SignedClient:
     ) -> httpx.Response:
         """A slash command (form-encoded like Slack); response_url is a fresh one from
         the workspace unless given."""
-        if response_url is None:
-            ws = self.workspace
-            response_url = ws.new_response_url(channel_id, user_id) if ws else UNBOUND_RESPONSE_URL
-        form = slash_form(
-            command=command,
-            text=text,
-            user_id=user_id,
-            user_name=self._user_name(user_id),
-            channel_id=channel_id,
-            channel_name=self._channel_name(channel_id),
-            response_url=response_url,
+        act = self.people.command(
+            user_id,
+            channel_id,
+            command,
+            text,
             token=self.verification_token,
+            response_url=response_url,
             trigger_id=trigger_id,
         )
-        return self._send("slash", form, urlencode(form).encode(), FORM)
+        return self._post_act(act)
 
     def reaction_added(
         self,
@@ -131,32 +137,31 @@ class SignedClient:
         event_id: str | None = None,
         retry_num: int | None = None,
         retry_reason: str | None = None,
+        added: bool = True,
     ) -> httpx.Response:
-        """A reaction_added event_callback. ``item_user`` defaults to the message's
-        author (from the workspace), else the bot. ``retry_num`` adds
-        X-Slack-Retry-Num / X-Slack-Retry-Reason (default reason "http_timeout")."""
-        event = self._reaction_event(
-            "reaction_added", user_id, reaction, channel_id, ts, item_user=item_user
+        """A reaction_added event_callback (the message itself is not changed). ``item_user``
+        defaults to the message's author (from the workspace), else the bot. ``retry_num``
+        adds X-Slack-Retry-Num / X-Slack-Retry-Reason (default reason "http_timeout").
+        ``added=False`` sends reaction_removed instead."""
+        act = self.people.reaction(
+            user_id,
+            channel_id,
+            ts,
+            reaction,
+            token=self.verification_token,
+            added=added,
+            item_user=item_user,
+            event_id=event_id,
+            retry=retry_num,
+            retry_reason=retry_reason,
         )
-        return self.event(event, event_id, retry_num, retry_reason)
+        return self._post_act(act)
 
     def reaction_removed(
-        self,
-        user_id: str,
-        reaction: str,
-        channel_id: str,
-        ts: str,
-        *,
-        item_user: str | None = None,
-        event_id: str | None = None,
-        retry_num: int | None = None,
-        retry_reason: str | None = None,
+        self, user_id: str, reaction: str, channel_id: str, ts: str, **options: Any
     ) -> httpx.Response:
-        """A reaction_removed event_callback; arguments as :meth:`reaction_added`."""
-        event = self._reaction_event(
-            "reaction_removed", user_id, reaction, channel_id, ts, item_user=item_user
-        )
-        return self.event(event, event_id, retry_num, retry_reason)
+        """A reaction_removed event_callback; options as :meth:`reaction_added`."""
+        return self.reaction_added(user_id, reaction, channel_id, ts, **options, added=False)
 
     def event(
         self,
@@ -166,16 +171,14 @@ class SignedClient:
         retry_reason: str | None = None,
     ) -> httpx.Response:
         """Any event wrapped in an event_callback envelope (validated when possible)."""
-        envelope = event_callback(event, token=self.verification_token, event_id=event_id)
-        if self.workspace is not None:
-            self.workspace.check_event(envelope)
-        headers: dict[str, str] = {}
-        if retry_num is not None:
-            headers["X-Slack-Retry-Num"] = str(retry_num)
-            headers["X-Slack-Retry-Reason"] = retry_reason or "http_timeout"
-        return self._send(
-            "event", envelope, json.dumps(envelope).encode(), "application/json", headers
+        act = self.people.event(
+            event,
+            token=self.verification_token,
+            event_id=event_id,
+            retry=retry_num,
+            retry_reason=retry_reason,
         )
+        return self._post_act(act)
 
     def block_action(
         self,
@@ -191,31 +194,17 @@ class SignedClient:
         """A block_actions click (form field ``payload=<json>``). With a workspace the
         clicked message (channel or ephemeral) supplies the element, block_id and
         ``message``, and the response_url edits that message on replace_original."""
-        message: JsonDict | None = None
-        ephemeral = False
-        ws = self.workspace
-        if ws is not None:
-            found = ws.interaction_message(channel_id, message_ts)
-            if found is not None:
-                message, ephemeral = found
-            if response_url is None:
-                response_url = ws.new_response_url(channel_id, user_id, message_ts, ephemeral)
-        payload = block_actions(
-            user_id=user_id,
-            user_name=self._user_name(user_id),
-            channel_id=channel_id,
-            channel_name=self._channel_name(channel_id),
-            message=message,
-            message_ts=message_ts,
-            is_ephemeral=ephemeral,
-            action_id=action_id,
-            value=value,
-            block_id=block_id,
-            response_url=response_url or UNBOUND_RESPONSE_URL,
+        act = self.people.click(
+            user_id,
+            channel_id,
+            message_ts,
+            action_id,
+            value,
             token=self.verification_token,
+            block_id=block_id,
+            response_url=response_url,
         )
-        body = urlencode({"payload": json.dumps(payload)}).encode()
-        return self._send("block_actions", payload, body, FORM)
+        return self._post_act(act)
 
     def url_verification(self, challenge: str) -> httpx.Response:
         """The Events API URL handshake; the bot should echo ``challenge``."""
@@ -257,27 +246,19 @@ class SignedClient:
         return self._post("raw", body, body, final)
 
     # -- internals ---------------------------------------------------------------------
-    def _reaction_event(
-        self,
-        kind: str,
-        user_id: str,
-        reaction: str,
-        channel_id: str,
-        ts: str,
-        *,
-        item_user: str | None,
-    ) -> JsonDict:
-        if item_user is None:
-            msg = self.workspace.message(channel_id, ts) if self.workspace else None
-            item_user = msg.user if msg is not None else BOT_USER_ID
-        return reaction_event(
-            kind,
-            user_id=user_id,
-            reaction=reaction,
-            channel_id=channel_id,
-            ts=ts,
-            item_user=item_user,
-        )
+    def _post_act(self, act: Act) -> httpx.Response:
+        kind = _KINDS[act.kind]
+        if act.kind == "command":
+            return self._send(kind, act.body, urlencode(act.body).encode(), FORM)
+        if act.kind == "interaction":
+            body = urlencode({"payload": json.dumps(act.body)}).encode()
+            return self._send(kind, act.body, body, FORM)
+        headers: dict[str, str] = {}
+        if act.retry is not None:
+            headers["X-Slack-Retry-Num"] = str(act.retry)
+            headers["X-Slack-Retry-Reason"] = act.retry_reason or "http_timeout"
+        body = json.dumps(act.body).encode()
+        return self._send(kind, act.body, body, "application/json", headers)
 
     def _send(
         self,
@@ -304,13 +285,3 @@ class SignedClient:
         with self._lock:
             self._sent.append(SentRequest(kind, payload, headers, response.status_code))
         return response
-
-    def _user_name(self, user_id: str) -> str:
-        ws = self.workspace
-        user = ws.user(user_id) if ws is not None else None
-        return user.name if user is not None else user_id.removeprefix("U0").lower()
-
-    def _channel_name(self, channel_id: str) -> str:
-        ws = self.workspace
-        chan = ws.channel(channel_id) if ws is not None else None
-        return chan.name if chan is not None else channel_id.removeprefix("C0").lower()

@@ -27,10 +27,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from bot.workspace.handler import HttpReply, HttpRequest
 from bot.workspace.model import JsonDict, SlackError
+from bot.workspace.people import AppAck, AppUnreachable
 from bot.workspace.webapi import SlackWorkspace
 
 API_PREFIX = "/console/api/"
@@ -145,7 +144,7 @@ class Console:
             response = action(params)
         except RuntimeError as err:  # the workspace has no bot connected
             raise ConsoleError(503, f"no_bot_connected: {err}") from None
-        except httpx.HTTPError as err:
+        except (AppUnreachable, TimeoutError) as err:
             raise ConsoleError(502, f"bot_unreachable: {err}") from None
         body: JsonDict = {"ok": True, "bot_status": None, "bot_body": ""}
         if response is not None:
@@ -166,7 +165,7 @@ class Console:
         version = changes.version  # read first: a change during the snapshot shows next poll
         return _json(200, {"version": version, **self.ws.snapshot()})
 
-    def _command(self, params: JsonDict) -> httpx.Response | None:
+    def _command(self, params: JsonDict) -> AppAck | None:
         user, channel = self._user(params), self._channel(params)
         command = _text(params, "command").strip()
         if not command.startswith("/") or len(command) < 2 or " " in command:
@@ -174,14 +173,14 @@ class Console:
         text = str(params.get("text") or "").strip()
         return self.ws.user_command(user, channel, command, text)
 
-    def _react(self, params: JsonDict) -> httpx.Response | None:
+    def _react(self, params: JsonDict) -> AppAck | None:
         user, channel = self._user(params), self._channel(params)
         ts, name = _text(params, "ts"), _text(params, "name").strip().strip(":")
         if _truthy(params.get("remove")):
             return self.ws.user_unreact(user, channel, ts, name)
         return self.ws.user_react(user, channel, ts, name)
 
-    def _click(self, params: JsonDict) -> httpx.Response | None:
+    def _click(self, params: JsonDict) -> AppAck | None:
         user, channel = self._user(params), self._channel(params)
         value = params.get("value")
         return self.ws.user_click(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -283,10 +284,32 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class WorkspaceHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer answering every request with an :class:`ApiServer`."""
+    """ThreadingHTTPServer answering every request with an :class:`ApiServer`.
+
+    A client that goes away before its answer (a console tab closed or reloaded during
+    a long poll) is normal: it is counted in :attr:`peers_gone`, never printed.
+    """
 
     daemon_threads = True
 
     def __init__(self, host: str, port: int, api: ApiServer) -> None:
         self.api = api
+        self._gone_lock = threading.Lock()
+        self._peers_gone = 0
         super().__init__((host, port), _RequestHandler)
+
+    @property
+    def peers_gone(self) -> int:
+        """How many connections the other side closed before their answer was written."""
+        with self._gone_lock:
+            return self._peers_gone
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A closed stream is logged quietly; anything else keeps the usual traceback."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            super().handle_error(request, client_address)
+            return
+        log.debug("%s went away before its answer: %r", client_address, error)
+        with self._gone_lock:
+            self._peers_gone += 1

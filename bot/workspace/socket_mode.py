@@ -5,7 +5,7 @@
 connect the server sends Slack's ``hello``; :meth:`SocketModeServer.deliver` sends an
 envelope (``slash_commands``, ``events_api``, ``interactive``) to the newest connection,
 and every ``{"envelope_id", "payload"?}`` the app sends back is kept as a
-:class:`SocketAck`. The WebSocket itself is :mod:`bot.workspace.websocket`.
+:class:`SocketAck`. The WebSocket protocol itself is the ``websockets`` library's.
 """
 
 from __future__ import annotations
@@ -13,17 +13,25 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.sync.server import ServerConnection, serve
+
 from bot.workspace.model import APP_ID, JsonDict
-from bot.workspace.websocket import HandshakeRefused, WebSocket, read_upgrade, refuse
 
 log = logging.getLogger(__name__)
+
+# Slack's envelopes are small; refusing huge messages keeps a broken client from eating memory.
+MAX_MESSAGE = 4 * 1024 * 1024
+# How long a closing connection waits for the app to drop TCP before dropping it itself.
+CLOSE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +67,31 @@ class SocketModeServer:
         self._changed = changed
         self._cond = threading.Condition()
         self._tickets: set[str] = set()
-        self._sockets: list[WebSocket] = []
+        self._connections: list[ServerConnection] = []
         self._acks: list[SocketAck] = []
         self._sent: dict[str, int] = {}
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self._listener = socket.create_server((host, 0))
-        self._listener.settimeout(0.1)  # the accept loop notices stop() within a tick
-        self.host, self.port = self._listener.getsockname()[:2]
-        self._spawn(self._accept_loop, "socket-mode-accept")
+        # Slack pings its apps, but a local endpoint has no dead peers to find: no keepalive.
+        self._server = serve(
+            self._serve,
+            host,
+            0,
+            process_request=self._check_request,
+            process_response=self._take_ticket,
+            ping_interval=None,
+            close_timeout=CLOSE_TIMEOUT,
+            max_size=MAX_MESSAGE,
+            logger=log,
+        )
+        self.host, self.port = self._server.socket.getsockname()[:2]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="socket-mode", daemon=True
+        )
+        self._thread.start()
 
     def stop(self) -> None:
         """Close every connection (1001 going away) and the listening socket."""
-        self._stopping.set()
-        with self._cond:
-            sockets, self._sockets = self._sockets, []
-            threads = list(self._threads)
-        for ws in sockets:
-            ws.close(1001, "server stopping")
-        for thread in threads:
-            thread.join(timeout=5)
-        self._listener.close()
+        self._server.shutdown()
+        self._thread.join(timeout=5)
 
     def new_url(self) -> str:
         """A fresh single-use WebSocket URL, as apps.connections.open answers."""
@@ -90,9 +102,8 @@ class SocketModeServer:
 
     @property
     def connections(self) -> int:
-        """How many apps are connected now."""
-        with self._cond:
-            return len(self._sockets)
+        """How many apps are connected now (a connection that is closing no longer counts)."""
+        return len(self._open())
 
     @property
     def acks(self) -> list[SocketAck]:
@@ -104,12 +115,13 @@ class SocketModeServer:
         """Send ``envelope`` (it must carry an ``envelope_id``) to the newest connection.
         RuntimeError when no app is connected."""
         envelope_id = str(envelope["envelope_id"])
+        connections = self._open()
+        if not connections:
+            raise RuntimeError("no Socket Mode app is connected to the workspace")
+        connection = connections[-1]
         with self._cond:
-            if not self._sockets:
-                raise RuntimeError("no Socket Mode app is connected to the workspace")
-            ws = self._sockets[-1]
             nth = self._sent[envelope_id] = self._sent.get(envelope_id, 0) + 1
-        ws.send_text(json.dumps(envelope))
+        connection.send(json.dumps(envelope))
         return Delivery(envelope_id, nth)
 
     def wait_ack(self, delivery: Delivery, timeout: float) -> SocketAck:
@@ -126,61 +138,66 @@ class SocketModeServer:
     def disconnect_all(self, reason: str = "refresh_requested") -> None:
         """Ask every app to reconnect, as Slack does before it recycles a connection
         (slack_sdk answers with a new apps.connections.open)."""
-        with self._cond:
-            sockets = list(self._sockets)
+        connections = self._open()
         message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-local"}}
-        for ws in sockets:
-            ws.send_text(json.dumps(message))
+        for connection in connections:
+            connection.send(json.dumps(message))
 
-    # -- internals ---------------------------------------------------------------------
-    def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    def _open(self) -> list[ServerConnection]:
         with self._cond:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+            return [c for c in self._connections if c.protocol.state is State.OPEN]
 
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            sock.settimeout(None)
-            self._spawn(self._serve, "socket-mode-conn", sock)
+    # -- the opening handshake -----------------------------------------------------------
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse what is not a Socket Mode link with a live ticket before the upgrade."""
+        url = urlsplit(request.path)
+        if url.path.rstrip("/") != "/link":
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        if request.headers.get("Sec-WebSocket-Version") != "13":
+            # RFC 6455 4.4: say which version this server speaks.
+            refused = connection.respond(HTTPStatus.UPGRADE_REQUIRED, "Upgrade Required\n")
+            refused.headers["Sec-WebSocket-Version"] = "13"
+            return refused
+        with self._cond:
+            if _ticket(request) not in self._tickets:
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+        return None
 
-    def _serve(self, sock: socket.socket) -> None:
-        stream = sock.makefile("rb")
-        try:
-            ws = self._open(sock, stream)
-            if ws is not None:
-                ws.receive(self._on_text)
-                with self._cond:
-                    if ws in self._sockets:
-                        self._sockets.remove(ws)
-                self._changed()
-        except (OSError, EOFError, ValueError):
-            pass  # the peer went away or sent garbage before the upgrade
-        finally:
-            stream.close()
-            sock.close()
-
-    def _open(self, sock: socket.socket, stream: BinaryIO) -> WebSocket | None:
-        try:
-            upgrade = read_upgrade(stream)
-            self._check_ticket(upgrade.target)
-        except HandshakeRefused as refused:
-            refuse(sock, refused.status, refused.reason)
+    def _take_ticket(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> Response | None:
+        """Spend the ticket once the upgrade succeeds (a refused upgrade keeps it)."""
+        if response.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
             return None
-        ws = WebSocket(sock, stream, upgrade)
+        ticket = _ticket(request)
         with self._cond:
-            if self._stopping.is_set():
-                ws.close(1001)
-                return None
-            self._sockets.append(ws)
-            count = len(self._sockets)
-        hello = {
+            if ticket not in self._tickets:  # a second upgrade raced for the same ticket
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            self._tickets.discard(ticket)
+        return None
+
+    # -- one connection ------------------------------------------------------------------
+    def _serve(self, connection: ServerConnection) -> None:
+        with self._cond:
+            self._connections.append(connection)
+            count = len(self._connections)
+        try:
+            connection.send(json.dumps(self._hello(count)))
+            self._changed()
+            for message in connection:
+                if isinstance(message, bytes):
+                    connection.close(1003, "only text messages are accepted")
+                    break
+                self._on_text(message)
+        except ConnectionClosed:
+            pass  # the app went away or broke the protocol; the library sent the close
+        finally:
+            with self._cond:
+                self._connections.remove(connection)
+            self._changed()
+
+    def _hello(self, count: int) -> JsonDict:
+        return {
             "type": "hello",
             "num_connections": count,
             "debug_info": {
@@ -190,19 +207,6 @@ class SocketModeServer:
             },
             "connection_info": {"app_id": self.app_id},
         }
-        ws.send_text(json.dumps(hello))
-        self._changed()
-        return ws
-
-    def _check_ticket(self, target: str) -> None:
-        url = urlsplit(target)
-        if url.path.rstrip("/") != "/link":
-            raise HandshakeRefused(404, "Not Found")
-        ticket = (parse_qs(url.query).get("ticket") or [""])[0]
-        with self._cond:
-            if ticket not in self._tickets:
-                raise HandshakeRefused(401, "Unauthorized")
-            self._tickets.discard(ticket)
 
     def _on_text(self, text: str) -> None:
         try:
@@ -219,3 +223,7 @@ class SocketModeServer:
             self._acks.append(ack)
             self._cond.notify_all()
         self._changed()
+
+
+def _ticket(request: Request) -> str:
+    return (parse_qs(urlsplit(request.path).query).get("ticket") or [""])[0]

@@ -6,7 +6,7 @@ import copy
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from bot.workspace.faults import Faults
 from bot.workspace.handler import ApiServer, Route, WorkspaceHTTPServer
@@ -20,17 +20,13 @@ from bot.workspace.model import (
     User,
     Usergroup,
 )
+from bot.workspace.people import Actions, AppAck, AppLink, People, change_reaction
 from bot.workspace.recording import CallLog, CallRecord
 from bot.workspace.seed import seed_default
 from bot.workspace.snapshot import build_snapshot, interaction_message
 from bot.workspace.socket_link import SocketModeLink
 from bot.workspace.specs import SpecValidator
 from bot.workspace.state import WorkspaceState
-
-if TYPE_CHECKING:
-    import httpx
-
-    from bot.workspace.client import SignedClient
 
 T = TypeVar("T")
 # Only ever accepted by this local server.
@@ -43,9 +39,10 @@ class SlackWorkspace:
     ``WebClient(token=bot_token, base_url=workspace.api_url)`` talks to it. With
     ``specs_dir`` every request/response is checked against Slack's spec
     (see :mod:`bot.workspace.specs`); problems collect in :attr:`spec_violations`.
-    With ``app_token`` (xapp-...) apps.connections.open opens Socket Mode and
-    :attr:`socket_mode` acts on the connected app. Use as a context manager, or call
-    :meth:`start` / :meth:`stop`.
+    What its people do (:attr:`people`) reaches the app connected with
+    :meth:`connect_bot` (HTTP); with ``app_token`` (xapp-...) apps.connections.open opens
+    Socket Mode and :attr:`socket_mode` acts on the connected app. Use as a context
+    manager, or call :meth:`start` / :meth:`stop`.
     """
 
     def __init__(
@@ -65,7 +62,8 @@ class SlackWorkspace:
         self.faults = Faults()
         self.specs = SpecValidator(specs_dir) if specs_dir is not None else None
         self._calls = CallLog(self.state.changes)
-        self.socket_mode = SocketModeLink(self, host)
+        self.people = People(self.state, self.new_response_url, self.check_event)
+        self.socket_mode = SocketModeLink(self.people, self.state.changes, host)
         self._api = ApiServer(
             self.state,
             self.faults,
@@ -78,7 +76,7 @@ class SlackWorkspace:
         self._host, self._port = host, port
         self._server: WorkspaceHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._bot: SignedClient | None = None
+        self._bot: AppLink | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -158,6 +156,13 @@ class SlackWorkspace:
     def internal_errors(self) -> list[str]:
         """Crashes inside this fake (answered as fatal_error); should stay empty."""
         return self._api.found_internal_errors()
+
+    @property
+    def peers_gone(self) -> int:
+        """Connections closed by their client before the answer was written (a console
+        tab closed mid long poll); these are normal and never printed."""
+        server = self._server
+        return server.peers_gone if server is not None else 0
 
     def check_event(self, envelope: JsonDict) -> list[str]:
         """Validate an Events API body; violations are also added to spec_violations."""
@@ -262,9 +267,10 @@ class SlackWorkspace:
         return self.state.add_usergroup(Usergroup(group_id, handle, name or handle, list(members)))
 
     # -- people acting in the workspace ------------------------------------------------
-    def connect_bot(self, client: SignedClient) -> None:
-        """Deliver user actions (reactions, commands, clicks) to the bot via ``client``."""
-        self._bot = client
+    def connect_bot(self, link: AppLink) -> None:
+        """Deliver what people do (reactions, commands, clicks) to the bot via ``link``
+        (a SignedClient for HTTP)."""
+        self._bot = link
 
     def disconnect_bot(self) -> None:
         """Stop delivering user actions; state still changes."""
@@ -289,33 +295,18 @@ class SlackWorkspace:
         self.state.user(user_id)
         return self.state.post(channel_id, user_id, text, thread_ts=thread_ts, source="user")
 
-    def user_react(
-        self, user_id: str, channel_id: str, ts: str, name: str
-    ) -> httpx.Response | None:
+    def user_react(self, user_id: str, channel_id: str, ts: str, name: str) -> AppAck | None:
         """A person adds a reaction; reaction_added goes to the connected bot.
         SlackError (already_reacted, message_not_found ...) if Slack would refuse."""
-        self.state.user(user_id)
-        msg = self.state.react(channel_id, ts, name.strip(":"), user_id)
-        bot = self._bot
-        return (
-            bot.reaction_added(user_id, name, channel_id, ts, item_user=msg.user) if bot else None
-        )
+        return self._react(user_id, channel_id, ts, name, added=True)
 
-    def user_unreact(
-        self, user_id: str, channel_id: str, ts: str, name: str
-    ) -> httpx.Response | None:
+    def user_unreact(self, user_id: str, channel_id: str, ts: str, name: str) -> AppAck | None:
         """A person removes a reaction; reaction_removed goes to the connected bot."""
-        msg = self.state.unreact(channel_id, ts, name.strip(":"), user_id)
-        bot = self._bot
-        return (
-            bot.reaction_removed(user_id, name, channel_id, ts, item_user=msg.user) if bot else None
-        )
+        return self._react(user_id, channel_id, ts, name, added=False)
 
-    def user_command(
-        self, user_id: str, channel_id: str, command: str, text: str = ""
-    ) -> httpx.Response:
+    def user_command(self, user_id: str, channel_id: str, command: str, text: str = "") -> AppAck:
         """A person runs a slash command; the bot gets it with a fresh response_url."""
-        return self._require_bot().slash(command, text, user_id=user_id, channel_id=channel_id)
+        return self._acting().command(user_id, channel_id, command, text)
 
     def user_click(
         self,
@@ -324,15 +315,24 @@ class SlackWorkspace:
         message_ts: str,
         action_id: str,
         value: str | None = None,
-    ) -> httpx.Response:
+    ) -> AppAck:
         """A person clicks an element of a message; the bot gets block_actions."""
-        return self._require_bot().block_action(user_id, channel_id, message_ts, action_id, value)
+        return self._acting().click(user_id, channel_id, message_ts, action_id, value)
 
-    def _require_bot(self) -> SignedClient:
+    def _react(
+        self, user_id: str, channel_id: str, ts: str, name: str, *, added: bool
+    ) -> AppAck | None:
+        bot = self._bot
+        if bot is None:
+            change_reaction(self.people, user_id, channel_id, ts, name, added=added)
+            return None
+        return Actions(self.people, bot).react(user_id, channel_id, ts, name, added=added)
+
+    def _acting(self) -> Actions:
         bot = self._bot
         if bot is None:
             raise RuntimeError("no bot connected: call connect_bot(SignedClient(...)) first")
-        return bot
+        return Actions(self.people, bot)
 
     def __repr__(self) -> str:
         where = self._api.base_url or "not started"

@@ -1,19 +1,25 @@
 """A rollout to one plain container per service and environment.
 
 The new image is first started as a candidate on an ephemeral loopback port and probed on
-its health path. Only a healthy candidate goes on: the old container is stopped (kept,
-renamed), the final container starts on the published port and is probed again; if that
-fails the old one is started back. A host port cannot move between running containers, so
-the window without an answer on the published port is from stopping the old container
-until the new one answers its health path (about a second for a small service).
+its health path. Only a healthy candidate goes on: the old container is set aside (renamed
+`<name>-old`) and stopped, the final container starts on the published port and is probed
+again; if that fails the old one is put back. A host port cannot move between running
+containers, so the window without an answer on the published port is from stopping the old
+container until the new one answers its health path (about a second for a small service).
+
+A swap can be cut anywhere by a crash of the bot. settle_swap() finishes or undoes it from
+what is on the engine, and every rollout starts with it, so a leftover (`-next`, `-old`, a
+stopped container) never blocks the next deploy or rollback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
+import docker
 from docker.errors import APIError, NotFound
 
 from bot.core.deploy.model import DeployState, Outcome
@@ -24,6 +30,57 @@ from integrations.docker_engine.rollout_common import (
     Rollout,
     host_port,
 )
+
+ASIDE = "-old"
+CANDIDATE = "-next"
+
+
+def settle_swap(
+    client: docker.DockerClient, name: str, answers: Callable[[Any], bool], namespace: str
+) -> str:
+    """Bring a swap cut short to an end, whichever step it stopped at, and say what was done
+    ("" when there was nothing to do). `answers(container)` says whether a container
+    answers its health path. Afterwards at most the container `name` exists, running.
+    A container there carrying another installation's namespace is never touched
+    (ForeignDeployment).
+
+    - a candidate left over: removed;
+    - the old container set aside (running or stopped) and no new one: put back, started;
+    - the old one set aside and a new one: the new one stays if it runs and answers, else
+      it is removed and the old one put back;
+    - the old one put back but not yet started again: started."""
+    done = []
+    for suffix in ("", CANDIDATE, ASIDE):
+        found = _get(client, name + suffix)
+        if found is not None:
+            refuse_foreign(name + suffix, found.labels, namespace)
+    candidate = _get(client, name + CANDIDATE)
+    if candidate is not None:
+        candidate.remove(force=True)
+        done.append("removed a leftover candidate")
+    current, aside = _get(client, name), _get(client, name + ASIDE)
+    if aside is None:
+        if current is not None and current.status != "running":
+            current.start()
+            done.append("started the container again")
+        return "; ".join(done)
+    if current is not None and current.status == "running" and answers(current):
+        aside.remove(force=True)
+        done.append("kept the new container, removed the old one set aside")
+        return "; ".join(done)
+    if current is not None:
+        current.remove(force=True)
+    aside.rename(name)
+    aside.start()
+    done.append("put the old container back")
+    return "; ".join(done)
+
+
+def _get(client: docker.DockerClient, name: str) -> Any:
+    try:
+        return client.containers.get(name)
+    except NotFound:
+        return None
 
 
 class ContainerRollout(Rollout):
@@ -37,11 +94,13 @@ class ContainerRollout(Rollout):
         self.say(f"Pulling `{self.image_ref}`…")
         repository, _, tag = self.image_ref.rpartition(":")
         self.client.images.pull(repository, tag=tag)
-        candidate = self._start(f"{self.name}-next", None)
+        cleaned = settle_swap(self.client, self.name, self.answers, self.e.namespace)
+        if cleaned:
+            self.say(f"An earlier deploy was cut short: {cleaned}.")
+        candidate = self._start(self.name + CANDIDATE, None)
         self.say(f"Started a candidate; probing `{t.health}`…")
         try:
-            port = host_port(candidate, t.port)
-            ok = port is not None and self.e.healthy(port, t.health)
+            ok = self.answers(candidate)
         finally:
             candidate.remove(force=True)
         if not ok:
@@ -49,10 +108,12 @@ class ContainerRollout(Rollout):
                 DeployState.FAILED,
                 f"The new version never answered `{t.health}`; the running version keeps serving.",
             )
-        old = self._existing()
+        # This installation's container, or one made before namespaces (taken over: the swap
+        # sets it aside, and the new container has this installation's name and labels).
+        old = container_of(self.client, self.e.namespace, t.service, t.env)
         if old is not None:
             self.say("Candidate healthy; stopping the old container…")
-            old.rename(f"{self.name}-old")
+            old.rename(self.name + ASIDE)
             old.stop(timeout=5)
         restore = old is not None
         try:
@@ -73,13 +134,19 @@ class ContainerRollout(Rollout):
             )
         return outcome
 
+    def answers(self, container: Any) -> bool:
+        """Whether `container` answers the target's health path on its host port."""
+        published = container.name == self.name and self.t.publish is not None
+        port = self.t.publish if published else host_port(container, self.t.port)
+        host = self.t.probe_host if published else "127.0.0.1"
+        return port is not None and self.e.healthy(port, self.t.health, self.t.probe, host)
+
     def _swap_in(self) -> Outcome:
         t = self.t
         started: Any = self._start_final()
         final: Any = None if isinstance(started, str) else started
         error = started if isinstance(started, str) else ""
-        port = t.publish or (host_port(final, t.port) if final is not None else None)
-        if final is not None and port is not None and self.e.healthy(port, t.health, t.probe_host):
+        if final is not None and self.answers(final):
             return Outcome(DeployState.SUCCEEDED, "The new version answers its health path.")
         if final is not None:
             final.remove(force=True)
@@ -97,21 +164,6 @@ class ContainerRollout(Rollout):
                     return str(error.explanation or error)
                 threading.Event().wait(POLL * (attempt + 1))
         return "no attempt left"
-
-    def _existing(self) -> Any:
-        # This installation's container, or one made before namespaces (taken over: the swap
-        # renames it, and the new container has this installation's name and labels).
-        current = container_of(self.client, self.e.namespace, self.t.service, self.t.env)
-        if current is not None:
-            return current
-        try:
-            old = self.client.containers.get(f"{self.name}-old")
-        except NotFound:
-            return None
-        refuse_foreign(f"{self.name}-old", old.labels, self.e.namespace)
-        # An earlier deploy was interrupted mid-swap: the old one is the one to keep.
-        old.rename(self.name)
-        return old
 
     def _start(self, name: str, publish: int | None) -> Any:
         with contextlib.suppress(NotFound):

@@ -14,55 +14,41 @@ from collections.abc import Mapping
 from typing import Any
 
 import docker
-import requests
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, NotFound
 
-from bot.core.errors import EngineUnavailable
 from bot.core.monitor.ports import Instance, Usage
 from bot.core.naming import LABEL_VERSION, deployment_name
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import service_named as find_service
-
-READ_TIMEOUT = 5
-_ERRORS = (DockerException, requests.RequestException, OSError)
 
 
 class DockerFleet:
-    """monitor.ports.Fleet on docker-py."""
+    """monitor.ports.Fleet on the shared engine connection (its failures become the error
+    tree there, as for every other engine call)."""
 
-    def __init__(self, host: str | None, namespace: str, timeout: int = READ_TIMEOUT) -> None:
+    def __init__(self, engine: EngineConnection, namespace: str) -> None:
+        self._engine = engine
         self._namespace = namespace
-        self._host = host or "unix:///var/run/docker.sock"
-        self._timeout = timeout
-        self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._last_cpu: dict[str, tuple[int, int]] = {}
 
     def instances(self, service: str, env: str, port: int | None, health: str) -> list[Instance]:
         """The container, or every running task of the Swarm service, named for the deployment."""
         name = deployment_name(self._namespace, service, env)
-        try:
-            client = self._connect()
+        with self._engine.call(f"list the copies of {name}") as client:
             found = self._container(client, name, port, health)
             return [found] if found is not None else self._tasks(client, name, port, health)
-        except _ERRORS as error:
-            self._forget()
-            raise EngineUnavailable(
-                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
-            ) from error
 
     def usage(self, container_id: str) -> Usage:
         """CPU (percent of its CPU limit, or of one core) and memory (percent of its limit,
         or of the host) from one stats snapshot."""
-        try:
-            client = self._connect()
+        with self._engine.call("read a container's stats") as client:
             api: Any = client.api
-            stats = api.stats(container_id, stream=False, one_shot=True)
-            limits = api.inspect_container(container_id)["HostConfig"]
-        except NotFound:
-            return Usage(None, None)
-        except _ERRORS as error:
-            self._forget()
-            raise EngineUnavailable("The Docker engine does not answer.") from error
+            try:
+                stats = api.stats(container_id, stream=False, one_shot=True)
+                limits = api.inspect_container(container_id)["HostConfig"]
+            except NotFound:
+                return Usage(None, None)
         return Usage(self._cpu(container_id, stats, limits), _memory(stats, limits))
 
     def _cpu(
@@ -80,18 +66,6 @@ class DockerFleet:
         of_one_core = (total - before[0]) / (system - before[1]) * cores * 100
         limit = _cpu_limit(limits)
         return of_one_core / limit if limit else of_one_core
-
-    def _connect(self) -> docker.DockerClient:
-        with self._lock:
-            if self._client is None:
-                self._client = docker.DockerClient(
-                    base_url=self._host, version="auto", timeout=self._timeout
-                )
-            return self._client
-
-    def _forget(self) -> None:
-        with self._lock:
-            self._client = None
 
     @staticmethod
     def _container(

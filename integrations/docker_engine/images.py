@@ -14,15 +14,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import docker
-import requests
-from docker.errors import APIError, DockerException, ImageNotFound
+from docker.errors import ImageNotFound
 from docker.errors import NotFound as DockerNotFound
 
 from bot.core.build.model import BuildFailed, CancelToken, ImageInfo, JobFailed, LogSink
 from bot.core.build.model import TestRun as TestRunResult
-from bot.core.errors import EngineUnavailable
-from integrations.docker_engine import connect
+from integrations.docker_engine.connection import EngineConnection
+from integrations.docker_engine.failures import ENGINE_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +28,16 @@ MAX_REPORT = 2_000_000
 
 
 class DockerImages:
-    """The ImageEngine port on the engine at `host` (None: the default socket). Each job
-    gets its own connection, so cancelling one can drop it without touching the others."""
+    """The ImageEngine port on the engine `connection` reaches. Builds stream over a client
+    of their own, so cancelling one can hang up on it without touching other work; every
+    other call shares the connection's client."""
 
-    def __init__(self, host: str | None) -> None:
-        self._host = host
+    def __init__(self, connection: EngineConnection) -> None:
+        self._engine = connection
 
     def check(self) -> None:
-        """EngineUnavailable unless the engine answers a ping."""
-        self._client().close()
+        """EngineUnavailable, saying why, unless the engine answers a ping."""
+        self._engine.check()
 
     def build(
         self,
@@ -50,7 +49,7 @@ class DockerImages:
     ) -> str:
         """Build `context` (classic builder, so the log has `Step N/M` lines), untagged: the
         caller tags it once it is known good, so a failed or cancelled build leaves no tag."""
-        with self._session() as client:
+        with self._engine.dedicated("build the image") as client:
             responses: list[Any] = []
             client.api.hooks["response"].append(lambda r, *a, **k: responses.append(r))
             cancel.on_cancel(lambda: _drop(responses))
@@ -63,45 +62,38 @@ class DockerImages:
                 for chunk in stream:
                     cancel.check()
                     image_id = _build_chunk(chunk, on_line) or image_id
-            except Exception as error:
-                # A cancelled build ends with its connection cut, whatever that raises.
+            except Exception:
+                # A cancelled build ends with its connection cut, whatever that raises
+                # (urllib3 and the socket too, not only requests).
                 cancel.check()
-                if not isinstance(error, (requests.RequestException, OSError, DockerException)):
-                    raise
-                if isinstance(error, APIError) and (error.status_code or 500) < 500:
-                    refused = f"The engine refused the build: {error.explanation}"
-                    raise BuildFailed(refused) from error
-                failed = f"The Docker engine failed during the build: {error}"
-                raise EngineUnavailable(failed) from error
-            cancel.check()
-            if not image_id:
-                raise BuildFailed("The engine finished the build without naming an image.")
-            return image_id
+                raise
+        cancel.check()
+        if not image_id:
+            raise BuildFailed("The engine finished the build without naming an image.")
+        return image_id
 
     def inspect(self, reference: str) -> ImageInfo | None:
         """The image `reference` names, or None."""
-        with self._session() as client:
+        with self._engine.call(f"inspect `{reference}`") as client:
             try:
                 attrs: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
             except ImageNotFound:
                 return None
-            except DockerException as error:
-                raise EngineUnavailable(f"The Docker engine failed: {error}") from error
         labels = (attrs.get("Config") or {}).get("Labels") or {}
         return ImageInfo(id=attrs["Id"], size=int(attrs.get("Size") or 0), labels=labels)
 
     def tag(self, image_id: str, reference: str) -> None:
         """Name the image `repo:tag`."""
         repository, tag = reference.rsplit(":", 1)
-        with self._session() as client:
-            try:
-                client.api.tag(image_id, repository, tag, force=True)
-            except DockerException as error:
-                raise EngineUnavailable(f"The engine could not tag {reference}: {error}") from error
+        with self._engine.call(f"tag `{reference}`") as client:
+            client.api.tag(image_id, repository, tag, force=True)
 
     def untag(self, reference: str) -> None:
         """Remove the name; an image other names still use stays."""
-        with self._session() as client, contextlib.suppress(ImageNotFound, DockerNotFound):
+        with (
+            self._engine.call(f"untag `{reference}`") as client,
+            contextlib.suppress(DockerNotFound),
+        ):
             client.api.remove_image(reference, noprune=False)
 
     def run_tests(
@@ -117,17 +109,14 @@ class DockerImages:
     ) -> TestRunResult:
         """Run the command in a new container (no mounts), kill it at the time limit or on
         cancel, copy the report out, and remove the container whatever happened."""
-        with self._session() as client:
-            try:
-                container = client.containers.create(
-                    reference, command=list(command), labels=dict(labels), detach=True
-                )
-            except DockerException as error:
-                raise JobFailed(f"The engine could not start {reference}: {error}") from error
+        with self._engine.call(f"run the tests in `{reference}`") as client:
+            container = client.containers.create(
+                reference, command=list(command), labels=dict(labels), detach=True
+            )
             timed_out = threading.Event()
 
             def kill() -> None:
-                with contextlib.suppress(DockerException, requests.RequestException):
+                with contextlib.suppress(*ENGINE_FAILURES):
                     container.kill()
 
             def expire() -> None:
@@ -145,50 +134,36 @@ class DockerImages:
                 exit_code = int(container.wait(timeout=timeout + 60).get("StatusCode", -1))
                 cancel.check()
                 report = _report(container, report_path, on_line) if report_path else None
-            except (requests.RequestException, DockerException) as error:
+            except ENGINE_FAILURES:
                 cancel.check()
-                raise EngineUnavailable(f"The engine failed while testing: {error}") from error
+                raise
             finally:
                 timer.cancel()
-                with contextlib.suppress(DockerException, requests.RequestException):
+                with contextlib.suppress(*ENGINE_FAILURES):
                     container.remove(force=True)
-            return TestRunResult(exit_code=exit_code, timed_out=timed_out.is_set(), report=report)
+        return TestRunResult(exit_code=exit_code, timed_out=timed_out.is_set(), report=report)
 
     def push(self, reference: str, on_line: LogSink, cancel: CancelToken) -> str:
         """Push `repo:tag` and return the digest. The engine answers 200 even when the
         registry refuses, with the error inside the stream: that is a failure too."""
         repository, tag = reference.rsplit(":", 1)
         digest = ""
-        with self._session() as client:
-            try:
-                for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
-                    cancel.check()
-                    if "errorDetail" in chunk or "error" in chunk:
-                        detail = chunk.get("errorDetail") or {}
-                        message = detail.get("message") or chunk.get("error") or "unknown error"
-                        on_line(f"ERROR: {message}")
-                        raise JobFailed(f"The registry refused the push of {reference}: {message}")
-                    aux = chunk.get("aux") or {}
-                    digest = aux.get("Digest") or digest
-                    status = chunk.get("status")
-                    if status and not chunk.get("progressDetail"):
-                        on_line(f"{chunk.get('id', '')} {status}".strip())
-            except (requests.RequestException, DockerException) as error:
-                raise JobFailed(f"The push of {reference} failed: {error}") from error
+        with self._engine.call(f"push `{reference}`") as client:
+            for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
+                cancel.check()
+                if "errorDetail" in chunk or "error" in chunk:
+                    detail = chunk.get("errorDetail") or {}
+                    message = detail.get("message") or chunk.get("error") or "unknown error"
+                    on_line(f"ERROR: {message}")
+                    raise JobFailed(f"The registry refused the push of {reference}: {message}")
+                aux = chunk.get("aux") or {}
+                digest = aux.get("Digest") or digest
+                status = chunk.get("status")
+                if status and not chunk.get("progressDetail"):
+                    on_line(f"{chunk.get('id', '')} {status}".strip())
         if not digest:
             raise JobFailed(f"The engine did not report a digest for {reference}.")
         return digest
-
-    def _client(self) -> docker.DockerClient:
-        return connect(self._host)
-
-    @contextlib.contextmanager
-    def _session(self) -> Iterator[docker.DockerClient]:
-        client = self._client()
-        try:
-            yield client
-        finally:
-            client.close()
 
 
 def _build_chunk(chunk: Mapping[str, Any], on_line: LogSink) -> str | None:
@@ -220,7 +195,7 @@ def _report(container: Any, path: str, on_line: LogSink) -> bytes | None:
     try:
         stream, _stat = container.get_archive(path)
         archive = b"".join(stream)
-    except (DockerException, requests.RequestException):
+    except DockerNotFound:
         on_line(f"(no test report at {path})")
         return None
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:

@@ -5,22 +5,20 @@ port. One under this installation's name that carries another installation's nam
 reported as that installation's (Deployment.foreign), never with its version.
 
 The Deploy stage creates these (integrations/docker_engine/deployments.py); this module
-only reads them, with a short timeout, so /services and /changes stay quick when the engine
-is slow and say "unknown" when it is gone.
+only reads them, through the engine's one shared connection; /services and /changes run it
+in the background with a deadline, so they stay quick when the engine is slow and say
+"unknown", with the reason, when it is gone.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 import docker
-import requests
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, NotFound
 
 from bot.core.code.catalogue import Deployment
-from bot.core.errors import EngineUnavailable
 from bot.core.naming import (
     LABEL_ENV,
     LABEL_SERVICE,
@@ -30,6 +28,7 @@ from bot.core.naming import (
     foreign_namespace,
     legacy_deployment_name,
 )
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import (
     ForeignDeployment,
     container_of,
@@ -38,50 +37,34 @@ from integrations.docker_engine.ownership import (
     swarm_service_of,
 )
 
-READ_TIMEOUT = 5
-
 
 class DockerInventory:
-    """The Inventory port on docker-py."""
+    """The Inventory port on the engine `connection` reaches."""
 
-    def __init__(self, host: str | None, namespace: str, timeout: int = READ_TIMEOUT) -> None:
+    def __init__(self, connection: EngineConnection, namespace: str) -> None:
+        self._engine = connection
         self._namespace = namespace
-        self._host = host or "unix:///var/run/docker.sock"
-        self._timeout = timeout
-        self._client: docker.DockerClient | None = None
-        self._lock = threading.Lock()
 
     def deployment(self, service: str, env: str) -> Deployment | None:
         """The container (or else Swarm service) running `service` in `env`, or None; one of
-        another installation is a Deployment with only `foreign` set."""
+        another installation is a Deployment with only `foreign` set. EngineUnavailable,
+        saying why, when the engine cannot be reached."""
+        name = deployment_name(self._namespace, service, env)
         try:
-            client = self._connect()
-            found = self._container(client, service, env)
-            return found if found is not None else self._swarm_service(client, service, env)
+            with self._engine.call(f"look up `{name}`") as client:
+                found = self._container(client, service, env)
+                return found if found is not None else self._swarm_service(client, service, env)
         except ForeignDeployment as error:
             return Deployment(name=error.name, kind="", state="", foreign=error.namespace)
-        except (DockerException, requests.RequestException) as error:
-            with self._lock:
-                self._client = None
-            raise EngineUnavailable(
-                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
-            ) from error
 
     def deployments(self) -> dict[tuple[str, str], Deployment]:
         """Every container and Swarm service opsloop labelled, by (service, environment):
         one container listing and one service listing, as `docker ps` and `docker service
         ls` would, plus one image inspection per distinct Swarm image for its revision."""
-        try:
-            client = self._connect()
+        with self._engine.call("list what opsloop deployed") as client:
             found = self._labelled_services(client)
             # A container wins over a Swarm service of the same name, as in deployment().
             found.update(self._labelled_containers(client))
-        except (DockerException, requests.RequestException) as error:
-            with self._lock:
-                self._client = None
-            raise EngineUnavailable(
-                f"The Docker engine at {self._host} does not answer ({type(error).__name__})."
-            ) from error
         return found
 
     def _labelled_containers(
@@ -150,14 +133,6 @@ class DockerInventory:
         legacy = name == legacy_deployment_name(*key) and is_legacy_of(labels, *key)
         return legacy and key not in found
 
-    def _connect(self) -> docker.DockerClient:
-        with self._lock:
-            if self._client is None:
-                self._client = docker.DockerClient(
-                    base_url=self._host, version="auto", timeout=self._timeout
-                )
-            return self._client
-
     def _container(self, client: docker.DockerClient, service: str, env: str) -> Deployment | None:
         container = container_of(client, self._namespace, service, env)
         if container is None:
@@ -214,7 +189,7 @@ class DockerInventory:
     def _revision(client: docker.DockerClient, image: str) -> str | None:
         try:
             labels = client.images.get(image).labels or {}
-        except (NotFound, APIError):
+        except NotFound:
             return None
         revision = labels.get(OCI_REVISION)
         return str(revision) if revision else None

@@ -1,6 +1,5 @@
-"""What the container and Swarm rollouts share: their timings, the engine errors that mean
-"the engine failed", and how they reach the engine (DockerDeployments, as a Protocol so the
-rollout modules do not import it back)."""
+"""What the container and Swarm rollouts share: their timings and how they reach the engine
+(DockerDeployments, as a Protocol so the rollout modules do not import it back)."""
 
 from __future__ import annotations
 
@@ -9,42 +8,21 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import docker
-import requests
-from docker.errors import APIError, DockerException
 
-from bot.core.deploy.model import Progress, Target
-from bot.core.errors import EngineUnavailable, IntegrationError, OpsloopError
+from bot.core.deploy.model import HealthTimings, Progress, Target
 from bot.core.naming import deployment_name
 
 SECOND = 1_000_000_000
 HEALTH_DEADLINE = 20.0
 SWARM_DEADLINE = 120.0
 POLL = 0.25
+PROBE_TIMEOUT = 2.0
 FINAL_ATTEMPTS = 5
-ENGINE_ERRORS = (DockerException, requests.RequestException, OSError)
 SWARM_SETTLED = frozenset({"completed", "rollback_completed", "paused", "rollback_paused"})
 """UpdateStatus states in which Swarm stopped converging."""
 
-NOT_SWARM = (
-    "This Docker engine is not in Swarm mode: run "
-    "`docker swarm init --advertise-addr 127.0.0.1` on it."
-)
-
-NOT_MANAGER = (
-    "This Docker engine is in a Swarm but is not a manager, so it cannot run Swarm services: "
-    "point docker.host at a manager node."
-)
-
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-def engine_error(error: Exception) -> OpsloopError:
-    """What an engine error means to the user: a 503 is the engine saying it is not a Swarm
-    manager (the only calls that get one are the Swarm ones); anything else, it is down."""
-    if isinstance(error, APIError) and error.status_code == 503:
-        return IntegrationError(NOT_SWARM)
-    return EngineUnavailable("The Docker engine does not answer.")
 
 
 def quiet(progress: Progress) -> Progress:
@@ -74,7 +52,7 @@ class EngineAccess(Protocol):
         """Poll `check()` until it returns something truthy or `deadline` seconds pass."""
         ...
 
-    def healthy(self, port: int, path: str, host: str = "127.0.0.1") -> bool:
+    def healthy(self, port: int, path: str, probe: HealthTimings, host: str = "127.0.0.1") -> bool:
         """Whether http://host:port/path answers 2xx before the health deadline."""
         ...
 

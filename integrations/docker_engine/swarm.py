@@ -1,10 +1,14 @@
 """A rollout to a Swarm service per service and environment.
 
-The service has a container healthcheck (busybox wget on the health path) and an update
-policy whose failure action is rollback. Ports are published in host mode (the ingress mesh
-needs IPVS). Two tasks cannot hold the same host port on one node, so with a published port
-the update order is stop-first (start-first would leave the new task pending for ever);
-without one it is start-first.
+The service has a container healthcheck (busybox wget on the health path; its timings from
+the target's health settings) and an update policy whose failure action is rollback. Ports
+are published in host mode (the ingress mesh needs IPVS). Two tasks cannot hold the same
+host port on one node, so with a published port the update order is stop-first (start-first
+would leave the new task pending for ever); without one it is start-first.
+
+A failed deploy never takes away what served before it: a failed update is rolled back to
+the previous spec (by Swarm, or by us when Swarm paused or a replica cannot be placed), and
+a new service that did not come up is removed only when none of its tasks runs.
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ from docker.types import (
 )
 
 from bot.core.deploy.model import DeployState, Outcome
+from bot.core.naming import LABEL_DEPLOY_ID
+from integrations.docker_engine.failures import NOT_SWARM
 from integrations.docker_engine.ownership import swarm_service_of
 from integrations.docker_engine.rollout_common import (
-    NOT_SWARM,
     SECOND,
     SWARM_DEADLINE,
     SWARM_SETTLED,
     Rollout,
 )
+
+FAILED_TASKS = 3
+"""Failed tasks of a new service after which it counts as failed."""
 
 
 class SwarmRollout(Rollout):
@@ -45,12 +53,22 @@ class SwarmRollout(Rollout):
             return self._create()
         return self._update(existing)
 
+    @property
+    def deadline(self) -> float:
+        """How long Swarm may take: the usual deadline plus the health start period."""
+        return SWARM_DEADLINE + (self.t.probe.start_period or 0.0)
+
     def _spec(self, name: str) -> dict[str, Any]:
         t = self.t
         probe = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null",
                  f"http://127.0.0.1:{t.port}{t.health}"]  # fmt: skip
+        timings = t.probe
         health = Healthcheck(
-            test=probe, interval=SECOND, timeout=2 * SECOND, retries=3, start_period=SECOND
+            test=probe,
+            interval=_ns(timings.interval, 1.0),
+            timeout=_ns(timings.timeout, 2.0),
+            retries=timings.retries if timings.retries is not None else 3,
+            start_period=_ns(timings.start_period, 1.0),
         )
         order: Any = "stop-first" if t.publish else "start-first"
         ports: Any = {t.publish: (t.port, "tcp", "host")} if t.publish else None
@@ -78,19 +96,23 @@ class SwarmRollout(Rollout):
         api: Any = self.client.api
         services: Any = self.client.services
         service = services.get(api.create_service(**self._spec(self.name))["ID"])
-
-        def settled() -> str | None:
-            tasks = service.tasks()
-            ready = [t for t in tasks if t["Status"]["State"] == "running"]
-            if len(ready) >= self.t.replicas:
-                return "ok"
-            failed = [t for t in tasks if t["Status"]["State"] in ("failed", "rejected")]
-            return "failed" if len(failed) >= 3 else None
-
-        if self.e.wait(settled, SWARM_DEADLINE) == "ok":
+        verdict = self.e.wait(lambda: _tasks_verdict(service.tasks(), self.t.replicas),
+                              self.deadline)  # fmt: skip
+        if verdict == "ok":
             return Outcome(DeployState.SUCCEEDED, "The service's tasks are running and healthy.")
+        why = _task_error(service.tasks())
+        if _running(service.tasks()):
+            return Outcome(
+                DeployState.FAILED,
+                f"Not every replica of the new service came up ({why}); the replicas that "
+                "run keep serving.",
+            )
         service.remove()
-        return Outcome(DeployState.FAILED, "The new service never became healthy; removed it.")
+        return Outcome(
+            DeployState.FAILED,
+            f"The new service never became healthy ({why}); nothing served before it, and it "
+            "is removed.",
+        )
 
     def _update(self, service: Any) -> Outcome:
         before = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
@@ -102,15 +124,20 @@ class SwarmRollout(Rollout):
         api: Any = self.client.api
         api.update_service(service.id, service.version, **self._spec(name))
 
+        deploy_id = self.labels.get(LABEL_DEPLOY_ID)
+
         def status() -> str | None:
             service.reload()
             update = service.attrs.get("UpdateStatus") or {}
-            if update.get("StartedAt") == before:
-                return None
-            state = str(update.get("State", ""))
-            return state if state in SWARM_SETTLED else None
+            state = str(update.get("State", "")) if update.get("StartedAt") != before else ""
+            if state and state != "completed":
+                return state if state in SWARM_SETTLED else None
+            # Completed, or a change Swarm applies without a rolling update (the replica
+            # count): the new tasks themselves say whether it worked.
+            verdict = _tasks_verdict(_current_tasks(service, deploy_id), self.t.replicas)
+            return {"ok": "completed", "failed": "paused"}.get(verdict or "")
 
-        state = self.e.wait(status, SWARM_DEADLINE)
+        state = self.e.wait(status, self.deadline)
         if state == "completed":
             return Outcome(DeployState.SUCCEEDED, "Rolling update completed; tasks are healthy.")
         if state == "rollback_completed":
@@ -118,15 +145,76 @@ class SwarmRollout(Rollout):
                 DeployState.ROLLED_BACK,
                 "The new tasks failed their health check; Swarm rolled back.",
             )
-        if state is None:
+        tasks = _current_tasks(service, deploy_id)
+        why = _task_error(tasks) if state else "it did not finish in time"
+        self._restore(service, previous)
+        return Outcome(
+            DeployState.ROLLED_BACK,
+            f"The update failed ({why}); rolled back to the version that served before.",
+        )
+
+    def _restore(self, service: Any, previous: dict[str, Any]) -> None:
+        """Put the spec that served before back, and wait for its tasks."""
+        service.reload()
+        api: Any = self.client.api
+        api.update_service(
+            service.id, service.version, fetch_current_spec=False,
+            task_template=previous["TaskTemplate"], name=str(service.name),
+            labels=previous.get("Labels"), mode=previous.get("Mode"),
+            update_config=previous.get("UpdateConfig"),
+            rollback_config=previous.get("RollbackConfig"),
+            endpoint_spec=previous.get("EndpointSpec"),
+        )  # fmt: skip
+        replicas = int(((previous.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
+        deploy_id = (previous.get("Labels") or {}).get(LABEL_DEPLOY_ID)
+        started = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
+
+        def restored() -> bool:
             service.reload()
-            api.update_service(
-                service.id, service.version, fetch_current_spec=False,
-                task_template=previous["TaskTemplate"], name=name,
-                labels=previous.get("Labels"), mode=previous.get("Mode"),
-                update_config=previous.get("UpdateConfig"),
-                rollback_config=previous.get("RollbackConfig"),
-                endpoint_spec=previous.get("EndpointSpec"),
-            )  # fmt: skip
-            return Outcome(DeployState.ROLLED_BACK, "The update did not finish in time; reverted.")
-        return Outcome(DeployState.FAILED, f"The update stopped ({state}).")
+            update = service.attrs.get("UpdateStatus") or {}
+            if update.get("StartedAt") != started and update.get("State") not in SWARM_SETTLED:
+                return False
+            return _tasks_verdict(_current_tasks(service, deploy_id), replicas) == "ok"
+
+        self.e.wait(restored, self.deadline)
+
+
+def _ns(seconds: float | None, default: float) -> int:
+    return int((seconds if seconds is not None else default) * SECOND)
+
+
+def _current_tasks(service: Any, deploy_id: str | None) -> list[dict[str, Any]]:
+    """The tasks of deploy `deploy_id` that Swarm wants running (not ones shutting down)."""
+    tasks: list[dict[str, Any]] = service.tasks()
+    return [t for t in tasks if t.get("DesiredState") == "running"
+            and _labels(t).get(LABEL_DEPLOY_ID) == deploy_id]  # fmt: skip
+
+
+def _labels(task: dict[str, Any]) -> dict[str, str]:
+    spec = (task.get("Spec") or {}).get("ContainerSpec") or {}
+    return spec.get("Labels") or {}
+
+
+def _running(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in tasks if t["Status"]["State"] == "running"]
+
+
+def _tasks_verdict(tasks: list[dict[str, Any]], replicas: int) -> str | None:
+    """ "ok" when `replicas` tasks run, "failed" when tasks keep failing or one cannot be
+    placed (a pending task with an error, such as a host port already in use), else None."""
+    if len(_running(tasks)) >= replicas:
+        return "ok"
+    failed = [t for t in tasks if t["Status"]["State"] in ("failed", "rejected")]
+    wanted = [t for t in tasks if t.get("DesiredState") == "running"]
+    stuck = [t for t in wanted if t["Status"]["State"] == "pending" and t["Status"].get("Err")]
+    # Stuck counts once every other task has come up: what can run is then running.
+    settled = len(stuck) + len(_running(wanted)) == len(wanted)
+    return "failed" if len(failed) >= FAILED_TASKS or (stuck and settled) else None
+
+
+def _task_error(tasks: list[dict[str, Any]]) -> str:
+    for task in tasks:
+        error = task["Status"].get("Err")
+        if error:
+            return str(error)
+    return "its tasks did not become healthy"

@@ -18,6 +18,7 @@ import pytest
 from bot.core.clock import SystemClock
 from bot.core.deploy.model import DeployState, Target
 from bot.core.errors import EngineUnavailable, IntegrationError, UsageError
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.registry import RegistryImages
 from tests.scenarios.deploy.support import free_port, remove_deployments
@@ -33,15 +34,17 @@ NS = "inttest"
 
 
 def test_nothing_deployed_reads_as_no_version(docker_client: docker.DockerClient) -> None:
-    engine = DockerDeployments(None, SystemClock(), namespace=NS)
+    engine = DockerDeployments(EngineConnection(None), SystemClock(), namespace=NS)
     assert engine.running(_target("container")).version is None
 
 
 def test_an_engine_that_is_down_is_named_as_such(tmp_path: object) -> None:
     engine = DockerDeployments(
-        f"unix:///nonexistent/{uuid.uuid4().hex}.sock", SystemClock(), namespace=NS
+        EngineConnection(f"unix:///nonexistent/{uuid.uuid4().hex}.sock"),
+        SystemClock(),
+        namespace=NS,
     )
-    with pytest.raises(EngineUnavailable):
+    with pytest.raises(EngineUnavailable, match="has no socket there"):
         engine.running(_target("container"))
 
 
@@ -113,7 +116,9 @@ def _not_a_swarm_manager(path: str) -> tuple[int, dict[str, str], bytes]:
 
 def test_a_swarm_target_on_an_engine_not_in_swarm_mode_says_how_to_turn_it_on() -> None:
     engine_api = _Loopback(_not_a_swarm_manager)
-    engine = DockerDeployments(f"tcp://127.0.0.1:{engine_api.port}", SystemClock(), namespace=NS)
+    engine = DockerDeployments(
+        EngineConnection(f"tcp://127.0.0.1:{engine_api.port}"), SystemClock(), namespace=NS
+    )
     try:
         for check in (engine.preflight, engine.running):
             with pytest.raises(IntegrationError) as refused:
@@ -177,7 +182,9 @@ def test_progress_messages_failing_cannot_cut_a_swap_short(
     port = free_port()
     service = f"swap{uuid.uuid4().hex[:6]}"
     target = Target(service, "prod", repository, "container", 8080, "/health", port, 1)
-    engine = DockerDeployments(None, SystemClock(), namespace=NS, health_deadline=10)
+    engine = DockerDeployments(
+        EngineConnection(None), SystemClock(), namespace=NS, health_deadline=10
+    )
     said: list[str] = []
 
     def slack_is_down(text: str) -> None:

@@ -15,6 +15,7 @@ from docker.errors import ImageNotFound
 
 from bot.core import naming
 from bot.core.build.model import BuildFailed, Cancelled, CancelToken, JobFailed, parse_step
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.images import DockerImages
 from integrations.registry import RegistryReleases
 from tests.scenarios.build.service_repos import (
@@ -42,7 +43,7 @@ def _context(folder: Path, busybox: Path, **options: str) -> Path:
 @pytest.fixture
 def engine(docker_client: DockerClient) -> Iterator[DockerImages]:
     created: list[str] = []
-    images = DockerImages(None)
+    images = DockerImages(EngineConnection(None))
     original = images.tag
 
     def tracking_tag(image_id: str, reference: str) -> None:

@@ -226,7 +226,7 @@ def test_services_without_an_engine_says_unknown(
         harness.slack.slash("/services", "")
         harness.workspace.wait_for(
             lambda: any(
-                "does not answer" in str(e.blocks)
+                "tcp://127.0.0.1:9 refused the connection" in str(e.blocks)
                 for e in harness.workspace.ephemerals("C0DEV", "U0ALICE")
             ),
             timeout=30,

@@ -50,8 +50,8 @@ def test_a_verb_whose_stage_is_not_built_says_so(harness: Harness) -> None:
 
 
 def test_ops_prefix_reaches_the_same_handler(harness: Harness) -> None:
-    harness.slack.slash("/ops", "scale web prod 3")
-    assert "`/scale` is not available yet" in reply_to(harness, "U0ALICE")
+    harness.slack.slash("/ops", "ship web 1.2.0 to prod")
+    assert "`/ship` is not available yet" in reply_to(harness, "U0ALICE")
 
 
 @pytest.mark.parametrize(

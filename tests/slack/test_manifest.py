@@ -33,7 +33,8 @@ def test_only_built_verbs_get_a_slash_command() -> None:
     built = {verb.command for verb in registry.verbs() if verb.available}
     planned = {verb.command for verb in registry.verbs() if not verb.available} - built
     assert commands == built | {"/ops"}
-    expected = {"/plan", "/build", "/test", "/release", "/deploy", "/rollback", "/lock", "/unlock"}
+    expected = {"/plan", "/build", "/test", "/release", "/deploy", "/rollback", "/lock", "/unlock",
+                "/status", "/scale", "/restart", "/logs"}  # fmt: skip
     assert expected <= commands
     assert not planned & commands
     assert "/help" not in commands and "/audit" not in commands

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -43,3 +46,27 @@ def test_downgrade_to_base_removes_the_tables(database_url: str) -> None:
         command.downgrade(config, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
+
+
+def test_processes_starting_together_on_one_database_migrate_once(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serves one process (bot.store.single_process)")
+    failures: list[BaseException] = []
+    go = threading.Barrier(4)
+
+    def start() -> None:
+        go.wait()
+        try:
+            open_store(database_url).dispose()
+        except Exception as error:  # collected, so the test shows what went wrong
+            failures.append(error)
+
+    # Daemon threads with a bounded join: without the migration lock, concurrent DDL can
+    # also wait on each other for good, and that must fail the test, not hang it.
+    threads = [threading.Thread(target=start, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a start never finished"
+    assert failures == []

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import select
-import shutil
-import subprocess
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.workspace import SignedClient, SlackWorkspace
 from bot.workspace.console import mount_console
+from tests.browser import ENTER, Browser, browser
 
 SECRET = "console-test-signing-secret"
 BLOCKS: list[dict[str, Any]] = [
@@ -301,6 +299,30 @@ def test_state_long_poll_returns_promptly_after_a_change(setup: Setup) -> None:
     assert bad.status_code == 400
 
 
+def test_a_tab_closed_during_a_long_poll_is_silent(
+    setup: Setup, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Closing or reloading a console tab drops its long poll; the answer written later
+    finds the stream closed, which is normal: nothing is printed, the server serves on."""
+    version = setup.http.get("/console/api/state").json()["version"]
+    host, port = setup.workspace.base_url.removeprefix("http://").rstrip("/").split(":")
+    for _tab in range(3):
+        tab = socket.create_connection((host, int(port)), timeout=10)
+        tab.sendall(
+            f"GET /console/api/state?since={version}&wait=20 HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\n\r\n".encode()
+        )
+        # Closing with a zero linger resets the connection, as a closed tab may.
+        tab.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        tab.close()
+    setup.workspace.user_post("U0DAVE", "C0TEAM", "anyone there?")
+    setup.workspace.wait_for(lambda: setup.workspace.peers_gone >= 3, 10, "three closed tabs")
+    assert setup.http.get("/console/api/state").status_code == 200
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out
+    assert "BrokenPipeError" not in printed.err + printed.out
+
+
 def test_no_bot_connected_is_reported(setup: Setup) -> None:
     setup.workspace.disconnect_bot()
     body = {"user": "alice", "channel": "C0DEV", "command": "/ops", "text": "help"}
@@ -309,135 +331,89 @@ def test_no_bot_connected_is_reported(setup: Setup) -> None:
     assert answer.json()["error"].startswith("no_bot_connected")
 
 
-class Browser:
-    """Headless chromium driven over the DevTools protocol on a pipe (fds 3 and 4)."""
-
-    def __init__(self, url: str, profile: str) -> None:
-        self._to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, self._from_chrome_w = os.pipe()
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--window-size=1280,900",
-            "--remote-debugging-pipe",
-            f"--user-data-dir={profile}",
-            url,
-        ]
-        fds = f"3<&{self._to_chrome_r} 4>&{self._from_chrome_w}"
-        self.process = subprocess.Popen(
-            ["bash", "-c", f'exec chromium "$@" {fds} 2>/dev/null', "chromium", *flags],
-            pass_fds=(self._to_chrome_r, self._from_chrome_w),
-        )
-        os.close(self._to_chrome_r)
-        os.close(self._from_chrome_w)
-        self._ids = 0
-        self._buffer = b""
-        self.session = ""
-
-    def call(self, method: str, timeout: float = 15.0, **params: Any) -> dict[str, Any]:
-        self._ids += 1
-        message: dict[str, Any] = {"id": self._ids, "method": method, "params": params}
-        if self.session:
-            message["sessionId"] = self.session
-        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\0" in self._buffer:
-                raw, self._buffer = self._buffer.split(b"\0", 1)
-                answer = json.loads(raw)
-                if answer.get("id") == self._ids:
-                    if "error" in answer:
-                        raise RuntimeError(f"{method}: {answer['error']}")
-                    return dict(answer["result"])
-            remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([self._from_chrome], [], [], max(remaining, 0))
-            chunk = os.read(self._from_chrome, 65536) if ready else b""
-            if not chunk:
-                raise TimeoutError(f"no answer to {method}")
-            self._buffer += chunk
-
-    def attach(self) -> None:
-        targets = self.call("Target.getTargets")["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        attached = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)
-        self.session = attached["sessionId"]
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result["result"].get("value")
-
-    def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.1)
-        raise TimeoutError(f"page never satisfied {expression}")
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError, TimeoutError, RuntimeError):
-            self.session = ""
-            self.call("Browser.close", timeout=5)
-        os.close(self._to_chrome)
-        os.close(self._from_chrome)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
-def browser(setup: Setup, tmp_path: Path) -> Iterator[Browser]:
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (this browser check is optional)")
-    running = Browser(setup.workspace.base_url + "#ops", str(tmp_path / "profile"))
-    try:
-        running.attach()
-    except (TimeoutError, RuntimeError, OSError, StopIteration) as exc:
-        running.close()
-        pytest.skip(f"headless chromium did not start here: {exc!r}")
-    yield running
-    running.close()
+def page(setup: Setup, tmp_path: Path) -> Iterator[Browser]:
+    """The console open in headless Chromium on #ops (skipped without it, unless CI=true)."""
+    with browser(tmp_path / "profile") as running:
+        running.open(setup.workspace.base_url + "#ops")
+        yield running
 
 
-def test_the_page_renders_and_acts_in_a_browser(setup: Setup, browser: Browser) -> None:
-    """Optional (needs chromium): the page's script renders blocks and untrusted text as
-    text, and its buttons, reactions and command box reach the bot."""
+def test_the_page_renders_and_acts_in_a_browser(setup: Setup, page: Browser) -> None:
+    """The page's script renders blocks and untrusted text as text, and its buttons,
+    reactions and command box reach the bot."""
     posted = setup.slack.chat_postMessage(channel="C0OPS", text="Deploy web?", blocks=BLOCKS)
     setup.workspace.user_post("U0ALICE", "C0OPS", "<img src=x onerror=alert(1)> *shipped*")
-    html = browser.wait_for(
-        "document.querySelectorAll('#messages .msg').length === 2 "
+    html = page.wait_for(
+        "return document.querySelectorAll('#messages .msg').length === 2 "
         "&& document.getElementById('messages').innerHTML"
     )
     assert "Deploy web to prod" in html
     assert "&lt;img src=x onerror=alert(1)&gt; <strong>shipped</strong>" in html
     assert "@bob" in html
-    assert browser.evaluate("document.querySelectorAll('.fields .field').length") == 2
+    assert page.run("return document.querySelectorAll('.fields .field').length") == 2
 
-    browser.evaluate("[...document.querySelectorAll('.bk-button')][0].click()")
+    page.click(".bk-button")
     [click] = setup.bot.wait_for(1)
     payload = json.loads(dict(parse_qsl(click.body.decode()))["payload"])
     assert (payload["user"]["id"], payload["actions"][0]["value"]) == ("U0ALICE", "dep-7")
 
-    browser.evaluate("document.querySelector('.quick button').click()")  # white_check_mark
+    page.click(f".msg[data-ts='{posted['ts']}'] .add-reaction")
+    page.click(f".msg[data-ts='{posted['ts']}'] .picker button[data-reaction='white_check_mark']")
     reactions = setup.workspace.wait_for(lambda: _reactions(setup.workspace, "C0OPS", posted["ts"]))
     assert reactions == {"white_check_mark": ["U0ALICE"]}
-    assert browser.wait_for("document.querySelector('.chip.mine') !== null")
+    assert page.wait_for("return document.querySelector('.chip.mine') !== null")
 
-    browser.evaluate(
-        "document.getElementById('command').value = '/ops status web';"
-        "document.getElementById('composer').requestSubmit()"
-    )
+    page.type("#command", "/ops status web" + ENTER)
     command = dict(parse_qsl(setup.bot.wait_for(3)[2].body.decode()))
     assert (command["command"], command["text"], command["channel_id"]) == (
         "/ops",
         "status web",
         "C0OPS",
     )
-    assert browser.wait_for("document.getElementById('status').textContent.includes('HTTP 200')")
+    assert page.wait_for(
+        "return document.getElementById('status').textContent.includes('HTTP 200')"
+    )
+
+
+def test_reactions_show_as_slack_shows_them(setup: Setup, page: Browser) -> None:
+    """Only reactions someone added show, each once with its count, beside one
+    add-reaction control; no emoji stands under a message that nobody reacted to."""
+    posted = setup.slack.chat_postMessage(channel="C0OPS", text="Deploy web to prod?")
+    ts = posted["ts"]
+    row = f".msg[data-ts='{ts}'] .reactions"
+    page.element(row)
+    assert page.run(
+        "const row = document.querySelector(arguments[0]);"
+        "return [row.querySelectorAll('.chip').length,"
+        " row.querySelectorAll('.add-reaction').length, row.textContent]",
+        row,
+    ) == [0, 1, "☺+"]
+    for user in ("U0BOB", "U0CAROL", "U0DAVE"):
+        setup.workspace.user_react(user, "C0OPS", ts, "white_check_mark")
+    setup.workspace.user_react("U0BOB", "C0OPS", ts, "eyes")
+    chips = page.wait_for(
+        "const chips = [...document.querySelectorAll(arguments[0] + ' .chip')];"
+        "return chips.length === 2 && chips.map((c) => c.textContent)",
+        row,
+    )
+    assert chips == ["✅3", "👀1"]
+    assert page.run("return document.querySelector(arguments[0] + ' .chip.mine')", row) is None
+
+    page.click(f"{row} .chip[data-reaction='white_check_mark']")  # alice adds hers
+    setup.workspace.wait_for(
+        lambda: len(_reactions(setup.workspace, "C0OPS", ts)["white_check_mark"]) == 4
+    )
+    assert (
+        page.wait_for(
+            "return document.querySelector(arguments[0] + ' .chip.mine')?.textContent", row
+        )
+        == "✅4"
+    )
+    page.click(f"{row} .chip.mine")  # and takes it back
+    setup.workspace.wait_for(
+        lambda: "U0ALICE" not in _reactions(setup.workspace, "C0OPS", ts)["white_check_mark"]
+    )
+    assert page.wait_for(
+        "return document.querySelector(arguments[0] + ' .chip.mine') === null", row
+    )

@@ -7,6 +7,8 @@ import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -18,6 +20,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.workspace import SlackWorkspace
+from tests.specs import REPO
 from tests.workspace.conftest import TOKEN
 
 APP_TOKEN = "xapp-1-A0OPSLOOP-1-workspace-tests"
@@ -222,3 +225,26 @@ def test_without_an_app_token_the_workspace_opens_no_socket(workspace: SlackWork
         client.apps_connections_open(app_token="xapp-1-anything")
     assert raised.value.response["error"] == "invalid_auth"
     assert not workspace.socket_mode.connected
+
+
+def test_only_socket_mode_loads_the_websockets_library() -> None:
+    """The bot and a workspace that never opens Socket Mode run without `websockets`."""
+    script = (
+        "import sys\n"
+        "import bot.app, bot.cli\n"
+        "from bot.workspace import SlackWorkspace\n"
+        "from bot.workspace.console import mount_console\n"
+        "with SlackWorkspace() as ws:\n"
+        "    mount_console(ws)\n"
+        "    ws.user_post('U0ALICE', 'C0DEV', 'hi')\n"
+        "print('websockets' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "False", result.stderr

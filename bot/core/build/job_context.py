@@ -3,6 +3,7 @@ live Slack messages that show its progress without ever raising into it."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -38,17 +39,31 @@ class Outcome:
 
 
 class JobContext:
-    """Handed to a job's work: where its output goes and whether it was cancelled."""
+    """Handed to a job's work: where its output goes, whether it was cancelled, and how it
+    records the point after which it has happened (commit)."""
 
     def __init__(
-        self, job: Job, token: CancelToken, live: LiveJobMessage, logfile: IO[str]
+        self,
+        job: Job,
+        token: CancelToken,
+        live: LiveJobMessage,
+        logfile: IO[str],
+        record: Callable[[Outcome], None] = lambda _outcome: None,
     ) -> None:
         self.job = job
         self.cancel = token
         self.step: Step | None = None
         self.lines: deque[str] = deque(maxlen=KEPT_LINES)
+        self.committed: Outcome | None = None
         self._live = live
         self._logfile = logfile
+        self._record = record
+
+    def commit(self, outcome: Outcome) -> None:
+        """The job has happened (a release was pushed): store it as succeeded now, so that
+        neither what follows (notes, announcements) nor a crash can make it fail or vanish."""
+        self.committed = outcome
+        self._record(outcome)
 
     def line(self, text: str) -> None:
         """One line of output: into the log file, and into the thread soon."""
@@ -70,6 +85,16 @@ class JobContext:
 
 
 Work = Callable[[JobContext], Outcome]
+
+
+def after_commit(context: JobContext, what: str) -> Outcome | None:
+    """How a job that failed or was cancelled (`what`) after its commit point ended: it
+    still succeeded. None when it had not reached its commit point."""
+    if context.committed is None:
+        return None
+    log.warning("job %s: after it happened: %s", context.job.id, what)
+    done = context.committed
+    return dataclasses.replace(done, detail=f"{done.detail} Afterwards: {what}"[:2000])
 
 
 class LiveJobMessage:

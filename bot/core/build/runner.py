@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.core.build import jobs as transitions
-from bot.core.build.job_context import SHOWN_LINES, JobContext, LiveJobMessage, Work
+from bot.core.build.job_context import (
+    SHOWN_LINES,
+    JobContext,
+    LiveJobMessage,
+    Outcome,
+    Work,
+    after_commit,
+)
 from bot.core.build.jobs import Job, JobKind, JobState, JobStore
 from bot.core.build.model import Cancelled, CancelToken, JobFailed
 from bot.core.build.views import interrupted_note, job_message, progress_message
@@ -31,6 +38,8 @@ log = logging.getLogger(__name__)
 FAILED_LINES = 30
 STOPPED_DETAIL = "cancelled: opsloop was stopped while it ran; run it again"
 _T = TypeVar("_T")
+Recognise = Callable[[Job], "Outcome | None"]
+"""After a restart: whether an unfinished job had in fact happened, and how it ended."""
 
 
 class JobRunner:
@@ -167,20 +176,37 @@ class JobRunner:
         self._quietly(job, self._edit, job)
         return job
 
-    def recover(self) -> list[Job]:
-        """Mark the jobs a restart cut short as failed, and say so in their threads."""
-        failed = []
+    def recover(self, recognise: Recognise | None = None) -> list[Job]:
+        """Settle the jobs a restart cut short: one that `recognise` finds had happened
+        (a release whose push landed) succeeds; the others fail. Their threads say so."""
+        settled = []
         for found in self._store.unfinished():
             if found.id in self._tokens:
                 continue
-            job = transitions.fail(found, self._clock.now(), "interrupted by a restart of the bot")
+            happened, why = self._recognised(found, recognise)
+            if happened is not None:
+                job = transitions.succeed(found, self._clock.now(), happened.detail,
+                                          digest=happened.digest or found.digest)  # fmt: skip
+            else:
+                reason = "interrupted by a restart of the bot" + why
+                job = transitions.fail(found, self._clock.now(), reason)
             self._store.save(job)
-            failed.append(job)
+            settled.append(job)
             if job.message_ts:
                 self._quietly(job, self._edit, job)
                 note = interrupted_note(job)
                 self._quietly(job, self._notifier.post, job.channel_id, note, job.message_ts)
-        return failed
+        return settled
+
+    @staticmethod
+    def _recognised(job: Job, recognise: Recognise | None) -> tuple[Outcome | None, str]:
+        if recognise is None:
+            return None, ""
+        try:
+            return recognise(job), ""
+        except OpsloopError as error:
+            log.warning("could not tell whether job %s happened: %s", job.id, error.message)
+            return None, f" (whether it happened could not be checked: {error.message})"
 
     def stop(self, timeout: float | None = None) -> list[str]:
         """Take no more jobs and cancel the running ones, so that each ends at its next safe
@@ -251,10 +277,19 @@ class JobRunner:
             job = transitions.start(job, self._clock.now())
             self._store.save(job)
             top.show(job_message(job))
+        running = job
+
+        def record(outcome: Outcome) -> None:
+            done = transitions.succeed(
+                running, self._clock.now(), outcome.detail, digest=outcome.digest,
+                size=outcome.size,
+            )  # fmt: skip
+            self._store.save(done)
+
         # Line-buffered: the file shows every line (so every step) as it comes, and keeps
         # them when the bot crashes or hangs mid-job.
         with open(job.log_path, "a", encoding="utf-8", errors="replace", buffering=1) as logfile:
-            context = JobContext(job, token, thread, logfile)
+            context = JobContext(job, token, thread, logfile, record)
             job = self._outcome(job, work, context)
         self._store.save(job)
         context.job = job
@@ -273,17 +308,24 @@ class JobRunner:
 
     def _outcome(self, job: Job, work: Work, context: JobContext) -> Job:
         now = self._clock.now
+        result: Outcome | None
         try:
             result = work(context)
-            if context.cancel.cancelled:
+            if context.cancel.cancelled and context.committed is None:
                 raise Cancelled()
         except Cancelled:
-            return transitions.cancel(job, now(), self._cancelled_detail())
+            result = after_commit(context, "cancelled after it happened")
+            if result is None:
+                return transitions.cancel(job, now(), self._cancelled_detail())
         except (JobFailed, OpsloopError) as error:
-            return transitions.fail(job, now(), error.message)
+            result = after_commit(context, error.message)
+            if result is None:
+                return transitions.fail(job, now(), error.message)
         except Exception:
             log.exception("job %s failed unexpectedly", job.id)
-            return transitions.fail(job, now(), "failed unexpectedly; the bot's log has why")
+            result = after_commit(context, "what followed failed; the bot's log has why")
+            if result is None:
+                return transitions.fail(job, now(), "failed unexpectedly; the bot's log has why")
         return transitions.succeed(
             job, now(), result.detail, digest=result.digest, size=result.size
         )

@@ -15,7 +15,7 @@ from bot.core.build.job_context import JobContext, Outcome, Work
 from bot.core.build.jobs import Job, JobKind, JobStore, new_job_id
 from bot.core.build.model import Checkout, ImageEngine, JobFailed, ReleaseRegistry, previous_release
 from bot.core.build.reports import failing_names, summarise
-from bot.core.build.runner import JobRunner
+from bot.core.build.runner import JobRunner, Recognise
 from bot.core.build.views import format_size, release_notes
 from bot.core.changes import IssueLookup, IssueSummary, jira_keys
 from bot.core.clock import Clock
@@ -137,9 +137,9 @@ def releasing(
 ) -> Work:
     """Tag the tested image with the version, push it, and announce it with the commits
     since the previous release. A refused push removes the version tag again. Once pushed
-    the release has happened: the announcement goes through the outbox (the job does not
-    wait on Slack for it), and notes that cannot be written are said in the job's thread
-    while the job still succeeds."""
+    the release has happened (the job's commit point, stored at once): the announcement
+    goes through the outbox (the job does not wait on Slack for it), and notes that cannot
+    be written are said in the job's thread while the job still succeeds."""
 
     def work(context: JobContext) -> Outcome:
         job = context.job
@@ -155,6 +155,9 @@ def releasing(
             deps.engine.untag(job.image)
             raise
         context.line(f"Pushed {job.image} ({digest})")
+        # The commit point: the version is in the registry, so the release has happened,
+        # whatever becomes of the notes and the announcement (or of the bot) from here.
+        context.commit(Outcome(detail=f"Pushed `{job.image}`.", digest=digest))
         try:
             notes = _notes(
                 deps, issues, repo=repo, image=image, previous=previous, job=job,
@@ -181,6 +184,27 @@ def releasing(
         return Outcome(detail=f"Pushed `{job.image}`.", digest=digest)
 
     return work
+
+
+def pushed_release(registry: ReleaseRegistry) -> Recognise:
+    """For JobRunner.recover: a release job cut short by a restart happened when the
+    registry holds its version with its revision label (its push landed before the bot
+    could record it). RegistryUnavailable when the registry cannot tell."""
+
+    def recognise(job: Job) -> Outcome | None:
+        if job.kind is not JobKind.RELEASE or not job.version:
+            return None
+        image = job.image.rpartition(":")[0]
+        if job.version not in registry.tags(image):
+            return None
+        if registry.revision(image, job.version) != job.revision:
+            return None
+        return Outcome(
+            detail=f"Pushed `{job.image}` (found in the registry after a restart; "
+            "the release notes were not posted)."
+        )
+
+    return recognise
 
 
 def _notes(

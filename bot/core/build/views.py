@@ -108,6 +108,12 @@ def code_block(lines: Sequence[str]) -> str:
 
 def interrupted_note(job: Job) -> Reply:
     """Said in the thread of a job that a restart of the bot cut short."""
+    if job.state is JobState.SUCCEEDED:
+        return Reply(
+            text=f":warning: The bot restarted while `{job.id}` ran, after it happened: "
+            f"it is marked succeeded. {job.detail}",
+            public=True,
+        )
     return Reply(
         text=f":warning: `{job.id}` was interrupted: the bot restarted while it ran, so it is "
         "marked failed. Run it again.",

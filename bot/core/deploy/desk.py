@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,6 +23,7 @@ from bot.core.deploy.model import (
     DeployStore,
     ImageIndex,
     NewDeploy,
+    Operation,
 )
 from bot.core.deploy.plans import Planner, ReleaseLog
 from bot.core.deploy.runner import RequestMessages, Runner
@@ -37,6 +38,7 @@ from bot.core.values import MessageRef, Reply, Settle
 log = logging.getLogger(__name__)
 DEPLOY_THREADS = 4
 SWEEPER_JOIN = 5.0
+RECONCILE_RETRY = 5.0
 
 
 def build_desk(
@@ -53,10 +55,12 @@ def build_desk(
     repository: Callable[[str], SourceRepository],
     issues: IssueLookup | None,
     releases: ReleaseLog | None = None,
+    operations: Mapping[DeployKind, Operation] | None = None,
 ) -> DeployDesk:
     """A desk with its planner, runner and deploy threads; `releases` tells which versions
     opsloop released (protected environments take only those); announcements go to the
-    ops channel through `outbox`."""
+    ops channel through `outbox`; `operations` carry out the request kinds that are not
+    rollouts (Operate's scale and restart)."""
     rules = Locks(locks, clock)
     planner = Planner(
         estate=estate, store=store, locks=rules, engine=engine, images=images,
@@ -64,7 +68,7 @@ def build_desk(
     )  # fmt: skip
     runner = Runner(
         estate=estate, store=store, locks=rules, engine=engine, notifier=notifier,
-        outbox=outbox, clock=clock,
+        outbox=outbox, clock=clock, operations=operations,
     )  # fmt: skip
     executor = DrainingPool(DEPLOY_THREADS, "opsloop-deploy")
     return DeployDesk(
@@ -118,6 +122,8 @@ class DeployDesk:
         self._stop = threading.Event()
         self._posting = threading.Lock()
         self._sweeper: threading.Thread | None = None
+        self._unsettled: list[int] = []
+        self._reconciling = threading.Event()
 
     # -- asking ----------------------------------------------------------------------------
     def ask(self, ask: Ask) -> None:
@@ -138,7 +144,7 @@ class DeployDesk:
         now = self._clock.now()
         policy = plan.policy
         expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
-        request, created = self.store.create(
+        return self._file(
             NewDeploy(
                 kind=ask.kind, service=ask.service, env=ask.env, version=plan.version,
                 from_version=plan.from_version, image=plan.image, digest=plan.digest,
@@ -146,6 +152,33 @@ class DeployDesk:
                 created_at=now, expires_at=expires, shipped=plan.shipped, changes=plan.changes,
             )
         )  # fmt: skip
+
+    def file(self, new: NewDeploy, response_url: str, settle: Settle | None = None) -> None:
+        """File a request that needs no plan (Operate's scale and restart), on the deploy
+        threads: refused under someone else's lock, then approved (or started) like a
+        deploy. `new`'s approvals and expiry are set here from the environment's policy;
+        the asker hears back through the response_url, and `settle` records the outcome."""
+        work = partial(self._file_and_answer, new, response_url, settle)
+        self._executor.submit(best_effort, f"answer a /{new.kind.value}", work)
+
+    def _file_and_answer(self, new: NewDeploy, response_url: str, settle: Settle | None) -> None:
+        def filed() -> Reply:
+            self.locks.check(new.env, new.requester)
+            policy = self.estate.policy(new.env)
+            now = self._clock.now()
+            expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
+            return self._file(
+                replace(new, approvals_needed=policy.needed, created_at=now, expires_at=expires)
+            )
+
+        answered = answer(filed, f"`/{new.kind.value}`")
+        if settle is not None:
+            settle(answered.outcome, answered.detail)
+        self._notifier.respond(response_url, answered.reply)
+
+    def _file(self, new: NewDeploy) -> Reply:
+        policy = self.estate.policy(new.env)
+        request, created = self.store.create(new)
         if not created:
             raise Conflict(
                 f"{request.kind.value.title()} #{request.id} of `{request.service}` "
@@ -154,9 +187,9 @@ class DeployDesk:
             )
         # Approval requests go where approvers look (the environment's approval channel),
         # mirrored in the channel they were asked in; a deploy needing none stays there.
-        where = self.estate.approval_channel(ask.env) if policy.needed else ask.channel
-        mirrored = where != ask.channel
-        shown = replace(request, mirror_channel_id=ask.channel) if mirrored else request
+        where = self.estate.approval_channel(new.env) if policy.needed else new.channel_id
+        mirrored = where != new.channel_id
+        shown = replace(request, mirror_channel_id=new.channel_id) if mirrored else request
         # A fast approver can react before the message's ts is stored: lookups wait on this.
         with self._posting:
             try:
@@ -165,13 +198,13 @@ class DeployDesk:
                 raise self._unposted(request, where, error) from error
             self.store.set_message(request.id, ref.channel_id, ref.ts)
             if mirrored:
-                self._mirror(request.id, ask.channel)
+                self._mirror(request.id, new.channel_id)
         if not policy.needed:
             self._approve(request.id)
-            return Reply(text=f"{ask.kind.value.title()} #{request.id} is starting.")
+            return Reply(text=f"{new.kind.value.title()} #{request.id} is starting.")
         asked = f" in <#{where}>" if mirrored else ""
         return Reply(
-            text=f"{ask.kind.value.title()} #{request.id} waits for {policy.needed} "
+            text=f"{new.kind.value.title()} #{request.id} waits for {policy.needed} "
             f"approval(s){asked}."
         )
 
@@ -288,18 +321,52 @@ class DeployDesk:
                 partial(self._notifier.ephemeral, lock.channel_id, lock.holder, said),
             )
 
-    def start_background(self, interval: float) -> None:
-        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`."""
+    def start_background(self, interval: float, retry: float = RECONCILE_RETRY) -> None:
+        """Reconcile interrupted deploys, resume approved ones, and sweep every `interval`
+        until stop_sweeping() or stop_background(); deploys that could not be reconciled
+        (the engine was out of reach) are tried again every `retry` seconds until they are.
+        This is singleton work: with several processes on one store, only the lease holder
+        runs it (bot.core.lease_keeper), and it may start again after a stop_sweeping()."""
+        self._reconciling.set()
         self._executor.submit(
-            best_effort, "settle interrupted deploys", partial(self.runner.reconcile, self.start)
+            best_effort, "settle interrupted deploys", partial(self._reconcile, None)
         )
+        next_try = self._clock.monotonic() + retry
+        stop = threading.Event()
 
         def loop() -> None:
-            while not self._stop.wait(interval):
+            nonlocal next_try
+            while not stop.wait(interval):
                 best_effort("sweep expired requests and locks", self.sweep)
+                due = self._clock.monotonic() >= next_try
+                if due and self._unsettled and not self._reconciling.is_set():
+                    next_try = self._clock.monotonic() + retry
+                    self._reconciling.set()
+                    unsettled = tuple(self._unsettled)
+                    self._executor.submit(
+                        best_effort, "settle interrupted deploys",
+                        partial(self._reconcile, unsettled),
+                    )  # fmt: skip
 
+        self.stop_sweeping()
+        self._stop = stop
         self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
         self._sweeper.start()
+
+    def _reconcile(self, only: tuple[int, ...] | None) -> None:
+        try:
+            resume = self.start if only is None else None
+            self._unsettled = self.runner.reconcile(resume, only)
+        finally:
+            self._reconciling.clear()
+
+    def stop_sweeping(self, timeout: float = SWEEPER_JOIN) -> None:
+        """Stop the sweeper, waiting up to `timeout` seconds for a sweep in hand to end; the
+        desk keeps taking requests and running deploys."""
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=timeout)
+            self._sweeper = None
 
     def stop_background(self, timeout: float | None = None) -> list[str]:
         """Stop the sweeper, let deploys in hand finish for up to `timeout` seconds (None: as
@@ -307,10 +374,8 @@ class DeployDesk:
         connections. A rollout still going after that is cut short: it stays running in
         the store, the next start settles it from the engine (reconcile), and the
         connections stay open for it. Returns what was cut short."""
-        self._stop.set()
         ends = None if timeout is None else self._clock.monotonic() + timeout
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=SWEEPER_JOIN if timeout is None else timeout)
+        self.stop_sweeping(SWEEPER_JOIN if timeout is None else timeout)
         left = None if ends is None else max(0.0, ends - self._clock.monotonic())
         if self._executor.drain(left, cancel_queued=True):
             cut_short = [

@@ -58,10 +58,38 @@ def allowed(source: DeployState, target: DeployState) -> bool:
 
 
 class DeployKind(StrEnum):
-    """A deploy of a new version, or a rollback to an earlier one."""
+    """A deploy of a new version, a rollback to an earlier one, or an Operate change that
+    goes through the same requests (approvals, locks, one at a time): a scale or a restart."""
 
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
+    SCALE = "scale"
+    RESTART = "restart"
+
+    @property
+    def ships(self) -> bool:
+        """Whether it rolls out a version (deploy, rollback), rather than changing how the
+        running version runs."""
+        return self in (DeployKind.DEPLOY, DeployKind.ROLLBACK)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthTimings:
+    """How a new deployment's health path is probed (opsloop.yml's health keys, in seconds;
+    None: the default of each target). Like Docker's healthcheck: failures in the first
+    `start_period` do not count; then it is unhealthy after `retries` failed probes made
+    every `interval`, each allowed `timeout`."""
+
+    start_period: float | None = None
+    interval: float | None = None
+    timeout: float | None = None
+    retries: int | None = None
+
+    @property
+    def given(self) -> bool:
+        """Whether any timing was set."""
+        return any(v is not None for v in (self.start_period, self.interval, self.timeout,
+                                            self.retries))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +105,7 @@ class Target:
     publish: int | None
     """The host port the service is published on."""
     replicas: int
+    probe: HealthTimings = HealthTimings()
     publish_host: str | None = None
     """The host address that port is bound to; None for every address."""
 
@@ -106,6 +135,9 @@ class NewDeploy:
     expires_at: datetime | None
     shipped: str
     changes: tuple[Block, ...]
+    replicas: int | None = None
+    from_replicas: int | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +170,11 @@ class DeployRequest:
     """Where the request's mirror is: the channel it was asked in, when the request itself
     went to the approval channel. Votes count on either message."""
     mirror_ts: str | None = None
+    replicas: int | None = None
+    """A scale's new replica count."""
+    from_replicas: int | None = None
+    reason: str = ""
+    """Why, as the requester typed it (scale, restart)."""
 
     @property
     def image_ref(self) -> str:
@@ -163,6 +200,18 @@ class Running:
 
 
 Progress = Callable[[str], None]
+
+
+class Operation(Protocol):
+    """How the runner carries out a request that is not a rollout (a scale, a restart)."""
+
+    def run(self, request: DeployRequest, progress: Progress) -> Outcome:
+        """Do it; an Outcome for a failure, OpsloopError when the engine is out of reach."""
+        ...
+
+    def settle(self, request: DeployRequest) -> Outcome:
+        """After a restart cut it short: how it ended, from what the engine runs now."""
+        ...
 
 
 class DeployStore(Protocol):

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from functools import partial
 
 from bot.core.clock import Clock
 from bot.core.deploy.estate import Estate
 from bot.core.deploy.locks import Locks, describe_refusal
-from bot.core.deploy.model import DeployEngine, DeployRequest, DeployState, DeployStore, Running
+from bot.core.deploy.model import (
+    DeployEngine,
+    DeployKind,
+    DeployRequest,
+    DeployState,
+    DeployStore,
+    Operation,
+    Outcome,
+    Running,
+)
 from bot.core.deploy.views import announcement, duration, request_reply
 from bot.core.errors import OpsloopError
 from bot.core.outbox import Outbox
@@ -104,8 +113,10 @@ class Runner:
         outbox: Outbox,
         clock: Clock,
         messages: RequestMessages | None = None,
+        operations: Mapping[DeployKind, Operation] | None = None,
     ) -> None:
         self.estate = estate
+        self._operations = dict(operations or {})
         self.messages = messages or RequestMessages(store, notifier, clock, estate)
         self.store = store
         self.clock = clock
@@ -139,7 +150,7 @@ class Runner:
     def _run(self, request: DeployRequest) -> tuple[DeployState, str]:
         self.messages.show(request.id)
         self._announce(request, "started")
-        thread = self._thread(request, f"Deploying `{request.image_ref}`…")
+        thread = self._thread(request, _starting(request))
         live = LiveMessage(self._notifier, thread, self.clock) if thread else None
 
         def progress(text: str) -> None:
@@ -147,10 +158,7 @@ class Runner:
                 best_effort("show progress", lambda: live.show(Reply(text=text)))
 
         try:
-            target = self.estate.target(request.service, request.env)
-            outcome = self._engine.deploy(
-                target, request.image_ref, request.version, str(request.id), progress
-            )
+            outcome = self._carry_out(request, progress)
             state, detail = outcome.state, outcome.detail
         except OpsloopError as error:
             state, detail = DeployState.FAILED, error.message
@@ -162,22 +170,51 @@ class Runner:
             best_effort("show the outcome", lambda: live.finish(said))
         return state, detail
 
-    def reconcile(self, resume: Callable[[int], None]) -> None:
-        """After a restart: settle requests left running from what the engine runs once it
-        stops converging, say so in their threads, and resume requests that were approved
-        but not started."""
+    def _carry_out(self, request: DeployRequest, progress: Callable[[str], None]) -> Outcome:
+        operation = self._operations.get(request.kind)
+        if operation is not None:
+            return operation.run(request, progress)
+        if not request.kind.ships:
+            return Outcome(DeployState.FAILED, f"This bot cannot {request.kind.value}.")
+        target = self.estate.target(request.service, request.env)
+        return self._engine.deploy(
+            target, request.image_ref, request.version, str(request.id), progress
+        )
+
+    def _settled(self, request: DeployRequest) -> tuple[DeployState, str]:
+        operation = self._operations.get(request.kind)
+        if operation is not None:
+            outcome = operation.settle(request)
+            return (
+                outcome.state,
+                f"The bot restarted during the {request.kind.value}; {outcome.detail}",
+            )
+        target = self.estate.target(request.service, request.env)
+        return _reconciled(request, self._engine.settle(target))
+
+    def reconcile(
+        self, resume: Callable[[int], None] | None = None, only: Collection[int] | None = None
+    ) -> list[int]:
+        """After a restart: settle requests left running (those in `only`, when given) from
+        what the engine runs once it stops converging, say so in their threads, and resume
+        requests that were approved but not started (when given `resume`). Returns the ids
+        that could not be settled because the engine is out of reach, to try again later."""
+        unsettled = []
         for request in self.store.in_states([DeployState.RUNNING]):
-            try:
-                target = self.estate.target(request.service, request.env)
-                running = self._engine.settle(target)
-            except OpsloopError as error:
-                log.warning("cannot reconcile deploy #%s: %s", request.id, error.message)
+            if only is not None and request.id not in only:
                 continue
-            state, detail = _reconciled(request, running)
+            try:
+                state, detail = self._settled(request)
+            except OpsloopError as error:
+                log.warning("cannot reconcile deploy #%s yet: %s", request.id, error.message)
+                unsettled.append(request.id)
+                continue
             if self._finish(request, DeployState.RUNNING, state, detail):
                 self._thread(request, f"{_EVENTS[state].capitalize()}: {detail}")
-        for request in self.store.in_states([DeployState.APPROVED]):
-            resume(request.id)
+        if resume is not None:
+            for request in self.store.in_states([DeployState.APPROVED]):
+                resume(request.id)
+        return unsettled
 
     def _finish(
         self, request: DeployRequest, source: DeployState, state: DeployState, detail: str
@@ -214,6 +251,14 @@ class Runner:
         best_effort(
             f"announce deploy #{request.id}", lambda: self._outbox.post(self._ops, said, key=key)
         )
+
+
+def _starting(request: DeployRequest) -> str:
+    if request.kind is DeployKind.SCALE:
+        return f"Scaling to {request.replicas} replica(s)…"
+    if request.kind is DeployKind.RESTART:
+        return "Restarting…"
+    return f"Deploying `{request.image_ref}`…"
 
 
 def _reconciled(request: DeployRequest, running: Running) -> tuple[DeployState, str]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.blocks import MAX_BLOCKS, section
+from bot.core.blocks import MAX_BLOCKS, escape, section
 from bot.core.deploy.approvals import ActionId, Policy
 from bot.core.deploy.locks import EnvLock, describe_refusal, stamp
 from bot.core.deploy.model import DeployKind, DeployRequest, DeployState
@@ -77,11 +77,15 @@ def request_reply(request: DeployRequest, policy: Policy, *, mirror: bool = Fals
     links to the request in the approval channel."""
     r = request
     icon = _ICONS[r.state]
-    title = f"{icon} *{r.kind.value.title()} #{r.id}*: `{r.service}` `{r.from_version or '—'}` → `{r.version}` to `{r.env}` — *{r.state.value.replace('_', ' ')}*"  # noqa: E501
-    lines = [
-        title,
-        f"Asked by <@{r.requester}> · image `{r.image_ref}` (`{r.digest[:19]}…`)",
-    ]
+    title = (
+        f"{icon} *{r.kind.value.title()} #{r.id}*: {what(r)} — *{r.state.value.replace('_', ' ')}*"
+    )
+    asked = f"Asked by <@{r.requester}>"
+    if r.kind.ships:
+        asked += f" · image `{r.image_ref}` (`{r.digest[:19]}…`)"
+    elif r.reason:
+        asked += f" · why: {escape(r.reason)}"
+    lines = [title, asked]
     if mirror:
         lines.append(f"Approvers are asked in <#{r.channel_id}>; approve here or there.")
     elif r.mirror_channel_id:
@@ -91,6 +95,9 @@ def request_reply(request: DeployRequest, policy: Policy, *, mirror: bool = Fals
             f"Approvals: {len(r.approved_by)}/{r.approvals_needed}"
             + (f" ({', '.join(f'<@{u}>' for u in r.approved_by)})" if r.approved_by else "")
             + f" · approvers: {who_approves(policy)}"
+            # Slack keeps every reaction on the message, counted, even those that do not
+            # approve; say so, or "✅ 3" beside "Approvals: 1/1" reads as a contradiction.
+            + " (only their reactions count)"
         )
         if r.state is DeployState.PENDING and r.expires_at is not None:
             lines.append(
@@ -117,11 +124,18 @@ def announcement(request: DeployRequest, event: str, seconds: float | None) -> R
     else:
         approved = "no approval needed"
     took = f" · took {seconds:.0f}s" if seconds is not None else ""
-    text = (
-        f"{_ICONS[r.state]} {r.kind.value} `{r.service}` to `{r.env}` {event}: "
-        f"`{r.from_version or '—'}` → `{r.version}` · asked by <@{r.requester}> · "
-        f"{approved}{took}\nShipped: {r.shipped}"
-    )
+    if r.kind.ships:
+        text = (
+            f"{_ICONS[r.state]} {r.kind.value} `{r.service}` to `{r.env}` {event}: "
+            f"`{r.from_version or '—'}` → `{r.version}` · asked by <@{r.requester}> · "
+            f"{approved}{took}\nShipped: {r.shipped}"
+        )
+    else:
+        why = escape(r.reason) if r.reason else "no reason given"
+        text = (
+            f"{_ICONS[r.state]} {r.kind.value} {event}: {what(r)} · asked by "
+            f"<@{r.requester}> · {approved}{took}\nWhy: {why}"
+        )
     if r.detail and event != "started":
         text += f"\n{r.detail}"
     return Reply(text=text, blocks=(section(text),), public=True)
@@ -177,11 +191,22 @@ def _record(r: DeployRequest) -> tuple[str, ...]:
             r.state.value, r.requester, when)  # fmt: skip
 
 
+def what(r: DeployRequest) -> str:
+    """What the request changes: `web` `1.0.0` → `1.1.0` to `prod`; `web` in `prod`: 2 → 4
+    replicas; `web` in `prod` (`1.1.0`) for a restart."""
+    if r.kind is DeployKind.SCALE:
+        return f"`{r.service}` in `{r.env}`: {r.from_replicas} → {r.replicas} replicas"
+    if r.kind is DeployKind.RESTART:
+        return f"`{r.service}` in `{r.env}` (`{r.version or '—'}`)"
+    return f"`{r.service}` `{r.from_version or '—'}` → `{r.version}` to `{r.env}`"
+
+
 def _line(r: DeployRequest) -> str:
     when = stamp(r.finished_at or r.started_at or r.created_at)
     return (
-        f"{_ICONS[r.state]} #{r.id} `{r.service}` `{r.from_version or '—'}` → `{r.version}` "
-        f"to `{r.env}` by <@{r.requester}> — {r.state.value.replace('_', ' ')} ({when})"
+        f"{_ICONS[r.state]} #{r.id} {'' if r.kind.ships else r.kind.value + ' '}{what(r)} "
+        f"by <@{r.requester}> — "
+        f"{r.state.value.replace('_', ' ')} ({when})"
     )
 
 

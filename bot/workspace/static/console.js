@@ -5,7 +5,8 @@
 
 (() => {
   const API = "/console/api/";
-  const QUICK = ["white_check_mark", "+1", "x", "eyes"];
+  // The add-reaction picker's choices: approvals first, as the bot asks for them.
+  const PICKER = ["white_check_mark", "+1", "x", "eyes", "tada", "rocket", "heart", "pray"];
   const EMOJI = {
     "+1": "👍", thumbsup: "👍", "-1": "👎", thumbsdown: "👎", white_check_mark: "✅",
     heavy_check_mark: "✔️", ballot_box_with_check: "☑️", x: "❌", negative_squared_cross_mark: "❎",
@@ -38,6 +39,7 @@
     historyAt: 0,
     usersKey: "",
     statusTimer: null,
+    picker: null,
   };
   const $ = (id) => document.getElementById(id);
 
@@ -325,33 +327,58 @@
     return time;
   }
 
+  // As Slack shows them: one chip per reaction someone added, with its count (a reaction
+  // stays even when the bot does not count it), then a control to add one.
   function reactions(m, ctx) {
     const row = el("div", "reactions");
     (m.reactions || []).forEach((r) => {
       const reacted = r.users.includes(ui.user);
       const chip = row.appendChild(el("button", "chip" + (reacted ? " mine" : "")));
       chip.type = "button";
+      chip.dataset.reaction = r.name;
       chip.title = ":" + r.name + ": by " + r.users.map(userName).join(", ") +
         (reacted ? " (click to remove yours)" : " (click to add yours)");
       chip.appendChild(document.createTextNode(EMOJI[r.name] || ":" + r.name + ":"));
       chip.appendChild(el("span", "count", r.count));
       chip.addEventListener("click", () => react(ctx, r.name, reacted));
     });
+    row.appendChild(addReaction(m, ctx));
     return row;
   }
 
-  // Quick reactions: inline under the bot's messages (approvals), a hover toolbar elsewhere.
-  function quickReactions(m, ctx, cls) {
-    const mine = new Set((m.reactions || []).filter((r) => r.users.includes(ui.user)).map((r) => r.name));
-    const bar = el("span", cls);
-    QUICK.forEach((name) => {
-      const button = bar.appendChild(el("button", mine.has(name) ? "mine" : "", EMOJI[name]));
-      button.type = "button";
-      button.title = (mine.has(name) ? "Remove :" : "React with :") + name + ":";
-      button.setAttribute("aria-label", button.title);
-      button.addEventListener("click", () => react(ctx, name, mine.has(name)));
+  function addReaction(m, ctx) {
+    const key = ctx.channel + ":" + ctx.ts;
+    const box = el("span", "add-reaction-box");
+    const open = ui.picker === key;
+    const button = box.appendChild(el("button", "add-reaction" + (open ? " open" : ""), "☺+"));
+    button.type = "button";
+    button.title = "Add reaction";
+    button.setAttribute("aria-label", "Add reaction");
+    button.setAttribute("aria-expanded", String(open));
+    button.addEventListener("click", (event) => {
+      event.stopPropagation();
+      ui.picker = open ? null : key;
+      render();
     });
-    return bar;
+    if (!open) return box;
+    const mine = new Set((m.reactions || []).filter((r) => r.users.includes(ui.user)).map((r) => r.name));
+    const picker = box.appendChild(el("span", "picker"));
+    picker.setAttribute("role", "menu");
+    PICKER.forEach((name) => {
+      const choice = picker.appendChild(el("button", mine.has(name) ? "mine" : "", EMOJI[name]));
+      choice.type = "button";
+      choice.dataset.reaction = name;
+      choice.title = (mine.has(name) ? "Remove :" : "React with :") + name + ":";
+      choice.setAttribute("aria-label", choice.title);
+      choice.setAttribute("role", "menuitem");
+      choice.addEventListener("click", (event) => {
+        event.stopPropagation();
+        ui.picker = null;
+        render();
+        react(ctx, name, mine.has(name));
+      });
+    });
+    return box;
   }
 
   function message(m, opts) {
@@ -381,12 +408,7 @@
       a.target = "_blank";
       a.rel = "noopener noreferrer";
     });
-    if (!opts.ephemeral && m.subtype !== "tombstone") {
-      const row = reactions(m, ctx);
-      if (m.is_bot) row.appendChild(quickReactions(m, ctx, "quick"));
-      else row.appendChild(quickReactions(m, ctx, "quick toolbar"));
-      body.appendChild(row);
-    }
+    if (!opts.ephemeral && m.subtype !== "tombstone") body.appendChild(reactions(m, ctx));
     if (opts.replies && opts.replies.length) body.appendChild(thread(m, opts.replies));
     return row;
   }
@@ -629,6 +651,16 @@
     $("user").addEventListener("change", (event) => {
       ui.user = event.target.value;
       localStorage.setItem("opsloop.console.user", ui.user);
+      render();
+    });
+    document.addEventListener("click", () => {
+      if (ui.picker === null) return;
+      ui.picker = null;
+      render();
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || ui.picker === null) return;
+      ui.picker = null;
       render();
     });
     window.addEventListener("hashchange", () => {

@@ -241,6 +241,28 @@ def test_a_restart_marks_interrupted_jobs_failed_in_their_thread(stage: Stage) -
     assert job_id in stage.command("/build", "list")
 
 
+def test_a_release_cut_short_after_its_push_is_recognised_from_the_registry(
+    stage: Stage,
+) -> None:
+    _build_and_test(stage, "good")
+    job_id = _job_id(stage.command("/release", "good 1.0.0"))
+    top = stage.wait_message("Release good 1.0.0", ": succeeded")
+    harness = stage.harness
+    harness.bot.stop()
+    # What a kill right after the push leaves: the version in the registry, the job running.
+    jobs = SqlJobStore(harness.bot.engine)
+    job = jobs.get(job_id)
+    assert job is not None and "1.0.0" in _registry_tags(stage, "good")
+    jobs.save(dataclasses.replace(job, state=JobState.RUNNING, finished_at=None, detail=""))
+    assert jobs.released_versions("good") == []
+    stage.harness = start_bot(harness.workspace, harness.settings, harness.bot.config)
+    stage.wait_message("Release good 1.0.0", ": succeeded")
+    _wait_thread(stage, top, "it is marked succeeded")
+    # The version is not burnt: the release log (what protected environments take) has it.
+    assert SqlJobStore(stage.harness.bot.engine).released_versions("good") == ["1.0.0"]
+    assert "already in the registry" in stage.command("/release", "good 1.0.0")
+
+
 @pytest.mark.parametrize(
     ("command", "text", "expected"),
     [
@@ -272,5 +294,6 @@ def test_engine_down_is_answered_before_anything_starts(stage: Stage) -> None:
         config_text(stage.repos, stage.images, docker_host="unix:///nonexistent/docker.sock"), {}
     )
     stage.harness = start_bot(harness.workspace, harness.settings, config)
-    assert "does not answer" in stage.command("/build", "good")
+    said = stage.command("/build", "good")
+    assert "unix:///nonexistent/docker.sock has no socket there" in said
     assert stage.workspace.messages("C0DEV") == []

@@ -13,10 +13,12 @@ from __future__ import annotations
 import docker
 
 from bot.config.estates import deploy_estate
+from bot.config.models import DockerConfig
 from bot.core.deploy.model import DeployState
 from bot.core.naming import LABEL_VERSION, deployment_name
 from bot.store.deploys import SqlDeployStore
 from bot.workspace.model import Message
+from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from tests.scenarios.deploy.support import (
     DEADLINE,
@@ -33,6 +35,7 @@ from tests.scenarios.deploy.support import (
     text_of,
     wait_state,
 )
+from tests.support.forwarders import EngineForwarder
 
 __all__ = ["env", "images", "swarm"]
 
@@ -44,8 +47,10 @@ def _crash_mid_deploy(
     *,
     engine_finishes: bool,
     swap_cut_on: docker.DockerClient | None = None,
+    docker_host: str | None = None,
 ) -> Message:
-    """Ask for `version` in prod, then stop the bot and leave the request running."""
+    """Ask for `version` in prod, then stop the bot and leave the request running; start
+    it again (reaching the engine at `docker_host`, when given)."""
     ws = env.ws
     ws.user_command("U0ALICE", "C0DEV", "/deploy", f"{env.service} {version} to prod")
     request = request_message(ws, "C0DEV", nth=nth)
@@ -62,9 +67,9 @@ def _crash_mid_deploy(
     assert store.transition(stored.id, DeployState.APPROVED, DeployState.RUNNING, now)
     if engine_finishes:
         target = deploy_estate(bot.config).target(env.service, "prod")
-        outcome = DockerDeployments(None, env.clock, namespace=bot.config.namespace).deploy(
-            target, stored.image_ref, version, str(stored.id), lambda _said: None
-        )
+        outcome = DockerDeployments(
+            EngineConnection(None), env.clock, namespace=bot.config.namespace
+        ).deploy(target, stored.image_ref, version, str(stored.id), lambda _said: None)
         assert outcome.state is DeployState.SUCCEEDED, outcome.detail
     if swap_cut_on is not None:
         # The rollout had set the old container aside and stopped it, then the bot died.
@@ -72,7 +77,10 @@ def _crash_mid_deploy(
         old.rename(f"{old.name}-old")
         old.stop(timeout=5)
         assert answer(env.port) == ""
-    env.harness = start(ws, env.harness.settings, bot.config, env.clock)
+    config = bot.config
+    if docker_host is not None:
+        config = config.model_copy(update={"docker": DockerConfig(host=docker_host)})
+    env.harness = start(ws, env.harness.settings, config, env.clock)
     return request
 
 
@@ -119,3 +127,34 @@ def test_a_restart_mid_deploy_settles_each_request_from_the_engine(
     store = SqlDeployStore(env.harness.bot.engine)
     states = {r.version: r.state for r in store.recent("prod", 5)}
     assert states == {GOOD: DeployState.SUCCEEDED, NEWER: DeployState.FAILED}
+
+
+def test_a_deploy_the_restart_could_not_settle_is_settled_when_the_engine_answers_again(
+    env: Env, docker_client: docker.DockerClient
+) -> None:
+    ws = env.ws
+    first = _crash_mid_deploy(env, GOOD, 1, engine_finishes=True)
+    wait_state(ws, first, "succeeded")
+    # The bot dies mid-swap again, and starts while its engine (behind a forwarder on
+    # loopback) does not answer: the request cannot be settled then.
+    with EngineForwarder() as engine:
+        engine.stop()
+        second = _crash_mid_deploy(
+            env, NEWER, 2, engine_finishes=False, swap_cut_on=docker_client, docker_host=engine.url
+        )
+        assert answer(env.port) == ""
+        store = SqlDeployStore(env.harness.bot.engine)
+        stored = store.by_message("C0DEV", second.ts)
+        assert stored is not None and stored.state is DeployState.RUNNING
+        # The engine comes back; no restart: the sweeper settles it.
+        engine.start()
+        failed = wait_state(ws, second, "failed")
+        assert f"runs `{GOOD}`; it keeps serving, not `{NEWER}`" in text_of(failed)
+        assert answer(env.port) == GOOD
+        ws.wait_for(lambda: _outcomes(env, NEWER, "failed"), timeout=DEADLINE)
+        # Nothing stuck: the next deploy is taken (no "one at a time").
+        ws.user_command("U0ALICE", "C0DEV", "/deploy", f"{env.service} {NEWER} to prod")
+        third = request_message(ws, "C0DEV", nth=3)
+        assert f"deploy #3 {env.service} {NEWER} to prod: pending" in text_of(third)
+        assert not [e.text for e in ws.ephemerals() if "one at a time" in e.text]
+    assert len(_outcomes(env, NEWER, "failed")) == 1

@@ -1,0 +1,259 @@
+"""Operate through the bot against the Docker CLI, in one run:
+
+- `/status <service> <env>` of a 10-replica Swarm service (until its first answer lands in
+  Slack) against `docker service ps <name>`;
+- `/logs <service> <env> --tail 200` of that service (until the file is in its thread)
+  against `docker service logs --tail 200 <name>`;
+- the autoscaler's reaction: from the first task of a CPU-burning service running (its CPU
+  is over the target from its first second) until a second task runs, against two
+  evaluation intervals plus what `docker service scale` 1 → 2 takes on its own.
+
+Goals: medians at most 1.25x the CLI's; reaction at most 2 intervals + the engine's time.
+
+    python -m bench.operate [--rounds 7] [--reactions 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docker
+from docker.types import Resources, ServiceMode
+
+from bot.app import AUTOSCALE_SECONDS, build
+from bot.config import parse_config
+from bot.core.naming import LABEL_VERSION, deployment_name
+from bot.settings import Settings
+from bot.workspace import SignedClient, SlackWorkspace
+from tests.support.images import build_image, write_busybox_context
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REGISTRY = "127.0.0.1:5000"
+GOAL = 1.25
+TOKEN = "xoxb-bench"
+_CHATTY = (
+    'CMD ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"]\n'
+)
+_BURN = 'CMD ["/bin/sh", "-c", "while true; do :; done"]\n'
+
+
+def main() -> None:
+    """Run the comparisons and write bench/results/operate.{md,json}."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--reactions", type=int, default=3)
+    args = parser.parse_args()
+    client = docker.from_env()
+    work = Path(tempfile.mkdtemp(prefix="bench-operate-"))
+    repository = f"{REGISTRY}/opsloop-bench-operate-{uuid.uuid4().hex[:8]}"
+    for tag, tail in (("chatty", _CHATTY), ("burn", _BURN)):
+        context = write_busybox_context(work / tag, Path("/bin/busybox"), {}, tail)
+        build_image(client, context, f"{repository}:{tag}")
+        client.images.push(repository, tag=tag)
+    service = f"bench{uuid.uuid4().hex[:6]}"
+    config = parse_config(
+        f"""
+slack: {{ops_channel: C0OPS}}
+services:
+  {service}:
+    repo: .
+    image: {repository}
+    deploy:
+      prod: {{target: swarm, replicas: 10}}
+      auto: {{target: swarm, autoscale: {{min: 1, max: 2, cpu: 50}}}}
+environments: {{prod: {{}}, auto: {{}}}}
+""",
+        {},
+    )
+    results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
+    with SlackWorkspace(bot_token=TOKEN) as workspace:
+        settings = Settings(
+            bot_token=TOKEN, signing_secret=secrets.token_hex(16), api_url=workspace.api_url,
+            database_url=f"sqlite:///{work / 'bench.db'}", state_dir=work / "state",
+        )  # fmt: skip
+        bot = build(settings, config)
+        server = bot.start()
+        workspace.connect_bot(SignedClient(server.events_url, settings.signing_secret, workspace))
+        name = deployment_name(config.namespace, service, "prod")
+        try:
+            _service(client, name, f"{repository}:chatty", 10)
+            _wait(lambda: _running(client, name) == 10, 120)
+            _wait(lambda: _logged(name, 200), 60)
+            results["status"] = _compare(
+                args.rounds,
+                lambda: _ask(workspace, "/status", f"{service} prod", lambda t: "10/10" in t),
+                lambda: _cli(["docker", "service", "ps", name]),
+            )
+            results["logs"] = _compare(
+                args.rounds,
+                lambda: _ask(
+                    workspace,
+                    "/logs",
+                    f"{service} prod --tail 200",
+                    lambda t: "uploaded as" in t,
+                    file_wanted=True,
+                ),
+                lambda: _cli(["docker", "service", "logs", "--tail", "200", name]),
+            )
+            results["autoscaler"] = _reactions(
+                client, config.namespace, service, f"{repository}:burn", args
+            )
+        finally:
+            bot.stop()
+            for env in ("prod", "auto"):
+                for found in client.services.list(
+                    filters={"name": deployment_name(config.namespace, service, env)}
+                ):
+                    found.remove()
+    _report(results)
+
+
+def _service(client: docker.DockerClient, name: str, image: str, replicas: int,
+             cpu: float | None = None) -> None:  # fmt: skip
+    client.services.create(
+        image, name=name, labels={LABEL_VERSION: "1.0.0"},
+        mode=ServiceMode("replicated", replicas),
+        resources=Resources(cpu_limit=int(cpu * 1e9)) if cpu else None,
+    )  # fmt: skip
+
+
+def _running(client: docker.DockerClient, name: str) -> int:
+    service = client.services.get(name)
+    tasks = service.tasks(filters={"desired-state": "running"})
+    return len([t for t in tasks if t["Status"]["State"] == "running"])
+
+
+def _logged(name: str, lines: int) -> bool:
+    done = _cli_output(["docker", "service", "logs", "--tail", str(lines), name])
+    return done.count("\n") >= lines * 10
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> float:
+    started = time.perf_counter()
+    while not check():
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError("timed out")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def _cli(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def _cli_output(argv: list[str]) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def _ask(workspace: SlackWorkspace, command: str, text: str, done: Callable[[str], bool],
+         file_wanted: bool = False) -> float:  # fmt: skip
+    before = len(workspace.ephemerals("C0DEV", "U0ALICE"))
+    files = len(workspace.files())
+    started = time.perf_counter()
+    workspace.user_command("U0ALICE", "C0DEV", command, text)
+
+    def answered() -> bool:
+        said = workspace.ephemerals("C0DEV", "U0ALICE")[before:]
+        shown = [e.text + str(e.blocks) for e in said]
+        if not any(done(t) for t in shown):
+            return False
+        return not file_wanted or len(workspace.files()) > files
+
+    workspace.wait_for(answered, timeout=60)
+    return time.perf_counter() - started
+
+
+def _compare(rounds: int, bot: Callable[[], float], cli: Callable[[], float]) -> dict[str, object]:
+    bot_times, cli_times = [], []
+    for _ in range(rounds):
+        bot_times.append(bot())
+        cli_times.append(cli())
+    ratio = statistics.median(bot_times) / statistics.median(cli_times)
+    return {"bot_seconds": [round(x, 3) for x in bot_times],
+            "cli_seconds": [round(x, 3) for x in cli_times],
+            "bot_median": round(statistics.median(bot_times), 3),
+            "cli_median": round(statistics.median(cli_times), 3),
+            "ratio": round(ratio, 3), "goal": GOAL, "met": ratio <= GOAL}  # fmt: skip
+
+
+def _reactions(client: docker.DockerClient, namespace: str, service: str, image: str,
+               args: argparse.Namespace) -> dict[str, object]:  # fmt: skip
+    name = deployment_name(namespace, service, "auto")
+    reactions, engine = [], []
+    for _ in range(args.reactions):
+        _service(client, name, image, 1, cpu=0.2)
+        _wait(lambda: _running(client, name) >= 1, 120)
+        reactions.append(_wait(lambda: _running(client, name) >= 2, 180))
+        client.services.get(name).remove()
+        _wait(
+            lambda: (
+                not client.containers.list(
+                    filters={"label": f"com.docker.swarm.service.name={name}"}
+                )
+            ),
+            60,
+        )
+        # The engine alone: the same service scaled 1 -> 2 by the CLI.
+        _service(client, name, image, 1, cpu=0.2)
+        _wait(lambda: _running(client, name) >= 1, 120)
+        started = time.perf_counter()
+        subprocess.run(["docker", "service", "scale", "--detach", f"{name}=2"], check=True,
+                       capture_output=True)  # fmt: skip
+        _wait(lambda: _running(client, name) >= 2, 120)
+        engine.append(time.perf_counter() - started)
+        client.services.get(name).remove()
+        _wait(
+            lambda: (
+                not client.containers.list(
+                    filters={"label": f"com.docker.swarm.service.name={name}"}
+                )
+            ),
+            60,
+        )
+    budget = 2 * AUTOSCALE_SECONDS + statistics.median(engine)
+    worst = max(reactions)
+    return {"reaction_seconds": [round(x, 2) for x in reactions],
+            "engine_seconds": [round(x, 2) for x in engine],
+            "interval": AUTOSCALE_SECONDS, "budget": round(budget, 2),
+            "worst": round(worst, 2), "met": worst <= budget}  # fmt: skip
+
+
+def _report(results: dict[str, object]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "operate.json").write_text(json.dumps(results, indent=2) + "\n")
+    status, logs, auto = (results[k] for k in ("status", "logs", "autoscaler"))
+    assert isinstance(status, dict) and isinstance(logs, dict) and isinstance(auto, dict)
+
+    def row(label: str, r: dict[str, object]) -> str:
+        return (f"| {label} | {r['cli_median']} s | {r['bot_median']} s | {r['ratio']}x | "
+                f"{'met' if r['met'] else 'NOT met'} |\n")  # fmt: skip
+
+    (RESULTS / "operate.md").write_text(
+        "# Operate through the bot vs the Docker CLI\n\n"
+        "Bot: from the slash command to the first answer in Slack (`/logs`: the file in its "
+        "thread). CLI: the command run to completion.\n\n"
+        "| | CLI median | bot median | ratio | goal ≤ 1.25x |\n| --- | --- | --- | --- | --- |\n"
+        + row("`/status` of 10 replicas vs `docker service ps`", status)
+        + row("`/logs --tail 200` (10 replicas) vs `docker service logs --tail 200`", logs)
+        + f"\nAutoscaler reaction (CPU over target from the first task's start → second task "
+        f"running): {auto['reaction_seconds']} s; the engine alone scales 1 → 2 in "
+        f"{auto['engine_seconds']} s; budget 2 x {auto['interval']} s + engine median = "
+        f"{auto['budget']} s: {'met' if auto['met'] else 'NOT met'}.\n"
+    )
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""/status and /logs on the real engine, through the local workspace."""
+
+from __future__ import annotations
+
+import time
+
+from tests.scenarios.operate.support import (
+    DEADLINE,
+    SECRET,
+    Bot,
+    Images,
+    bot,
+    create_service,
+    operate_images,
+    swarm,
+    wait_running,
+)
+from tests.scenarios.replies import _readable, reply_to
+
+__all__ = ["bot", "operate_images", "swarm"]
+
+
+def _answers(bot: Bot, user: str = "U0ALICE") -> list[str]:
+    return [_readable(e) for e in bot.ws.ephemerals("C0DEV", user)]
+
+
+def _ask(bot: Bot, command: str, text: str, user: str = "U0ALICE") -> str:
+    """Send a command and return the answer it gets."""
+    count = len(_answers(bot, user))
+    bot.say(user, command, text)
+    return reply_to(bot.harness, user, nth=count + 1)
+
+
+def _ask_until(bot: Bot, text: str, wanted: str) -> str:
+    """Send `/logs text` until the answer contains `wanted`; that answer."""
+    until = time.monotonic() + DEADLINE
+    while True:
+        count = len(_answers(bot))
+        bot.say("U0ALICE", "/logs", text)
+        said = reply_to(bot.harness, "U0ALICE", nth=count + 1)
+        if wanted in said or time.monotonic() > until:
+            assert wanted in said, said
+            return said
+
+
+def test_status_of_a_healthy_and_a_crash_looping_service(bot: Bot, operate_images: Images) -> None:
+    create_service(bot.client, bot.service, "staging", operate_images.web, 2, cpu=0.5)
+    create_service(bot.client, bot.service, "prod", operate_images.crash, 1)
+    wait_running(bot.ws, bot.client, bot.service, "staging", 2)
+
+    started = time.monotonic()
+    bot.say("U0ALICE", "/status", f"{bot.service} staging")
+    first = reply_to(bot.harness, "U0ALICE")
+    assert time.monotonic() - started < 3.0
+    assert f"`{bot.service}` in `staging`" in first and "`1.0.0`" in first
+    assert "2/2 running" in first and "0.5 CPU" in first
+    assert first.count(":large_green_circle: `") == 2  # one line per task
+    # CPU and memory are edited into the same answer once read.
+    bot.ws.wait_for(lambda: "of limit" in _answers(bot)[0], timeout=DEADLINE)
+    assert len(_answers(bot)) == 1
+
+    # The crash-looping service shows no running task and its failed attempts.
+    def crashed() -> str | None:
+        count = len(_answers(bot))
+        bot.say("U0ALICE", "/status", f"{bot.service} prod")
+        said = reply_to(bot.harness, "U0ALICE", nth=count + 1)
+        return said if "earlier task(s)" in said else None
+
+    said = bot.ws.wait_for(crashed, timeout=DEADLINE)
+    assert "0/1 running" in said and ":red_circle:" in said
+
+    bot.say("U0CAROL", "/status", "")
+    everything = reply_to(bot.harness, "U0CAROL")
+    for env in ("staging", "prod", "box"):
+        assert f"`{bot.service}` in `{env}`" in everything
+    assert "nothing runs (not deployed yet)" in everything  # box
+
+
+def test_status_of_an_unknown_service_or_environment_changes_nothing(bot: Bot) -> None:
+    bot.say("U0ALICE", "/status", "nosuch")
+    assert "Unknown service `nosuch`" in reply_to(bot.harness, "U0ALICE")
+    bot.say("U0ALICE", "/status", f"{bot.service} moon")
+    assert "Unknown environment `moon`" in reply_to(bot.harness, "U0ALICE", nth=2)
+
+
+def test_logs_tail_grep_since_and_secrets(bot: Bot, operate_images: Images) -> None:
+    create_service(bot.client, bot.service, "staging", operate_images.web, 2)
+    tasks = wait_running(bot.ws, bot.client, bot.service, "staging", 2)
+    # Each task logs ten lines a second: ask until both have three to show.
+    lines = _ask_until(bot, f"{bot.service} staging --tail 3", ": 6 line(s)")
+    assert {task[:12] for task in tasks} == {
+        line.split()[0].strip("`") for line in lines.split("```")[1].splitlines() if line
+    }
+    assert SECRET not in lines and "token=[redacted]" in lines
+
+    grepped = _ask(bot, "/logs", f'{bot.service} staging --since 1m --grep "tick 1" --tail 1000')
+    body = grepped.split("```")[1]
+    assert body and all("tick 1" in line for line in body.splitlines() if line)
+
+    said = _ask(bot, "/logs", f'{bot.service} staging --grep "no such line"')
+    assert "Nothing matched" in said
+
+
+def test_long_logs_come_as_a_file_in_a_thread(bot: Bot, operate_images: Images) -> None:
+    create_service(bot.client, bot.service, "staging", operate_images.web, 1)
+    wait_running(bot.ws, bot.client, bot.service, "staging", 1)
+
+    _ask_until(bot, f"{bot.service} staging --tail 60", "uploaded as")
+    note = [m for m in bot.ws.messages("C0DEV") if m.is_bot and "Logs of" in m.text][-1]
+    thread = bot.ws.wait_for(lambda: bot.ws.thread("C0DEV", note.ts)[1:], timeout=DEADLINE)
+    assert thread[0].files
+    uploaded = next(f for f in bot.ws.files() if f.id in thread[0].files)
+    content = bytes(uploaded.content).decode()
+    count = len(content.splitlines())
+    assert 40 < count <= 60 and f"{count} line(s)" in note.text
+    assert SECRET not in content and "token=[redacted]" in content
+
+
+def test_bad_log_options_get_a_clear_answer(bot: Bot) -> None:
+    bot.say("U0ALICE", "/logs", f"{bot.service} staging --since 15x")
+    assert "not a duration like 30m" in reply_to(bot.harness, "U0ALICE")
+    bot.say("U0ALICE", "/logs", f"{bot.service} staging --tail many")
+    assert "not a whole number" in reply_to(bot.harness, "U0ALICE", nth=2)
+    bot.say("U0ALICE", "/logs", f"{bot.service} staging --grep")
+    assert "needs a <text>" in reply_to(bot.harness, "U0ALICE", nth=3)

@@ -1,0 +1,116 @@
+"""Two `opsloop serve` processes: on SQLite the second refuses to start (SQLite is the
+store of one process) and the first keeps serving; on PostgreSQL, kill -9 of the process
+holding the singletons lease lets the other take it within the time to live and sweep."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, insert
+
+from bot.store.env_locks import env_locks
+from bot.workspace import SlackWorkspace
+from tests.scenarios.conftest import CONFIG
+from tests.scenarios.served import DEADLINE, LISTENING, serve_env, serving
+from tests.support.postgres import fresh_schema
+
+
+@pytest.fixture
+def env(workspace: SlackWorkspace, tmp_path: Path) -> dict[str, str]:
+    """An `opsloop serve` on a SQLite file, with no engine (none is needed here)."""
+    return serve_env(workspace, tmp_path, CONFIG, DOCKER_HOST="unix:///nonexistent/docker.sock")
+
+
+def test_a_second_process_on_one_sqlite_file_refuses_to_start_and_the_first_keeps_serving(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with serving(env) as first:
+        base = first.wait_for_line(LISTENING).group(1)
+        with serving(env) as second:
+            status = second.process.wait(timeout=DEADLINE)
+            second.end(signal.SIGTERM)  # it ended already: this collects what it logged
+            refusal = "\n".join(second.lines)
+        assert status == 1, refusal
+        database = tmp_path / "opsloop.db"
+        assert (
+            f"opsloop will not start: {database} is in use by another opsloop process "
+            f"(pid {first.process.pid})"
+        ) in refusal
+        assert "run two processes on PostgreSQL" in refusal
+        assert "Traceback" not in refusal
+        assert httpx.get(base + "/healthz").json()["ok"] is True
+        assert first.end(signal.SIGTERM) == 0
+    # Once the first stopped, the file is free again.
+    with serving(env) as again:
+        again.wait_for_line(LISTENING)
+        assert again.end(signal.SIGTERM) == 0
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL."""
+    with fresh_schema() as url:
+        yield url
+
+
+def test_kill_9_of_the_lease_holder_lets_the_other_process_take_the_lease_and_sweep(
+    workspace: SlackWorkspace, tmp_path: Path, postgres_url: str
+) -> None:
+    ttl = 3.0
+    envs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        envs.append(
+            serve_env(
+                workspace,
+                tmp_path / name,
+                CONFIG,
+                DOCKER_HOST="unix:///nonexistent/docker.sock",
+                OPSLOOP_DATABASE_URL=postgres_url,
+                OPSLOOP_LEASE_SECONDS=str(ttl),
+            )
+        )
+    with serving(envs[0]) as holder, serving(envs[1]) as standby:
+        holder_url = holder.wait_for_line(LISTENING).group(1)
+        standby_url = standby.wait_for_line(LISTENING).group(1)
+        assert httpx.get(holder_url + "/healthz").json()["leases"] == ["singletons"]
+        assert httpx.get(standby_url + "/healthz").json()["leases"] == []
+        holder.process.kill()
+        killed = time.monotonic()
+        holder.process.wait(timeout=DEADLINE)
+        # A lock that ran out while nobody swept: only the lease holder's sweeper ends it.
+        engine = create_engine(postgres_url)
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        with engine.begin() as connection:
+            connection.execute(
+                insert(env_locks).values(
+                    env="staging", holder="U0ALICE", reason="testing", since=past,
+                    expires_at=past, channel_id="C0DEV",
+                )
+            )  # fmt: skip
+        engine.dispose()
+        # The holder's lease runs out within the time to live; the standby tries every
+        # third of it, so it holds the lease within ttl + ttl/3 (plus a margin for start-up
+        # of its work on this shared machine).
+        workspace.wait_for(
+            lambda: httpx.get(standby_url + "/healthz").json()["leases"] == ["singletons"],
+            timeout=ttl + ttl / 3 + 2.0,
+            description="the standby to take the lease",
+        )
+        took_over = time.monotonic() - killed
+        workspace.wait_for(
+            lambda: any(
+                "Your lock on `staging` expired" in message.text
+                for message in workspace.ephemerals("C0DEV", "U0ALICE")
+            ),
+            timeout=DEADLINE,
+            description="the standby's sweeper to expire the lock",
+        )
+        print(f"lease taken over {took_over:.2f} s after kill -9 (ttl {ttl:g} s)")
+        assert standby.end(signal.SIGTERM) == 0
