@@ -114,19 +114,39 @@ class Browser:
 
     def element(self, css: str, timeout: float = DEADLINE) -> str:
         """The first element matching ``css``, waiting for it to appear."""
-        self.wait_for("return document.querySelector(arguments[0]) !== null", css, what=css)
+        self.wait_for(
+            "return document.querySelector(arguments[0]) !== null",
+            css,
+            timeout=timeout,
+            what=css,
+        )
         found = self._call(
             "POST", f"{self._session}/element", {"using": "css selector", "value": css}
         )
         return str(found[ELEMENT])
 
-    def click(self, css: str) -> None:
+    def _on_element(
+        self, css: str, action: str, body: dict[str, Any], timeout: float = DEADLINE
+    ) -> None:
+        # The console re-renders a message when it changes: an element found a moment ago
+        # may be gone by the time it is clicked, so it is found again, as a person would.
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.element(css, timeout=max(deadline - time.monotonic(), 0.1))
+            try:
+                self._call("POST", f"{self._session}/element/{found}/{action}", body)
+                return
+            except RuntimeError as error:
+                if "stale element reference" not in str(error) or time.monotonic() > deadline:
+                    raise
+
+    def click(self, css: str, timeout: float = DEADLINE) -> None:
         """Click the first element matching ``css`` as a person would."""
-        self._call("POST", f"{self._session}/element/{self.element(css)}/click", {})
+        self._on_element(css, "click", {}, timeout)
 
     def type(self, css: str, text: str) -> None:
         """Type ``text`` into the element matching ``css`` (ENTER presses the key)."""
-        self._call("POST", f"{self._session}/element/{self.element(css)}/value", {"text": text})
+        self._on_element(css, "value", {"text": text})
 
     def select(self, css: str, value: str) -> None:
         """Pick the option with ``value`` in the select matching ``css``."""

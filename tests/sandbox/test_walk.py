@@ -129,8 +129,17 @@ class Console:
             pattern,
         )
         assert ts, f"no message shows {pattern!r}"
-        self.page.click(f".msg[data-ts='{ts}'] .add-reaction")
-        self.page.click(f".msg[data-ts='{ts}'] .picker button[data-reaction='{reaction}']")
+        # A re-render of the message closes an open picker: open it again, as a person would.
+        for attempt in range(3):
+            self.page.click(f".msg[data-ts='{ts}'] .add-reaction")
+            try:
+                self.page.click(
+                    f".msg[data-ts='{ts}'] .picker button[data-reaction='{reaction}']", timeout=5
+                )
+                return
+            except (TimeoutError, RuntimeError):
+                if attempt == 2:
+                    raise
 
 
 @dataclass(frozen=True)

@@ -67,16 +67,6 @@ class Policy:
     approvers: tuple[str, ...]
     timeout_minutes: int
 
-    @property
-    def users(self) -> tuple[str, ...]:
-        """The approvers named by user ID."""
-        return tuple(a for a in self.approvers if not a.startswith("S"))
-
-    @property
-    def groups(self) -> tuple[str, ...]:
-        """The approvers named by user group."""
-        return tuple(a for a in self.approvers if a.startswith("S"))
-
 
 class Verdict(StrEnum):
     """What one person's vote means for the request."""

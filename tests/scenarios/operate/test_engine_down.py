@@ -1,4 +1,4 @@
-"""Operate against an engine that does not answer: said plainly, nothing changes."""
+"""Operate against an engine that refuses the connection: said plainly, nothing changes."""
 
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ environments: {{staging: {{}}}}
 
 def test_an_engine_that_does_not_answer_is_said_plainly(down: Harness) -> None:
     down.workspace.user_command("U0ALICE", "C0DEV", "/status", "")
-    assert "does not answer" in reply_to(down, "U0ALICE")
+    assert "refused the connection" in reply_to(down, "U0ALICE")
     down.workspace.user_command("U0ALICE", "C0DEV", "/scale", "web staging 2")
-    assert "does not answer" in reply_to(down, "U0ALICE", nth=2)
+    assert "refused the connection" in reply_to(down, "U0ALICE", nth=2)
     down.workspace.user_command("U0ALICE", "C0DEV", "/logs", "web staging")
-    assert "does not answer" in reply_to(down, "U0ALICE", nth=3)
+    assert "refused the connection" in reply_to(down, "U0ALICE", nth=3)
     assert not [m for m in down.workspace.messages("C0DEV") if m.is_bot]
     assert not [m for m in down.workspace.messages("C0OPS") if m.is_bot]
