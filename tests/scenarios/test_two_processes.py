@@ -76,41 +76,49 @@ def test_kill_9_of_the_lease_holder_lets_the_other_process_take_the_lease_and_sw
                 OPSLOOP_LEASE_SECONDS=str(ttl),
             )
         )
-    with serving(envs[0]) as holder, serving(envs[1]) as standby:
+    with serving(envs[0]) as holder:
         holder_url = holder.wait_for_line(LISTENING).group(1)
-        standby_url = standby.wait_for_line(LISTENING).group(1)
-        assert httpx.get(holder_url + "/healthz").json()["leases"] == ["singletons"]
-        assert httpx.get(standby_url + "/healthz").json()["leases"] == []
-        holder.process.kill()
-        killed = time.monotonic()
-        holder.process.wait(timeout=DEADLINE)
-        # A lock that ran out while nobody swept: only the lease holder's sweeper ends it.
-        engine = create_engine(postgres_url)
-        past = datetime.now(UTC) - timedelta(minutes=1)
-        with engine.begin() as connection:
-            connection.execute(
-                insert(env_locks).values(
-                    env="staging", holder="U0ALICE", reason="testing", since=past,
-                    expires_at=past, channel_id="C0DEV",
-                )
-            )  # fmt: skip
-        engine.dispose()
-        # The holder's lease runs out within the time to live; the standby tries every
-        # third of it, so it holds the lease within ttl + ttl/3 (plus a margin for start-up
-        # of its work on this shared machine).
+        # The first process takes the lease a moment after it listens; the second starts
+        # once it holds it, so which one is the holder is known.
         workspace.wait_for(
-            lambda: httpx.get(standby_url + "/healthz").json()["leases"] == ["singletons"],
-            timeout=ttl + ttl / 3 + 2.0,
-            description="the standby to take the lease",
-        )
-        took_over = time.monotonic() - killed
-        workspace.wait_for(
-            lambda: any(
-                "Your lock on `staging` expired" in message.text
-                for message in workspace.ephemerals("C0DEV", "U0ALICE")
-            ),
+            lambda: httpx.get(holder_url + "/healthz").json()["leases"] == ["singletons"],
             timeout=DEADLINE,
-            description="the standby's sweeper to expire the lock",
+            description="the first process to take the lease",
         )
-        print(f"lease taken over {took_over:.2f} s after kill -9 (ttl {ttl:g} s)")
-        assert standby.end(signal.SIGTERM) == 0
+        with serving(envs[1]) as standby:
+            standby_url = standby.wait_for_line(LISTENING).group(1)
+            assert httpx.get(holder_url + "/healthz").json()["leases"] == ["singletons"]
+            assert httpx.get(standby_url + "/healthz").json()["leases"] == []
+            holder.process.kill()
+            killed = time.monotonic()
+            holder.process.wait(timeout=DEADLINE)
+            # A lock that ran out while nobody swept: only the lease holder's sweeper ends it.
+            engine = create_engine(postgres_url)
+            past = datetime.now(UTC) - timedelta(minutes=1)
+            with engine.begin() as connection:
+                connection.execute(
+                    insert(env_locks).values(
+                        env="staging", holder="U0ALICE", reason="testing", since=past,
+                        expires_at=past, channel_id="C0DEV",
+                    )
+                )  # fmt: skip
+            engine.dispose()
+            # The holder's lease runs out within the time to live and the standby tries every
+            # third of it; how fast that is on a quiet machine is bench/'s to measure (no timed
+            # assertion on this shared one), here only that the standby takes over.
+            workspace.wait_for(
+                lambda: httpx.get(standby_url + "/healthz").json()["leases"] == ["singletons"],
+                timeout=DEADLINE,
+                description="the standby to take the lease",
+            )
+            took_over = time.monotonic() - killed
+            workspace.wait_for(
+                lambda: any(
+                    "Your lock on `staging` expired" in message.text
+                    for message in workspace.ephemerals("C0DEV", "U0ALICE")
+                ),
+                timeout=DEADLINE,
+                description="the standby's sweeper to expire the lock",
+            )
+            print(f"lease taken over {took_over:.2f} s after kill -9 (ttl {ttl:g} s)")
+            assert standby.end(signal.SIGTERM) == 0

@@ -4,6 +4,7 @@ the bot restarted in between)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 
 from sqlalchemy import select
@@ -32,14 +33,23 @@ ALWAYS = 100_000
 
 
 def _ops_posts(ws: SlackWorkspace) -> list[CallRecord]:
-    return [c for c in ws.calls_to("chat.postMessage") if c.params.get("channel") == "C0OPS"]
+    """The bot's posts to ops other than the approval request (which lands before the outage)."""
+    return [
+        c
+        for c in ws.calls_to("chat.postMessage")
+        if c.params.get("channel") == "C0OPS"
+        and not str(c.params.get("text")).lower().startswith("deploy #")
+    ]
 
 
-def _deploy_approved(env: Env) -> None:
+def _deploy_approved(env: Env, outage: Callable[[], None]) -> None:
+    """Ask for a deploy, let its approval request land in ops, then start the `outage` and
+    approve: the rollout and its announcements happen while ops refuses posts."""
     ws = env.ws
     ws.user_command("U0ALICE", "C0DEV", "/deploy", f"{env.service} {GOOD} to prod")
-    request = request_message(ws, "C0DEV")
-    ws.user_react("U0BOB", "C0DEV", request.ts, "white_check_mark")
+    request = request_message(ws, "C0OPS")
+    outage()
+    ws.user_react("U0BOB", "C0OPS", request.ts, "white_check_mark")
     wait_state(ws, request, "succeeded")
 
 
@@ -67,8 +77,9 @@ def test_a_deploy_during_an_ops_channel_outage_finishes_and_is_announced_once_af
     env: Env,
 ) -> None:
     ws = env.ws
-    ws.faults.server_error("chat.postMessage", times=ALWAYS, channel="C0OPS")
-    _deploy_approved(env)
+    _deploy_approved(
+        env, lambda: ws.faults.server_error("chat.postMessage", times=ALWAYS, channel="C0OPS")
+    )
     # The rollout is done while the ops channel has taken nothing; the outbox kept trying.
     assert answer(env.port) == GOOD
     ws.wait_for(lambda: len(_ops_posts(ws)) >= 2, timeout=DEADLINE, description="tries")
@@ -79,8 +90,12 @@ def test_a_deploy_during_an_ops_channel_outage_finishes_and_is_announced_once_af
 
 def test_announcements_rate_limited_until_a_restart_land_once_after_it(env: Env) -> None:
     ws = env.ws
-    ws.faults.ratelimit("chat.postMessage", times=ALWAYS, retry_after=1, channel="C0OPS")
-    _deploy_approved(env)
+    _deploy_approved(
+        env,
+        lambda: ws.faults.ratelimit(
+            "chat.postMessage", times=ALWAYS, retry_after=1, channel="C0OPS"
+        ),
+    )
     assert answer(env.port) == GOOD
     ws.wait_for(lambda: len(_ops_posts(ws)) >= 2, timeout=DEADLINE, description="tries")
     # Each try waited out the Retry-After of the 429 before it.
