@@ -106,8 +106,9 @@ class Opsloop:
         """The HTTP edge for this bot (created once)."""
         if self.server is None:
             self.server = SlackHttpServer(
-                self.bolt, self.metrics, self.health, host, port, routes=self.routes
-            )
+                self.bolt, self.metrics, self.health, host, port, routes=self.routes,
+                signing_secret=self.settings.signing_secret,
+            )  # fmt: skip
         return self.server
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> SlackHttpServer:
