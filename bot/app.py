@@ -327,6 +327,12 @@ def _start_work(
     keeper.add(
         Singleton("settle interrupted jobs", lambda: ignore(builds.runner.recover(recognise)))
     )
+    # Commands a stop left pending (their answer was to follow) get the outcome
+    # "interrupted"; those this process records from its start on are its own to settle.
+    audit, started = SqlAuditLog(engine), opsloop.services.clock.now()
+    keeper.add(
+        Singleton("settle interrupted commands", lambda: ignore(audit.settle_interrupted(started)))
+    )
     opsloop.bounded_stops.append(builds.runner.stop)
     keeper.add(
         Singleton(

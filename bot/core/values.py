@@ -135,6 +135,8 @@ class Outcome(StrEnum):
     INTEGRATION_ERROR = "integration_error"
     ERROR = "error"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    """Still pending when opsloop stopped: settled so at the next start."""
 
 
 Settle = Callable[[Outcome, str], None]
