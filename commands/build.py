@@ -9,10 +9,10 @@ folder, jobs/<job id>.log; Slack shows the job id, not the path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import cast
 
 from bot.config import ServiceConfig
+from bot.core.background import Patience, answer_slowly
 from bot.core.build.jobs import JobKind, JobState
 from bot.core.build.model import Checkout
 from bot.core.build.stages import BuildStages, building
@@ -49,7 +49,9 @@ def register(registry: Registry, services: Services) -> None:
             steps = building(stages.deps, repo, service.repo, service.dockerfile, name)
             return started(*stages.runner.submit(job, steps))
 
-        return in_background(services, invocation, f"`{name}` at `{ref}`", work)
+        return answer_slowly(
+            services.background, invocation, work, preparing(f"`{name}` at `{ref}`")
+        )
 
     def jobs(user: str, filters: Filters) -> Listing:
         stages = wired(services)
@@ -98,22 +100,10 @@ def register(registry: Registry, services: Services) -> None:
     )
 
 
-def in_background(
-    services: Services,
-    invocation: Invocation,
-    what: str,
-    work: Callable[[], Reply],
-    *,
-    patient: bool = False,
-) -> Reply:
-    """`work`'s answer, prepared on the Background threads (at once when it is quick);
-    `patient` work may wait minutes for other jobs (a /release waiting for its test)."""
-    background = services.background
-    if background is None:
-        return work()
-    return background.answer(
-        invocation,
-        work,
+def preparing(what: str, *, patient: bool = False) -> Patience:
+    """How a job command's preparation is answered: it starts a job, so a late one is still
+    going; `patient` work may wait minutes for other jobs (a /release waiting for its test)."""
+    return Patience(
         deadline=DEADLINE,
         waiting=f"Preparing {what}: fetching the repository and asking the engine…",
         late=f"Still preparing {what} after {DEADLINE:g} seconds (git or the engine is slow). "
