@@ -9,11 +9,10 @@ from bot.core.background import answer_slowly
 from bot.core.build.jobs import JobKind
 from bot.core.build.model import release_version
 from bot.core.build.stages import testing
-from bot.core.build.views import started
 from bot.core.errors import Conflict, UsageError
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.build import checkout, preparing, service_config, wired
+from commands.build import checkout, preparing, service_config, start_job, wired
 from commands.dependencies import Services
 
 STAGE = "Test"
@@ -55,7 +54,7 @@ def register(registry: Registry, services: Services) -> None:
                     )
             job = stages.new_job(JobKind.TEST, invocation, ref, revision, image)
             steps = testing(stages.deps, service.test, service.test_timeout, service.test_report)
-            return started(*stages.runner.submit(job, steps))
+            return start_job(services, invocation, job, steps)
 
         patience = preparing(f"the tests of `{name}`")
         return answer_slowly(services.background, invocation, work, patience)

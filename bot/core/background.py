@@ -152,7 +152,8 @@ class Background:
     def _deliver(self, future: Future[Reply], invocation: Invocation) -> None:
         answered = answer(partial(future.result, timeout=0), "That")
         invocation.settle(answered.outcome, answered.detail)
-        self._say(invocation, answered.reply)
+        if not answered.reply.said:
+            self._say(invocation, answered.reply)
 
     def _say(self, invocation: Invocation, reply: Reply) -> None:
         best_effort(
