@@ -103,7 +103,9 @@ def main() -> int:
         )
         bot = build(settings, load_config(REPO / "bot/sandbox/opsloop.yml", {}))
         ours = bot.start()
-        bare = SlackHttpServer(bare_bolt_app(api_url, secret), Metrics(), dict)
+        bare = SlackHttpServer(
+            bare_bolt_app(api_url, secret), Metrics(), dict, signing_secret=secret
+        )
         bare.start()
         targets = [
             Target("bare slack-bolt", bare.events_url, secret),

@@ -106,8 +106,9 @@ class Opsloop:
         """The HTTP edge for this bot (created once)."""
         if self.server is None:
             self.server = SlackHttpServer(
-                self.bolt, self.metrics, self.health, host, port, routes=self.routes
-            )
+                self.bolt, self.metrics, self.health, host, port, routes=self.routes,
+                signing_secret=self.settings.signing_secret,
+            )  # fmt: skip
         return self.server
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> SlackHttpServer:
@@ -325,6 +326,12 @@ def _start_work(
     recognise = pushed_release(builds.deps.registry)
     keeper.add(
         Singleton("settle interrupted jobs", lambda: ignore(builds.runner.recover(recognise)))
+    )
+    # Commands a stop left pending (their answer was to follow) get the outcome
+    # "interrupted"; those this process records from its start on are its own to settle.
+    audit, started = SqlAuditLog(engine), opsloop.services.clock.now()
+    keeper.add(
+        Singleton("settle interrupted commands", lambda: ignore(audit.settle_interrupted(started)))
     )
     opsloop.bounded_stops.append(builds.runner.stop)
     keeper.add(

@@ -128,7 +128,8 @@ class Router:
             record.pending()
         else:
             record.settle(answered.outcome, answered.detail)
-        self._d.notifier.respond(command.response_url, answered.reply)
+        if not answered.reply.said:
+            self._d.notifier.respond(command.response_url, answered.reply)
 
     def _first_delivery(self, command: SlashCommand) -> bool:
         """Whether this command's trigger_id is claimed here for the first time. Slack never

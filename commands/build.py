@@ -9,11 +9,13 @@ folder, jobs/<job id>.log; Slack shows the job id, not the path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from typing import cast
 
 from bot.config import ServiceConfig
-from bot.core.build.jobs import JobKind, JobState
+from bot.core.background import Patience, answer_slowly
+from bot.core.build.job_context import Work
+from bot.core.build.jobs import Job, JobKind, JobState
 from bot.core.build.model import Checkout
 from bot.core.build.stages import BuildStages, building
 from bot.core.build.views import jobs_listing, started
@@ -47,9 +49,11 @@ def register(registry: Registry, services: Services) -> None:
             image = f"{service.image}:{revision[:12]}"
             job = stages.new_job(JobKind.BUILD, invocation, ref, revision, image)
             steps = building(stages.deps, repo, service.repo, service.dockerfile, name)
-            return started(*stages.runner.submit(job, steps))
+            return start_job(services, invocation, job, steps)
 
-        return in_background(services, invocation, f"`{name}` at `{ref}`", work)
+        return answer_slowly(
+            services.background, invocation, work, preparing(f"`{name}` at `{ref}`")
+        )
 
     def jobs(user: str, filters: Filters) -> Listing:
         stages = wired(services)
@@ -98,22 +102,10 @@ def register(registry: Registry, services: Services) -> None:
     )
 
 
-def in_background(
-    services: Services,
-    invocation: Invocation,
-    what: str,
-    work: Callable[[], Reply],
-    *,
-    patient: bool = False,
-) -> Reply:
-    """`work`'s answer, prepared on the Background threads (at once when it is quick);
-    `patient` work may wait minutes for other jobs (a /release waiting for its test)."""
-    background = services.background
-    if background is None:
-        return work()
-    return background.answer(
-        invocation,
-        work,
+def preparing(what: str, *, patient: bool = False) -> Patience:
+    """How a job command's preparation is answered: it starts a job, so a late one is still
+    going; `patient` work may wait minutes for other jobs (a /release waiting for its test)."""
+    return Patience(
         deadline=DEADLINE,
         waiting=f"Preparing {what}: fetching the repository and asking the engine…",
         late=f"Still preparing {what} after {DEADLINE:g} seconds (git or the engine is slow). "
@@ -121,6 +113,18 @@ def in_background(
         writes=True,
         patient=patient,
     )
+
+
+def start_job(services: Services, invocation: Invocation, job: Job, steps: Work) -> Reply:
+    """Queue the job (or join its twin). The requester's private note that it started is
+    sent before the job's message is posted, so it sits above that message, whose last
+    edit is the result, rather than below the result."""
+
+    def tell(submitted: Job, joined: bool) -> None:
+        services.notifier.respond(invocation.response_url, started(submitted, joined))
+
+    submitted, joined = wired(services).runner.submit(job, steps, before_posting=tell)
+    return dataclasses.replace(started(submitted, joined), said=True)
 
 
 def wired(services: Services) -> BuildStages:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 
+from bot.core.background import Patience, answer_slowly
 from bot.core.blocks import MAX_BLOCKS, section
 from bot.core.changes import (
     Commit,
@@ -31,7 +32,7 @@ from bot.core.code.catalogue import (
     services_listing,
 )
 from bot.core.deploy.model import DeployState
-from bot.core.errors import EngineUnavailable, IntegrationError, NotAvailableYet, NotFound
+from bot.core.errors import EngineUnavailable, IntegrationError, NotFound
 from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filters
 from bot.core.values import Block, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
@@ -199,16 +200,18 @@ class _Code:
             return None  # the commits still show, with plain keys
 
     def _slow(self, invocation: Invocation, what: str, work: Callable[[], Reply]) -> Reply:
-        background = self._s.background
-        if background is None:
-            raise NotAvailableYet("The Code stage is not wired in this bot.")
-        return background.answer(
-            invocation,
-            work,
-            deadline=DEADLINE,
-            waiting=f"Looking up {what}…",
-            late=f"Looking up {what} took more than {DEADLINE:g} seconds; try again later.",
-        )
+        return answer_slowly(
+            self._s.background, invocation, work, _looking_up(what),
+            unwired="The Code stage is not wired in this bot.",
+        )  # fmt: skip
+
+
+def _looking_up(what: str) -> Patience:
+    return Patience(
+        deadline=DEADLINE,
+        waiting=f"Looking up {what}…",
+        late=f"Looking up {what} took more than {DEADLINE:g} seconds; try again later.",
+    )
 
 
 def _in_repository(repo: SourceRepository, revision: str) -> bool:

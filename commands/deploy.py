@@ -171,9 +171,11 @@ class _DeployStage:
             text=f":unlock: <@{user}> (an admin) released your lock on `{env}`; others can "
             "deploy there now."
         )
+        # A direct message (a post to the person's ID), which waits for them, where a
+        # private note in the lock's channel shows only if they are looking at it then.
         best_effort(
             f"tell {released.holder} their lock on {env} was released",
-            partial(self._services.notifier.ephemeral, released.channel_id, released.holder, told),
+            partial(self._services.notifier.post, released.holder, told),
         )
         return Reply(
             text=f":unlock: <@{user}> released <@{released.holder}>'s lock on `{env}`.",

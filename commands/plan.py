@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from functools import partial
 
+from bot.core.background import Patience, answer_slowly
 from bot.core.blocks import escape
 from bot.core.errors import NotAvailableYet, OpsloopError, UsageError
 from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filters
@@ -191,12 +192,12 @@ class _Plan:
         *,
         writes: bool = False,
     ) -> Reply:
-        tracker, background = self._services.tracker, self._services.background
-        if tracker is None or background is None:
-            raise NotAvailableYet(
-                "Jira is not configured: add a `jira:` section (url, board, project) to "
-                "opsloop.yml."
-            )
+        tracker = self._services.tracker
+        unwired = (
+            "Jira is not configured: add a `jira:` section (url, board, project) to opsloop.yml."
+        )
+        if tracker is None:
+            raise NotAvailableYet(unwired)
         jira = self._services.config.jira
         site = jira.url if jira else "Jira"
         late = (
@@ -206,14 +207,11 @@ class _Plan:
             else f"Jira at {site} did not answer within {DEADLINE:g} seconds: it may be down "
             "or overloaded. Try again later; everything else keeps working."
         )
-        return background.answer(
-            invocation,
-            lambda: work(tracker),
-            deadline=DEADLINE,
-            waiting=f"Asking Jira for {what}…",
-            late=late,
-            writes=writes,
-        )
+        patience = Patience(DEADLINE, f"Asking Jira for {what}…", late, writes=writes)
+        return answer_slowly(
+            self._services.background, invocation, lambda: work(tracker), patience,
+            unwired=unwired,
+        )  # fmt: skip
 
     def _today(self) -> date:
         return self._services.clock.now().date()

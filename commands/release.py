@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from bot.core.background import answer_slowly
 from bot.core.build.gate import ReleaseRequest, image_to_release
 from bot.core.build.jobs import JobKind
 from bot.core.build.stages import releasing
-from bot.core.build.views import started
 from bot.core.errors import Conflict
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.build import checkout, in_background, service_config, wired
+from commands.build import checkout, preparing, service_config, start_job, wired
 from commands.dependencies import Services
 
 STAGE = "Release"
@@ -65,9 +65,10 @@ def register(registry: Registry, services: Services) -> None:
             job = stages.new_job(JobKind.RELEASE, invocation, ref, revision, image)
             job = dataclasses.replace(job, version=version)
             steps = releasing(stages.deps, repo, service.image, info.id, services.issues)
-            return started(*stages.runner.submit(job, steps))
+            return start_job(services, invocation, job, steps)
 
-        return in_background(services, invocation, f"`{name}` {version}", work, patient=True)
+        patience = preparing(f"`{name}` {version}", patient=True)
+        return answer_slowly(services.background, invocation, work, patience)
 
     registry.add(
         Verb(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 from bot.core import naming
+from bot.core.background import answer_slowly
 from bot.core.build.jobs import JobKind
 from bot.core.build.model import release_version
 from bot.core.build.stages import testing
-from bot.core.build.views import started
 from bot.core.errors import Conflict, UsageError
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.build import checkout, in_background, service_config, wired
+from commands.build import checkout, preparing, service_config, start_job, wired
 from commands.dependencies import Services
 
 STAGE = "Test"
@@ -54,9 +54,10 @@ def register(registry: Registry, services: Services) -> None:
                     )
             job = stages.new_job(JobKind.TEST, invocation, ref, revision, image)
             steps = testing(stages.deps, service.test, service.test_timeout, service.test_report)
-            return started(*stages.runner.submit(job, steps))
+            return start_job(services, invocation, job, steps)
 
-        return in_background(services, invocation, f"the tests of `{name}`", work)
+        patience = preparing(f"the tests of `{name}`")
+        return answer_slowly(services.background, invocation, work, patience)
 
     registry.add(
         Verb(

@@ -141,20 +141,23 @@ class Registry:
     def revision(self, repository: str, tag: str) -> str | None:
         """The org.opencontainers.image.revision label of `repository:tag`, read from its
         config blob; None when the tag, its config or the label is missing or unreadable.
-        A registry that refuses opsloop's credentials is still said (RegistryUnavailable)."""
-        try:
-            manifest = self._request("GET", f"{self._base}{repository}/manifests/{tag}")
-        except RegistryUnavailable:
-            return None
+        RegistryUnavailable when the registry (or its token service) refuses opsloop's
+        credentials or does not answer: that is not the same as an image without a label."""
+        manifest = self._request("GET", f"{self._base}{repository}/manifests/{tag}")
         if manifest.status_code in (401, 403):
             self._check(manifest, f"{repository}:{tag}")
         try:
             config = (manifest.json().get("config") or {}).get("digest")
-            if manifest.status_code != 200 or not config:
-                return None
-            blob = self._request("GET", f"{self._base}{repository}/blobs/{config}")
+        except (ValueError, AttributeError):
+            return None
+        if manifest.status_code != 200 or not config:
+            return None
+        blob = self._request("GET", f"{self._base}{repository}/blobs/{config}")
+        if blob.status_code in (401, 403):
+            self._check(blob, f"{repository}:{tag}")
+        try:
             labels = (blob.json().get("config") or {}).get("Labels") or {}
-        except (RegistryUnavailable, ValueError, AttributeError):
+        except (ValueError, AttributeError):
             return None
         revision = labels.get(OCI_REVISION)
         return revision if isinstance(revision, str) else None

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_for
+from dataclasses import dataclass
 from functools import partial
 
+from bot.core.errors import NotAvailableYet
 from bot.core.ports import Notifier
 from bot.core.replies import answer, best_effort
 from bot.core.values import Invocation, Outcome, Reply
@@ -24,6 +26,45 @@ QUICK_WAIT = 0.5
 WORK_THREADS = 4
 WATCH_THREADS = 4
 PATIENT_THREADS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Patience:
+    """How one kind of slow work is answered (Background.answer's terms): what the user
+    sees at once when it is not quick, after how many seconds it is late and what is said
+    then, whether it changes something (`writes`) or waits for minutes on purpose."""
+
+    deadline: float
+    waiting: str
+    late: str
+    writes: bool = False
+    patient: bool = False
+
+
+def answer_slowly(
+    background: Background | None,
+    invocation: Invocation,
+    work: Callable[[], Reply],
+    patience: Patience,
+    *,
+    unwired: str | None = None,
+) -> Reply:
+    """`work`'s answer through `background` on `patience`'s terms. A bot built without
+    Background threads answers NotAvailableYet(`unwired`) when that is given, else runs
+    `work` at once on the caller's thread."""
+    if background is None:
+        if unwired is not None:
+            raise NotAvailableYet(unwired)
+        return work()
+    return background.answer(
+        invocation,
+        work,
+        deadline=patience.deadline,
+        waiting=patience.waiting,
+        late=patience.late,
+        writes=patience.writes,
+        patient=patience.patient,
+    )
 
 
 class Background:
@@ -111,7 +152,8 @@ class Background:
     def _deliver(self, future: Future[Reply], invocation: Invocation) -> None:
         answered = answer(partial(future.result, timeout=0), "That")
         invocation.settle(answered.outcome, answered.detail)
-        self._say(invocation, answered.reply)
+        if not answered.reply.said:
+            self._say(invocation, answered.reply)
 
     def _say(self, invocation: Invocation, reply: Reply) -> None:
         best_effort(

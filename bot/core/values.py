@@ -112,6 +112,9 @@ class Reply:
     replace: bool = False
     """Through a click's response_url: edit the clicked message in place (Slack's
     replace_original) instead of adding a new one."""
+    said: bool = False
+    """Already sent through the response_url by the work that made it (to land before
+    what the work posts next): the outcome is settled, nothing more is sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,8 @@ class Outcome(StrEnum):
     INTEGRATION_ERROR = "integration_error"
     ERROR = "error"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    """Still pending when opsloop stopped: settled so at the next start."""
 
 
 Settle = Callable[[Outcome, str], None]

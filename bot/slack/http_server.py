@@ -50,8 +50,9 @@ class SlackHttpServer:
         port: int = 0,
         *,
         routes: Mapping[str, PostRoute] | None = None,
+        signing_secret: str,
     ) -> None:
-        handler = _handler_class(app, metrics, health, dict(routes or {}))
+        handler = _handler_class(app, metrics, health, dict(routes or {}), signing_secret)
         self._server = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
 
@@ -86,7 +87,11 @@ class SlackHttpServer:
 
 
 def _handler_class(
-    app: App, metrics: Metrics, health: Callable[[], dict[str, Any]], routes: dict[str, PostRoute]
+    app: App,
+    metrics: Metrics,
+    health: Callable[[], dict[str, Any]],
+    routes: dict[str, PostRoute],
+    signing_secret: str,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -123,7 +128,7 @@ def _handler_class(
                 key.lower(): [value] for key, value in self.headers.items()
             }
             try:
-                request = bolt_request(body, headers)
+                request = bolt_request(body, headers, signing_secret)
             except Refused as refused:
                 log.warning("refused a request to %s: %s", EVENTS_PATH, refused.reason)
                 error = json.dumps({"error": refused.reason}).encode()

@@ -6,6 +6,10 @@ name says "payload" arrived as an empty request (404). A malformed payload made 
 raise while building the request (no HTTP answer at all), and a timestamp that is not a
 number made its signature check raise (500). Here the body is parsed by its content type
 and its fields, and Bolt gets a request already parsed; what cannot be read is refused.
+
+The signature is checked first, before the body is parsed or anything is said about it:
+Bolt's own check logs the whole body of a request it refuses, and a body that is not from
+Slack may hold anything.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import BoltContext, BoltRequest
 from slack_bolt.request.internals import build_context
+from slack_sdk.signature import SignatureVerifier
 
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
+SIGNATURE_HEADER = "x-slack-signature"
 JSON_TYPE = "application/json"
 
 Headers = Mapping[str, Sequence[str]]
@@ -34,11 +40,13 @@ class Refused(Exception):
         self.reason = reason
 
 
-def bolt_request(raw_body: str, headers: Headers) -> BoltRequest:
+def bolt_request(raw_body: str, headers: Headers, signing_secret: str) -> BoltRequest:
     """The request as Bolt should see it: the raw body kept for the signature check, the
     parsed body and its context set from our own parse. Refused (401) when the timestamp
-    header is not a whole number, (400) when the body cannot be read."""
+    header is not a whole number or the request is not signed with `signing_secret` within
+    the last five minutes, (400) when the body cannot be read."""
     _check_timestamp(headers)
+    _check_signature(raw_body, headers, signing_secret)
     parsed = parse_body(raw_body, _content_type(headers))
     request = BoltRequest(body="", headers=dict(headers))
     # Bolt's own parse of the raw body is what goes wrong; its signature check reads
@@ -77,6 +85,19 @@ def _check_timestamp(headers: Headers) -> None:
     values = headers.get(TIMESTAMP_HEADER)
     if values and not values[0].strip().isdecimal():
         raise Refused(401, "X-Slack-Request-Timestamp is not a whole number")
+
+
+def _check_signature(raw_body: str, headers: Headers, signing_secret: str) -> None:
+    timestamp = _first(headers, TIMESTAMP_HEADER)
+    signature = _first(headers, SIGNATURE_HEADER)
+    verifier = SignatureVerifier(signing_secret)
+    if not timestamp or not signature or not verifier.is_valid(raw_body, timestamp, signature):
+        raise Refused(401, "the signature is missing, stale or wrong (not sent by Slack)")
+
+
+def _first(headers: Headers, name: str) -> str:
+    values = headers.get(name)
+    return values[0].strip() if values else ""
 
 
 def _content_type(headers: Headers) -> str:

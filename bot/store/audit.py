@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import Clock
 from bot.core.values import AuditEntry, Outcome
 from bot.store.tables import audit_log, seen_events
+
+INTERRUPTED_DETAIL = (
+    "opsloop stopped before the answer came; the channel or the stage's list shows "
+    "whether it happened"
+)
 
 
 class SqlAuditLog:
@@ -43,6 +50,19 @@ class SqlAuditLog:
         )
         with self._engine.begin() as connection:
             return connection.execute(query).rowcount == 1
+
+    def settle_interrupted(self, before: datetime) -> int:
+        """Settle as interrupted the entries still pending from before `before` (when this
+        process started): the process that would have settled them is gone. Returns how
+        many were settled."""
+        query = (
+            update(audit_log)
+            .where(audit_log.c.outcome == Outcome.PENDING.value)
+            .where(audit_log.c.at < before)
+            .values(outcome=Outcome.INTERRUPTED.value, detail=INTERRUPTED_DETAIL)
+        )
+        with self._engine.begin() as connection:
+            return int(connection.execute(query).rowcount)
 
     def latest(self, count: int) -> list[AuditEntry]:
         """The newest `count` entries, newest first."""

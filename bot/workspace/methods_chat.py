@@ -29,11 +29,14 @@ class Ctx:
         return render_message(msg, files)
 
     def channel_id(self, params: Params, name: str = "channel") -> str:
-        """The channel parameter as an id; Slack also accepts "#name" or "name"."""
+        """The channel parameter as an id; Slack also accepts "#name" or "name", and a
+        user's ID for the app's direct messages with that person."""
         value = required(params, name)
         with self.state.lock:
             if value in self.state.channels:
                 return value
+            if value in self.state.users:
+                return self.state.direct_channel(value).id
             for chan in self.state.channels.values():
                 if chan.name == value.removeprefix("#"):
                     return chan.id

@@ -48,7 +48,8 @@ class User:
 
 @dataclass
 class Channel:
-    """A public (or private) channel; ``members`` lists user ids, the bot included."""
+    """A public (or private) channel, or (``im_user`` set) the app's direct messages with
+    that person; ``members`` lists user ids, the bot included."""
 
     id: str
     name: str
@@ -58,6 +59,7 @@ class Channel:
     topic: str = ""
     purpose: str = ""
     created: int = SEED_EPOCH
+    im_user: str = ""
 
 
 @dataclass

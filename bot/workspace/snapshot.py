@@ -63,6 +63,7 @@ def build_snapshot(state: WorkspaceState, files: FileStore, base_url: str) -> Js
                     "id": chan.id,
                     "name": chan.name,
                     "is_private": chan.is_private,
+                    "im_user": chan.im_user,
                     "members": list(chan.members),
                     "messages": top,
                     "ephemerals": ephemerals,

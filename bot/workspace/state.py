@@ -56,6 +56,21 @@ class WorkspaceState:
             self.changes.bump()
             return channel
 
+    def direct_channel(self, user_id: str) -> Channel:
+        """The app's direct messages with ``user_id`` (a ``D…`` conversation), opened on
+        first use, as Slack opens it when the app posts to a user's ID;
+        SlackError("user_not_found") for an unknown user."""
+        with self.lock:
+            user = self.user(user_id)
+            channel_id = "D" + user.id[1:]
+            found = self.channels.get(channel_id)
+            if found is not None:
+                return found
+            return self.add_channel(
+                Channel(channel_id, user.name, [user.id, BOT_USER_ID], is_private=True,
+                        im_user=user.id)
+            )  # fmt: skip
+
     def add_usergroup(self, group: Usergroup) -> Usergroup:
         """Add (or replace) a usergroup."""
         with self.lock:

@@ -217,6 +217,26 @@ def test_public_repositories_get_an_anonymous_token_and_refusals_are_explained()
         private.stop()
 
 
+def test_a_refused_token_login_is_said_when_reading_a_revision(tmp_path: Path) -> None:
+    service = _TokenRegistry({"ci-bot": PASSWORD})
+    host = f"127.0.0.1:{service.port}"
+    config = tmp_path / "config.json"
+    wrong = base64.b64encode(b"ci-bot:not-the-password").decode()
+    config.write_text(json.dumps({"auths": {host: {"auth": wrong}}}))
+    registry = Registry(host, RegistryAccess(docker_config=config))
+    releases = RegistryReleases(RegistryAccess(docker_config=config))
+    try:
+        # Not "no revision label" (None): the token service turned the credentials away.
+        with pytest.raises(RegistryUnavailable, match=f"refused the credentials.*{host}"):
+            registry.revision("team/web", "1.0.0")
+        with pytest.raises(RegistryUnavailable, match="docker login"):
+            releases.revision(f"{host}/team/web", "1.0.0")
+        assert len(service.token_requests) == 2
+    finally:
+        registry.close()
+        service.stop()
+
+
 def test_plain_http_only_for_the_insecure_registries() -> None:
     loopback = ("127.0.0.0/8",)
     assert is_insecure("127.0.0.1:5000", loopback)

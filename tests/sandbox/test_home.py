@@ -4,11 +4,13 @@ reset, and where the sample's images go."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 from bot.sandbox.home import ensure_namespace, images, in_namespace, read_namespace
 from bot.sandbox.run import sandbox_config
 from bot.settings import Settings
+from tests.specs import REPO
 
 
 def test_a_state_keeps_its_namespace_and_a_clean_state_gets_a_new_one(tmp_path: Path) -> None:
@@ -40,3 +42,22 @@ def test_a_config_of_your_own_keeps_its_images(tmp_path: Path) -> None:
     mine.write_text(sample.read_text().replace("127.0.0.1:5000/web", "127.0.0.1:5000/team/web"))
     config = sandbox_config(Settings(config_path=mine), "sandbox-1a2b3c4d")
     assert images(config) == ["127.0.0.1:5000/team/web", "127.0.0.1:5000/api"]
+
+
+def test_what_opsloop_keeps_where_it_runs_is_ignored_by_git(tmp_path: Path) -> None:
+    """The repository's .gitignore, in a fresh repository: the sandbox's nested git
+    repositories, its store and the job logs under .opsloop/ never show as changes."""
+    shutil.copy(REPO / ".gitignore", tmp_path / ".gitignore")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    kept = [
+        ".opsloop/sandbox/namespace",
+        ".opsloop/sandbox/opsloop.db",
+        ".opsloop/sandbox/repos/web/.git/HEAD",
+        ".opsloop/sandbox/repos/web/Dockerfile",
+        ".opsloop/sandbox/jobs/build-1a2b3c.log",
+    ]
+    found = subprocess.run(
+        ["git", "-C", str(tmp_path), "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(kept), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert found.stdout.split() == kept, found.stderr

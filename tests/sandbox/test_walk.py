@@ -167,7 +167,9 @@ def _walk(folder: Path, profile: Path, client: docker.DockerClient, *, again: bo
             console.run("/ops help")
             console.shows(r"opsloop runs the DevOps loop from Slack")
             console.run("/build web")
-            revision = console.shows(r"Build web @ (\w+) \(HEAD\) — succeeded", JOB).group(1)
+            # The private "Started" note sits above the job's message, which ends on the result.
+            started = r"Started build-[0-9a-f]{6}[\s\S]*Build web @ (\w+) \(HEAD\) — succeeded"
+            revision = console.shows(started, JOB).group(1)
             console.run("/test web")
             console.shows(rf"Test web @ {revision} \(HEAD\) — succeeded", JOB)
             console.run("/release web 1.0.0")

@@ -96,14 +96,23 @@ def test_only_an_admin_may_force_an_unlock_and_the_holder_is_told(guarded: Harne
 
     guarded.slack.slash("/unlock", "prod --force", user_id="U0ALICE")
     guarded.workspace.wait_for(lambda: _locks(guarded) == [], timeout=10)
-    told = reply_to(guarded, "U0CAROL", nth=1)
-    assert "<@U0ALICE> (an admin) released your lock on `prod`" in told
+    # Carol hears it in her direct messages with the app, which wait for her.
+    [told] = guarded.workspace.wait_for(
+        lambda: guarded.workspace.messages(_direct(guarded, "U0CAROL")), timeout=10
+    )
+    assert "<@U0ALICE> (an admin) released your lock on `prod`" in told.text
+    assert guarded.workspace.channel(told.channel).im_user == "U0CAROL"  # type: ignore[union-attr]
 
     def outcomes() -> list[tuple[object, ...]]:
         return [(row["user_id"], row["verb"], row["outcome"]) for row in _audit(guarded)]
 
     guarded.workspace.wait_for(lambda: outcomes()[-1] == ("U0ALICE", "unlock", "ok"), timeout=10)
     assert ("U0BOB", "unlock", "denied") in outcomes()
+
+
+def _direct(harness: Harness, user_id: str) -> str:
+    """The app's direct-message conversation with the person."""
+    return harness.workspace.state.direct_channel(user_id).id
 
 
 def _queued_job(harness: Harness, owner: str) -> str:

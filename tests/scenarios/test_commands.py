@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,9 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import parse_config
-from bot.core.values import Invocation, Reply
+from bot.core.values import AuditEntry, Invocation, Outcome, Reply
 from bot.core.verbs import Verb
 from bot.settings import Settings
+from bot.store.audit import SqlAuditLog
 from bot.store.tables import audit_log
 from bot.version import opsloop_version
 from bot.workspace import SlackWorkspace
@@ -98,6 +100,23 @@ def test_every_command_is_audited_and_the_log_survives_a_restart(harness: Harnes
     assert len(lines) == 2
     assert "<@U0BOB> in <#C0OPS>: `deploy` `nope` → *not_found*" in lines[0]
     assert "<@U0ALICE> in <#C0DEV>: `help` → *ok*" in lines[1]
+
+
+def test_a_command_left_pending_by_a_crash_is_audited_as_interrupted_at_the_next_start(
+    harness: Harness,
+) -> None:
+    # What a kill -9 leaves behind: a command whose answer was still to follow.
+    SqlAuditLog(harness.bot.engine).append(
+        AuditEntry(datetime.now(UTC) - timedelta(seconds=5), "U0BOB", "C0OPS", "release",
+                   "web 1.0.0", Outcome.PENDING.value)
+    )  # fmt: skip
+    restarted = harness.restart()
+    try:
+        restarted.slack.slash("/ops", "audit interrupted", user_id="U0CAROL")
+        answer = reply_to(restarted, "U0CAROL")
+    finally:
+        restarted.bot.stop()
+    assert "<@U0BOB> in <#C0OPS>: `release` `web 1.0.0` → *interrupted*" in answer, answer
 
 
 def test_forged_and_stale_requests_get_401_and_run_nothing(harness: Harness) -> None:

@@ -4,6 +4,7 @@ replayed requests get the right status code, one log line, and change nothing.""
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -86,6 +87,34 @@ def test_a_malformed_body_gets_400_and_one_log_line(
     assert [r.levelno for r in edge_lines] == [logging.WARNING]
     assert not any(r.exc_info for r in caplog.records)
     assert "Traceback" not in caplog.text
+    assert _audited(harness) == []
+
+
+@pytest.mark.parametrize(
+    ("signature", "age"),
+    [("v0=" + "0" * 64, 0), ("", 0), (None, 6 * 60)],
+    ids=["forged", "unsigned", "stale"],
+)
+@pytest.mark.parametrize("readable", [True, False], ids=["form", "malformed"])
+def test_a_request_not_signed_by_slack_is_refused_before_its_body_is_read_or_logged(
+    harness: Harness,
+    caplog: pytest.LogCaptureFixture,
+    signature: str | None,
+    age: int,
+    readable: bool,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    marker = "hunter2-" + "x" * 8
+    body = _form(harness, text=marker) if readable else f"payload={marker}".encode()
+    stamp = int(time.time()) - age
+    response = harness.slack.send_raw(body, timestamp=stamp, signature=signature)
+    assert response.status_code == 401  # not 400: who sent it is settled before what it says
+    assert marker not in caplog.text
+    edge_lines = [
+        r for r in caplog.records if r.name.startswith("bot.slack") and r.levelno > logging.DEBUG
+    ]
+    assert [r.levelno for r in edge_lines] == [logging.WARNING]
+    assert "not sent by Slack" in edge_lines[0].getMessage()
     assert _audited(harness) == []
 
 

@@ -33,6 +33,24 @@ def test_post_keeps_text_blocks_and_author(web: WebClient, workspace: SlackWorks
     assert workspace.messages("C0DEV") == []
 
 
+def test_a_post_to_a_user_id_lands_in_the_apps_direct_messages_with_them(
+    web: WebClient, workspace: SlackWorkspace
+) -> None:
+    sent = web.chat_postMessage(channel="U0CAROL", text="your lock on prod was released")
+    direct = str(sent["channel"])
+    assert direct.startswith("D")
+    [msg] = workspace.messages(direct)
+    assert msg.text == "your lock on prod was released" and msg.is_bot
+    again = web.chat_postMessage(channel="U0CAROL", text="second")
+    assert again["channel"] == direct  # one conversation per person
+    info = web.conversations_info(channel=direct)["channel"]
+    assert info["is_im"] and not info["is_channel"] and not info["is_group"]
+    assert [m.text for m in workspace.messages("C0DEV")] == []
+    assert error_of(lambda: web.chat_postMessage(channel="U0NOBODY", text="x")) == (
+        "channel_not_found"
+    )
+
+
 def test_timestamps_strictly_increase(web: WebClient) -> None:
     stamps = [web.chat_postMessage(channel="C0DEV", text=str(i))["ts"] for i in range(20)]
     assert stamps == sorted(stamps, key=float) and len(set(stamps)) == 20

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 FAILED_LINES = 30
 STOPPED_DETAIL = "cancelled: opsloop was stopped while it ran; run it again"
 _T = TypeVar("_T")
+Submitted = Callable[[Job, bool], None]
+"""Told a submitted job and whether it was joined, before the job's messages are posted."""
 Recognise = Callable[[Job], "Outcome | None"]
 """After a restart: whether an unfinished job had in fact happened, and how it ended."""
 
@@ -70,29 +72,46 @@ class JobRunner:
         self._busy = 0
         self._stopping = False
 
-    def submit(self, job: Job, work: Work) -> tuple[Job, bool]:
+    def submit(
+        self, job: Job, work: Work, before_posting: Submitted | None = None
+    ) -> tuple[Job, bool]:
         """Queue the job, or join the same kind of job for the same service and revision
-        that is queued or running here. Returns the job and whether it was joined. A job's
-        messages are a courtesy: when Slack refuses them the job runs all the same.
-        Conflict once the runner is stopping."""
+        that is queued or running here. Returns the job and whether it was joined;
+        `before_posting` hears the same before the job's messages are posted (so that a
+        note to the requester lands above them). A job's messages are a courtesy: when
+        Slack refuses them the job runs all the same. Conflict once the runner is stopping."""
         with self._lock:
             if self._stopping:
                 raise Conflict("opsloop is restarting; send the command again in a minute.")
-            if (running := self._live_twin(job)) is not None:
-                return running, True
-            self._log_dir.mkdir(parents=True, exist_ok=True)
-            job = dataclasses.replace(job, log_path=str(self._log_dir / f"{job.id}.log"))
-            if self._busy < self._workers:
-                # A worker is free: the message says running from the start. That saves an
-                # edit, and with it the wait of an edit interval before the final one.
-                job = transitions.start(job, self._clock.now())
-            self._store.add(job)
-            self._busy += 1
-            token = CancelToken()
-            self._tokens[job.id] = token
+            running = self._live_twin(job)
+            if running is None:
+                job, token = self._queue(job)
+        if running is not None:
+            self._told(before_posting, running, joined=True)
+            return running, True
+        self._told(before_posting, job, joined=False)
         job = best_effort(f"post the messages of job {job.id}", partial(self._announce, job)) or job
         self._pool.submit(self._run, job, work, token)
         return job, False
+
+    def _queue(self, job: Job) -> tuple[Job, CancelToken]:
+        """Store the job as queued (running when a worker is free); under the lock."""
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        job = dataclasses.replace(job, log_path=str(self._log_dir / f"{job.id}.log"))
+        if self._busy < self._workers:
+            # A worker is free: the message says running from the start. That saves an
+            # edit, and with it the wait of an edit interval before the final one.
+            job = transitions.start(job, self._clock.now())
+        self._store.add(job)
+        self._busy += 1
+        token = CancelToken()
+        self._tokens[job.id] = token
+        return job, token
+
+    @staticmethod
+    def _told(before_posting: Submitted | None, job: Job, *, joined: bool) -> None:
+        if before_posting is not None:
+            best_effort(f"tell who asked for job {job.id}", partial(before_posting, job, joined))
 
     def _announce(self, job: Job) -> Job:
         """Post the job's message and thread (outside the lock: a slow Slack must not hold

@@ -447,6 +447,8 @@
     const list = $("channels");
     list.replaceChildren();
     ui.snap.channels.forEach((chan) => {
+      // Direct messages with the app show only to the person they are with.
+      if (chan.im_user && chan.im_user !== ui.user) return;
       if (!(chan.id in ui.seen)) ui.seen[chan.id] = latestTs(chan);
       if (chan.id === ui.channel) ui.seen[chan.id] = latestTs(chan);
       let unread = 0;
@@ -456,7 +458,8 @@
       const item = list.appendChild(el("li"));
       const button = item.appendChild(el("button", chan.id === ui.channel ? "active" : unread ? "unread" : ""));
       button.type = "button";
-      button.appendChild(el("span", null, (chan.is_private ? "🔒 " : "# ") + chan.name));
+      const mark = chan.im_user ? "💬 opsloop ↔ " : chan.is_private ? "🔒 " : "# ";
+      button.appendChild(el("span", null, mark + chan.name));
       if (unread) button.appendChild(el("span", "badge", unread));
       button.addEventListener("click", () => selectChannel(chan.id));
     });

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -85,6 +86,11 @@ def test_build_test_release_and_release_notes_since_the_previous_release(
     assert labels[naming.OCI_CREATED]
     assert image.id in str(top.blocks)  # type: ignore[attr-defined]
     assert "size" in str(top.blocks)  # type: ignore[attr-defined]
+    # The private note that it started sits above the job's message (whose last edit is
+    # the result), not below the result.
+    [note] = [e for e in stage.workspace.ephemerals("C0DEV", "U0ALICE") if build_id in e.text]
+    assert "Started" in note.text
+    assert Decimal(note.ts) < Decimal(top.ts), (note.ts, top.ts)  # type: ignore[attr-defined]
     _wait_thread(stage, top, "Successfully built")
     # The thread ends on the result, and says where the whole log is kept.
     thread = _wait_thread(stage, top, "Build succeeded in")
