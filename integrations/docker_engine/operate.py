@@ -35,6 +35,7 @@ from integrations.docker_engine.operate_reads import (
     usage_of,
 )
 from integrations.docker_engine.ownership import container_of, swarm_service_of
+from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.rollout_common import POLL, SWARM_DEADLINE
 
 T = TypeVar("T")
@@ -164,14 +165,20 @@ class DockerOperations:
         if not placement.swarm:
             raise UsageError("A container target runs one copy; it cannot be scaled.")
         service = _swarm_service(client, self.namespace, placement)
+        proxy = _proxy(client, self.namespace, placement)
         service.scale(replicas)
         progress(f"Asked Swarm for {replicas} replica(s); waiting for them to run…")
 
         def settled() -> Status | None:
+            if proxy is not None:
+                proxy.follow(service)
             status = self._status(client, placement)
             return status if status.running == replicas and status.desired == replicas else None
 
-        if self._wait(settled, SWARM_DEADLINE) is not None:
+        reached = self._wait(settled, SWARM_DEADLINE)
+        if proxy is not None:
+            proxy.follow(service)
+        if reached is not None:
             return Outcome(DeployState.SUCCEEDED, f"{replicas} replica(s) are running.")
         now = self._status(client, placement)
         return Outcome(
@@ -202,11 +209,14 @@ class DockerOperations:
         self, client: docker.DockerClient, placement: Placement, progress: Progress
     ) -> Outcome:
         service = _swarm_service(client, self.namespace, placement)
+        proxy = _proxy(client, self.namespace, placement)
         before = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
         service.force_update()
         progress("Swarm is replacing the tasks one by one…")
 
         def state() -> str | None:
+            if proxy is not None:
+                proxy.follow(service)
             service.reload()
             update = service.attrs.get("UpdateStatus") or {}
             if update.get("StartedAt") == before:
@@ -215,6 +225,8 @@ class DockerOperations:
             return found if found in ("completed", "rollback_completed", "paused") else None
 
         ended = self._wait(state, SWARM_DEADLINE)
+        if proxy is not None:
+            proxy.follow(service)
         if ended == "completed":
             return Outcome(DeployState.SUCCEEDED, "Every task was replaced and is running.")
         if ended == "rollback_completed":
@@ -243,6 +255,20 @@ def _swarm_service(client: docker.DockerClient, namespace: str, placement: Place
             f"Nothing runs for `{placement.service}` in `{placement.env}`: deploy it first."
         )
     return service
+
+
+def _proxy(
+    client: docker.DockerClient, namespace: str, placement: Placement
+) -> DeploymentProxy | None:
+    """The deployment's reverse proxy, followed while Swarm changes the tasks (so a task
+    leaves the upstreams before it stops); None when it has none. ProxyDown, before
+    anything changes, when it is down."""
+    target = placement.target
+    if target is None or not target.proxied:
+        return None
+    proxy = DeploymentProxy(client, namespace, target)
+    proxy.check()
+    return proxy
 
 
 def _container(client: docker.DockerClient, namespace: str, placement: Placement) -> Any:
