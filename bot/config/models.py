@@ -252,6 +252,9 @@ class DockerConfig(BaseModel):
     namespace: Namespace | None = None
     """This installation's name on the engine; the loader fills in a default derived from
     the config file's location (bot.core.naming.default_namespace)."""
+    proxy_image: str | None = Field(default=None, min_length=1, pattern=r"^[^\s]+$")
+    """The Caddy image run as published Swarm services' reverse proxy (e.g. `caddy:2.6`);
+    None: built on the engine from this machine's caddy binary."""
 
 
 class AlertmanagerConfig(BaseModel):
