@@ -87,7 +87,9 @@ class DockerDeployments:
 
     def preflight(self, target: Target) -> None:
         """Before approval: the engine answers; for a Swarm target it is an active Swarm
-        manager; the deployment's name is not another installation's (ForeignDeployment)."""
+        manager, host-mode ports fit its nodes, and a proxied one's proxy is not down
+        (ProxyDown) and can be built; the deployment's name is not another installation's
+        (ForeignDeployment)."""
         name = deployment_name(self.namespace, target.service, target.env)
         with self._engine.call(f"check `{name}`") as client:
             if target.kind == "swarm":
@@ -96,10 +98,12 @@ class DockerDeployments:
                     raise IntegrationError(NOT_SWARM)
                 if not swarm.get("ControlAvailable"):
                     raise IntegrationError(NOT_MANAGER)
-                found = swarm_service_of(client, self.namespace, target.service, target.env)
+                swarm_service_of(client, self.namespace, target.service, target.env)
                 refuse_unplaceable(client, target)
                 if target.proxied:
-                    self._proxy_ready(client, target, found)
+                    DeploymentProxy(client, self.namespace, target).check()
+                    if self._proxy_image is None:
+                        caddy_available()
             else:
                 container_of(client, self.namespace, target.service, target.env)
 
@@ -111,12 +115,6 @@ class DockerDeployments:
 
     def _image(self, client: docker.DockerClient) -> str:
         return self._proxy_image or proxy_image(client, self.namespace)
-
-    def _proxy_ready(self, client: docker.DockerClient, target: Target, service: Any) -> None:
-        proxy = DeploymentProxy(client, self.namespace, target)
-        proxy.check()
-        if proxy.container() is None and self._proxy_image is None:
-            caddy_available()
 
     def running(self, target: Target) -> Running:
         """The version and deploy id on the container or service, from its labels."""

@@ -20,6 +20,7 @@ a new service that did not come up is removed only when none of its tasks runs.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,12 +35,14 @@ from docker.types import (
 )
 
 from bot.core.deploy.model import DeployState, Outcome
-from bot.core.errors import OpsloopError
+from bot.core.errors import IntegrationError, OpsloopError
 from bot.core.naming import LABEL_DEPLOY_ID
 from integrations.docker_engine.failures import NOT_SWARM
 from integrations.docker_engine.ownership import swarm_service_of
 from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.rollout_common import (
+    FINAL_ATTEMPTS,
+    POLL,
     SECOND,
     SWARM_DEADLINE,
     SWARM_SETTLED,
@@ -91,9 +94,20 @@ class SwarmRollout(Rollout):
         outcome = self._update(existing)
         if holds_port and not _publishes(_reloaded(existing)):
             self.say("The service no longer binds the host port; starting its proxy…")
-            proxy.ensure([])
+            self._start_proxy_on_released_port(proxy)
         proxy.follow(_reloaded(existing))
         return outcome
+
+    def _start_proxy_on_released_port(self, proxy: DeploymentProxy) -> None:
+        # The engine can take a moment to release the port of the task that just stopped.
+        for attempt in range(FINAL_ATTEMPTS):
+            try:
+                proxy.ensure([])
+                return
+            except IntegrationError:
+                if attempt == FINAL_ATTEMPTS - 1:
+                    raise
+                threading.Event().wait(POLL * (attempt + 1))
 
     def _exists(self) -> bool:
         return (
