@@ -12,6 +12,8 @@ import os
 import shutil
 import socket
 import tarfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -197,7 +199,12 @@ def test_a_host_port_taken_by_something_else_changes_nothing(
     assert swarm.services.list(filters={"name": f"opsloop-{NS}-{target.service}"}) == []
     with pytest.raises(NotFound):
         swarm.containers.get(proxy_name(NS, target.service, target.env))
-    assert swarm.networks.list(names=[network_name(NS, target.service, target.env)]) == []
+    # Swarm removes a network from the cluster at once, from this node's listing soon after.
+    network = network_name(NS, target.service, target.env)
+    until = time.monotonic() + 30
+    while swarm.networks.list(names=[network]) and time.monotonic() < until:
+        threading.Event().wait(0.25)
+    assert swarm.networks.list(names=[network]) == []
 
 
 def test_a_proxy_that_is_down_is_reported_not_replaced(
