@@ -158,8 +158,11 @@ def test_scale_one_three_one_and_restart_under_load_fail_no_request(
             one = _upstreams(swarm, target)
             restarted = operations.restart(replace(placement, replicas=1), lambda _said: None)
             load.wait_for(10)
+        status = operations.status(placement)  # what /status shows
     finally:
         operations.close()
+    assert status.proxy is not None
+    assert (status.proxy.state, status.proxy.address) == ("running", f"127.0.0.1:{target.publish}")
     assert (scaled.state, down.state, restarted.state) == (DeployState.SUCCEEDED,) * 3
     assert (len(set(three)), len(one)) == (3, 1)
     assert load.failures == []
