@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tarfile
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,10 +48,13 @@ from bot.core.naming import (
 from integrations.docker_engine.ownership import refuse_foreign
 from integrations.docker_engine.proxy_image import CADDY
 
+log = logging.getLogger(__name__)
+
 LISTEN = 8080
 """The port Caddy listens on inside its container."""
 ADMIN = "127.0.0.1:2019"
 CONFIG_FILE = "/etc/opsloop/caddy.json"
+NETWORK_ATTEMPTS = 10
 TRY_DURATION = "5s"
 """How long Caddy keeps trying other upstreams for a request whose upstream went away."""
 
@@ -234,14 +239,26 @@ class DeploymentProxy:
         return self.point_at(task_upstreams(service.tasks(), str(network.id), self._target.port))
 
     def remove(self, network: bool = True) -> None:
-        """Remove the proxy (and the network, when asked), if there."""
+        """Remove the proxy (and the network, when asked), if there. A network that the
+        tasks of a service just removed still hold is tried again for a few seconds, then
+        left (logged): it holds nothing and the next deploy reuses it."""
         found = self.container()
         if found is not None:
             found.remove(force=True)
-        if network:
-            for net in self._client.networks.list(names=[self.network]):
-                if net.name == self.network:
+        if not network:
+            return
+        for net in self._client.networks.list(names=[self.network]):
+            if net.name != self.network:
+                continue
+            for attempt in range(NETWORK_ATTEMPTS):
+                try:
                     net.remove()
+                    break
+                except APIError as error:
+                    if attempt == NETWORK_ATTEMPTS - 1:
+                        log.warning("left the network %s: %s", self.network, error)
+                    else:
+                        threading.Event().wait(0.5)
 
     def _write(self, container: Any, upstreams: Sequence[str]) -> None:
         data = json.dumps(caddy_config(upstreams), indent=1).encode()
