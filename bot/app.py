@@ -216,7 +216,9 @@ def build(
         outbox=outbox,
     )
     builds = _build_stages(base, engine, docker, outbox)
-    rollouts = DockerDeployments(docker, clock, namespace=config.namespace)
+    rollouts = DockerDeployments(
+        docker, clock, namespace=config.namespace, proxy_image=config.docker.proxy_image
+    )
     operations = DockerOperations(docker, clock, rollouts, namespace=config.namespace)
     fleet = operate_fleet(config)
     deploys = _deploy_desk(

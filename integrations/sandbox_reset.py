@@ -9,6 +9,8 @@ their manifests in the registry. Nothing else on the engine or in the registry i
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterable, Sequence
 
 import docker
@@ -16,18 +18,25 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from bot.core.errors import RegistryUnavailable
+from bot.core.naming import LABEL_NAMESPACE, LABEL_ROLE, ROLE_NETWORK, ROLE_PROXY
 from integrations.registry import Registry, split_image
 
 SWARM_TASK_LABEL = "com.docker.swarm.service.id"
+NETWORK_SECONDS = 30.0
+"""How long a proxied deployment's network may take to be let go by its removed tasks."""
 
 
 def _made_from(image: str, repositories: Iterable[str]) -> bool:
     return any(image.startswith((f"{repo}:", f"{repo}@")) for repo in repositories)
 
 
-def remove_from_engine(repositories: Sequence[str], docker_host: str | None) -> list[str]:
+def remove_from_engine(
+    repositories: Sequence[str], docker_host: str | None, namespace: str | None = None
+) -> list[str]:
     """Remove the Swarm services, containers and local image tags made from
-    ``repositories``; one line per thing removed, or per thing that could not be."""
+    ``repositories``, and (given the state's ``namespace``) the reverse proxies, networks
+    and proxy image labelled with it; one line per thing removed, or per thing that could
+    not be."""
     try:
         client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
         client.ping()
@@ -46,6 +55,8 @@ def remove_from_engine(repositories: Sequence[str], docker_host: str | None) -> 
                 with contextlib.suppress(NotFound):
                     container.remove(force=True)
                     said.append(f"engine: removed container {container.name}")
+        if namespace is not None:
+            said += _remove_proxies(client, namespace)
         for image in client.images.list():
             for tag in image.tags:
                 if _made_from(tag, repositories):
@@ -56,6 +67,34 @@ def remove_from_engine(repositories: Sequence[str], docker_host: str | None) -> 
                         said.append(f"engine: kept image tag {tag}: {error.explanation}")
     finally:
         client.close()
+    return said
+
+
+def _remove_proxies(client: docker.DockerClient, namespace: str) -> list[str]:
+    said = []
+    owned = [f"{LABEL_NAMESPACE}={namespace}", f"{LABEL_ROLE}={ROLE_PROXY}"]
+    for container in client.containers.list(all=True, filters={"label": owned}):
+        with contextlib.suppress(NotFound):
+            container.remove(force=True)
+            said.append(f"engine: removed proxy container {container.name}")
+    networks = [f"{LABEL_NAMESPACE}={namespace}", f"{LABEL_ROLE}={ROLE_NETWORK}"]
+    for network in client.networks.list(filters={"label": networks}):
+        until = time.monotonic() + NETWORK_SECONDS
+        while True:
+            try:
+                network.remove()
+                said.append(f"engine: removed network {network.name}")
+                break
+            except APIError as error:  # the removed service's tasks may still be going
+                if time.monotonic() > until:
+                    said.append(f"engine: kept network {network.name}: {error.explanation}")
+                    break
+                threading.Event().wait(0.25)
+    for image in client.images.list(filters={"label": owned}):
+        for tag in image.tags:
+            with contextlib.suppress(APIError):
+                client.images.remove(tag)
+                said.append(f"engine: removed image tag {tag}")
     return said
 
 

@@ -940,10 +940,28 @@ def test_a_bad_publish_address_is_named() -> None:
         ("container", '"localhost:80"', "IP address"),
         ("container", '"127.0.0.1:99999"', "between 1 and 65535"),
         ("container", '"127.0.0.1"', "address:port"),
-        ("swarm", '"127.0.0.1:80"', "only the port"),
+        ("swarm, publish_mode: host", '"127.0.0.1:80"', "only the port"),
+        ("swarm, publish_mode: ingress", '"127.0.0.1:80"', "publish_mode proxy"),
     ):
         problem = only_problem(base % (target, value))
         assert problem.key == "services.web.deploy.a.publish", problem
+        assert said in problem.message, problem
+
+
+def test_a_swarm_target_is_published_through_its_proxy_unless_told_otherwise() -> None:
+    base = "slack: {ops_channel: C0OPS}\nenvironments: {a: {}}\nservices:\n  web:\n"
+    base += "    repo: .\n    image: web\n    port: 8080\n    deploy:\n      a: {%s}\n"
+    proxied = parse_config(base % 'target: swarm, publish: "127.0.0.1:18080", replicas: 3', {})
+    settings = proxied.services["web"].deploy["a"]
+    assert (settings.publish_mode, settings.publish_host) == ("proxy", "127.0.0.1")
+    ingress = parse_config(base % "target: swarm, publish: 18080, publish_mode: ingress", {})
+    assert ingress.services["web"].deploy["a"].publish_mode == "ingress"
+    for body, key, said in (
+        ("target: container, publish_mode: host", "publish_mode", "is for target swarm"),
+        ("target: swarm, publish_mode: mesh", "publish_mode", "proxy"),
+    ):
+        problem = only_problem(base % body)
+        assert problem.key == f"services.web.deploy.a.{key}", problem
         assert said in problem.message, problem
 
 

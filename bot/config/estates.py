@@ -37,6 +37,7 @@ def deploy_estate(config: Config) -> Estate:
                     publish=settings.publish_port,
                     replicas=settings.replicas,
                     publish_host=settings.publish_host,
+                    publish_mode=settings.publish_mode,
                     probe=HealthTimings(
                         start_period=service.health.start_period,
                         interval=service.health.interval,

@@ -87,6 +87,8 @@ class DeploySettings(BaseModel):
     target: Literal["container", "swarm"]
     publish: PublishAddress | None = None
     """`18080` (every address) or `127.0.0.1:18080`; read it as publish_port, publish_host."""
+    publish_mode: Literal["proxy", "host", "ingress"] = "proxy"
+    """Swarm only: how the port is published (README, Design: zero-downtime deploys)."""
     replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(default=10, ge=1)
     autoscale: AutoscaleConfig | None = None
@@ -109,12 +111,16 @@ class DeploySettings(BaseModel):
 
     @model_validator(mode="after")
     def _swarm_publishes_on_every_address(self) -> Self:
-        if self.target == "swarm" and self.publish_host is not None:
+        if self.target == "swarm" and self.publish_mode != "proxy" and self.publish_host:
             raise fail(
-                "a Swarm service publishes on every address of the node; give only the port "
-                f"({self.publish_port}), or use target container to bind one address",
+                f"publish_mode {self.publish_mode} publishes on every address of the node; "
+                f"give only the port ({self.publish_port}), or use publish_mode proxy (the "
+                "default) to bind one address",
                 "publish",
             )
+        if self.target == "container" and self.publish_mode != "proxy":
+            raise fail("is for target swarm (a container publishes its own port)",
+                       "publish_mode")  # fmt: skip
         return self
 
     @property
@@ -246,6 +252,9 @@ class DockerConfig(BaseModel):
     namespace: Namespace | None = None
     """This installation's name on the engine; the loader fills in a default derived from
     the config file's location (bot.core.naming.default_namespace)."""
+    proxy_image: str | None = Field(default=None, min_length=1, pattern=r"^[^\s]+$")
+    """The Caddy image run as published Swarm services' reverse proxy (e.g. `caddy:2.6`);
+    None: built on the engine from this machine's caddy binary."""
 
 
 class AlertmanagerConfig(BaseModel):

@@ -16,6 +16,11 @@ LABEL_ENV = "opsloop.env"
 LABEL_VERSION = "opsloop.version"
 LABEL_BUILD_ID = "opsloop.build-id"
 LABEL_DEPLOY_ID = "opsloop.deploy-id"
+LABEL_ROLE = "opsloop.role"
+ROLE_PROXY = "proxy"
+"""opsloop.role of the reverse proxy in front of a published Swarm deployment."""
+ROLE_NETWORK = "network"
+"""opsloop.role of the network a proxied deployment's tasks and its proxy share."""
 OCI_REVISION = "org.opencontainers.image.revision"
 OCI_SOURCE = "org.opencontainers.image.source"
 OCI_CREATED = "org.opencontainers.image.created"
@@ -28,6 +33,18 @@ def deployment_name(namespace: str, service: str, env: str) -> str:
     """The container or Swarm service that runs `service` in `env` for the installation
     `namespace`: opsloop-team1-web-prod."""
     return f"opsloop-{namespace}-{service}-{env}"
+
+
+def proxy_name(namespace: str, service: str, env: str) -> str:
+    """The reverse proxy container publishing that deployment's port:
+    opsloop-team1-web-prod-proxy."""
+    return f"{deployment_name(namespace, service, env)}-proxy"
+
+
+def network_name(namespace: str, service: str, env: str) -> str:
+    """The network a proxied deployment's tasks sit on, with its proxy:
+    opsloop-team1-web-prod-net."""
+    return f"{deployment_name(namespace, service, env)}-net"
 
 
 def legacy_deployment_name(service: str, env: str) -> str:

@@ -102,7 +102,7 @@ def reset_sandbox(settings: Settings) -> int:
             return 1
         repositories = images(config)
         docker_host = config.docker.host or settings.environ.get("DOCKER_HOST")
-        said += remove_from_engine(repositories, docker_host)
+        said += remove_from_engine(repositories, docker_host, namespace)
         said += remove_from_registry(repositories)
     database = _sandbox_database(settings)
     if not settings.environ.get("OPSLOOP_DATABASE_URL") and DATABASE.exists():

@@ -43,6 +43,9 @@ from integrations.docker_engine.ownership import (
     labels_of_service,
     swarm_service_of,
 )
+from integrations.docker_engine.placement import refuse_unplaceable
+from integrations.docker_engine.proxy import DeploymentProxy
+from integrations.docker_engine.proxy_image import caddy_available, proxy_image
 from integrations.docker_engine.rollout_common import (
     HEALTH_DEADLINE,
     POLL,
@@ -70,8 +73,10 @@ class DockerDeployments:
         *,
         namespace: str,
         health_deadline: float = HEALTH_DEADLINE,
+        proxy_image: str | None = None,
     ) -> None:
         self.namespace = namespace
+        self._proxy_image = proxy_image
         self._engine = connection
         self._clock = clock
         self._health_deadline = health_deadline
@@ -82,7 +87,9 @@ class DockerDeployments:
 
     def preflight(self, target: Target) -> None:
         """Before approval: the engine answers; for a Swarm target it is an active Swarm
-        manager; the deployment's name is not another installation's (ForeignDeployment)."""
+        manager, host-mode ports fit its nodes, and a proxied one's proxy is not down
+        (ProxyDown) and can be built; the deployment's name is not another installation's
+        (ForeignDeployment)."""
         name = deployment_name(self.namespace, target.service, target.env)
         with self._engine.call(f"check `{name}`") as client:
             if target.kind == "swarm":
@@ -92,8 +99,22 @@ class DockerDeployments:
                 if not swarm.get("ControlAvailable"):
                     raise IntegrationError(NOT_MANAGER)
                 swarm_service_of(client, self.namespace, target.service, target.env)
+                refuse_unplaceable(client, target)
+                if target.proxied:
+                    DeploymentProxy(client, self.namespace, target).check()
+                    if self._proxy_image is None:
+                        caddy_available()
             else:
                 container_of(client, self.namespace, target.service, target.env)
+
+    def proxy(self, target: Target) -> DeploymentProxy:
+        """The target's reverse proxy on the shared client; its image is built (or the
+        configured one used) only when the proxy has to be created."""
+        client = self._engine.client()
+        return DeploymentProxy(client, self.namespace, target, partial(self._image, client))
+
+    def _image(self, client: docker.DockerClient) -> str:
+        return self._proxy_image or proxy_image(client, self.namespace)
 
     def running(self, target: Target) -> Running:
         """The version and deploy id on the container or service, from its labels."""
@@ -110,6 +131,7 @@ class DockerDeployments:
         with self._engine.call(f"settle `{name}`") as client:
             if target.kind == "swarm":
                 self.wait(lambda: _swarm_settled(client, self.namespace, target), SWARM_DEADLINE)
+                self._follow(client, target)
             else:
                 answers = partial(self._answers, target)
                 settle_swap(client, name, answers, self.namespace)
@@ -127,6 +149,12 @@ class DockerDeployments:
         ):
             return Running(running.version, running.deploy_id, False)
         return running
+
+    def _follow(self, client: docker.DockerClient, target: Target) -> None:
+        # The proxy's upstreams are derived from the engine again, whatever happened since.
+        service = swarm_service_of(client, self.namespace, target.service, target.env)
+        if target.proxied and service is not None:
+            DeploymentProxy(client, self.namespace, target).follow(service)
 
     def revision(self, image_ref: str) -> str | None:
         """Pull `image_ref` and read its revision label."""

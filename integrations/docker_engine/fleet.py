@@ -2,24 +2,29 @@
 (its container, or each running task of its Swarm service) and their CPU and memory.
 
 A container is reached on its published host port (on loopback); a Swarm task on its own
-container's address (bridge networks are routable from the engine's host), so each task is
-checked by itself. Stats are one snapshot per container (`one_shot`); CPU is the difference
-to the previous snapshot of the same container, so the first one says nothing about CPU.
+container's address on a bridge network (routable from the engine's host), so each task is
+checked by itself. Tasks behind a reverse proxy sit only on an overlay network, which the
+host cannot reach: they get no HTTP check of their own, and the proxy is checked instead, as
+the instance `proxy`, on the port it publishes (so a proxy that is down raises the alert).
+Stats are one snapshot per container (`one_shot`); CPU is the difference to the previous
+snapshot of the same container, so the first one says nothing about CPU.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from ipaddress import ip_address
 from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
 
 from bot.core.monitor.ports import Instance, Usage
-from bot.core.naming import LABEL_VERSION, deployment_name
+from bot.core.naming import LABEL_VERSION, deployment_name, proxy_name
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import service_named as find_service
+from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
 
 
 class DockerFleet:
@@ -37,7 +42,11 @@ class DockerFleet:
         name = deployment_name(self._namespace, service, env)
         with self._engine.call(f"list the copies of {name}") as client:
             found = self._container(client, name, port, health)
-            return [found] if found is not None else self._tasks(client, name, port, health)
+            if found is not None:
+                return [found]
+            tasks = self._tasks(client, name, port, health)
+            proxy = self._proxy(client, proxy_name(self._namespace, service, env), health)
+            return [*tasks, proxy] if proxy is not None else tasks
 
     def usage(self, container_id: str) -> Usage:
         """CPU (percent of its CPU limit, or of one core) and memory (percent of its limit,
@@ -87,6 +96,22 @@ class DockerFleet:
         return Instance("container", str(container.id), url, _version(container.labels))
 
     @staticmethod
+    def _proxy(client: docker.DockerClient, name: str, health: str) -> Instance | None:
+        try:
+            container = client.containers.get(name)
+        except NotFound:
+            return None
+        bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(
+            f"{PROXY_LISTEN}/tcp"
+        ) or [{}]
+        host, port = bindings[0].get("HostIp") or "", bindings[0].get("HostPort")
+        if not host or ip_address(host).is_unspecified:
+            host = "127.0.0.1"
+        where = f"[{host}]" if ":" in host else host
+        url = f"http://{where}:{port}{health}" if port else None
+        return Instance("proxy", str(container.id), url, None)
+
+    @staticmethod
     def _tasks(
         client: docker.DockerClient, name: str, port: int | None, health: str
     ) -> list[Instance]:
@@ -110,7 +135,7 @@ class DockerFleet:
                 attrs = client.api.inspect_container(container_id)
             except NotFound:
                 continue
-            address = _address(attrs)
+            address = _address(attrs, _overlays(task))
             if port is not None and address:
                 url = f"http://{address}:{port}{health}"
             found.append(Instance(f"task-{task.get('Slot', 0)}", str(container_id), url, version))
@@ -121,9 +146,21 @@ def _version(labels: Mapping[str, str] | None) -> str | None:
     return (labels or {}).get(LABEL_VERSION)
 
 
-def _address(attrs: Mapping[str, Any]) -> str | None:
+def _overlays(task: Mapping[str, Any]) -> set[str]:
+    """The names of the task's overlay networks (not reachable from the host)."""
+    return {
+        str(spec.get("Name"))
+        for attachment in task.get("NetworksAttachments") or []
+        if ((spec := (attachment.get("Network") or {}).get("Spec") or {}).get(
+            "DriverConfiguration") or {}).get("Name") == "overlay"
+    }  # fmt: skip
+
+
+def _address(attrs: Mapping[str, Any], skip: set[str] | None = None) -> str | None:
     networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
-    for network in networks.values():
+    for name, network in networks.items():
+        if name in (skip or set()):
+            continue
         if network.get("IPAddress"):
             return str(network["IPAddress"])
     return None

@@ -13,6 +13,7 @@ in the background with a deadline, so they stay quick when the engine is slow an
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import docker
@@ -27,6 +28,7 @@ from bot.core.naming import (
     deployment_name,
     foreign_namespace,
     legacy_deployment_name,
+    proxy_name,
 )
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import (
@@ -63,13 +65,19 @@ class DockerInventory:
         ls` would, plus one image inspection per distinct Swarm image for its revision."""
         with self._engine.call("list what opsloop deployed") as client:
             found = self._labelled_services(client)
+            proxies: dict[tuple[str, str], tuple[int, str | None]] = {}
             # A container wins over a Swarm service of the same name, as in deployment().
-            found.update(self._labelled_containers(client))
+            found.update(self._labelled_containers(client, proxies))
+        for key, (port, host) in proxies.items():
+            if key in found and found[key].kind == "swarm" and found[key].port is None:
+                found[key] = replace(found[key], port=port, host=host)
         return found
 
     def _labelled_containers(
-        self, client: docker.DockerClient
+        self, client: docker.DockerClient, proxies: dict[tuple[str, str], tuple[int, str | None]]
     ) -> dict[tuple[str, str], Deployment]:
+        """The deployments' containers; the ports this installation's reverse proxies
+        publish go into `proxies` (a proxied Swarm service publishes none itself)."""
         # The low-level listing is one request, like `docker ps`; the high-level one would
         # inspect every container after it.
         rows = client.api.containers(all=True, filters={"label": LABEL_SERVICE})
@@ -78,12 +86,15 @@ class DockerInventory:
             labels: Mapping[str, str] = row.get("Labels") or {}
             key = (labels.get(LABEL_SERVICE, ""), labels.get(LABEL_ENV, ""))
             name = str((row.get("Names") or [""])[0]).lstrip("/")
+            published = [p for p in row.get("Ports") or [] if p.get("PublicPort")]
+            if name == proxy_name(self._namespace, *key) and published:
+                host = str(published[0].get("IP") or "") or None
+                proxies[key] = (int(published[0]["PublicPort"]), host)
             if not self._keep(found, key, name, labels):
                 continue  # a candidate, a Swarm task, a leftover of a swap, another's own
             if (other := foreign_namespace(labels, self._namespace)) is not None:
                 found[key] = Deployment(name, kind="", state="", foreign=other)
                 continue
-            published = [p for p in row.get("Ports") or [] if p.get("PublicPort")]
             found[key] = Deployment(
                 name=name,
                 kind="container",
@@ -160,7 +171,15 @@ class DockerInventory:
             raise
         if service is None:
             return None
-        return self._service_deployment(client, str(service.name), service.attrs, {})
+        found = self._service_deployment(client, str(service.name), service.attrs, {})
+        if found.port is not None:
+            return found
+        try:  # behind its reverse proxy: the port is the proxy's
+            proxy = client.containers.get(proxy_name(self._namespace, service_name, env))
+        except NotFound:
+            return found
+        ports = proxy.ports or {}
+        return replace(found, port=_host_port(ports), host=_host_ip(ports))
 
     def _service_deployment(
         self,

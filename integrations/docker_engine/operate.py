@@ -23,8 +23,8 @@ from bot.core.clock import Clock
 from bot.core.deploy.model import DeployEngine, DeployState, Outcome, Progress
 from bot.core.errors import IntegrationError, UsageError
 from bot.core.errors import NotFound as NotFound_
-from bot.core.naming import LABEL_DEPLOY_ID, LABEL_VERSION, deployment_name
-from bot.core.operate.model import LogBatch, LogLine, Placement, Status, Usage
+from bot.core.naming import LABEL_DEPLOY_ID, LABEL_VERSION, deployment_name, proxy_name
+from bot.core.operate.model import LogBatch, LogLine, Placement, ProxyState, Status, Usage
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.failures import NOT_SWARM
 from integrations.docker_engine.operate_reads import (
@@ -35,6 +35,8 @@ from integrations.docker_engine.operate_reads import (
     usage_of,
 )
 from integrations.docker_engine.ownership import container_of, swarm_service_of
+from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
+from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.rollout_common import POLL, SWARM_DEADLINE
 
 T = TypeVar("T")
@@ -77,6 +79,7 @@ class DockerOperations:
                 str(n.id): str(n.attrs["Description"]["Hostname"]) for n in client.nodes.list()
             }
             status = swarm_status(name, service.attrs, service.tasks(), nodes)
+            status = replace(status, proxy=_proxy_state(client, self.namespace, placement))
         else:
             container = container_of(client, self.namespace, placement.service, placement.env)
             if container is None:
@@ -164,14 +167,20 @@ class DockerOperations:
         if not placement.swarm:
             raise UsageError("A container target runs one copy; it cannot be scaled.")
         service = _swarm_service(client, self.namespace, placement)
+        proxy = _proxy(client, self.namespace, placement)
         service.scale(replicas)
         progress(f"Asked Swarm for {replicas} replica(s); waiting for them to run…")
 
         def settled() -> Status | None:
+            if proxy is not None:
+                proxy.follow(service)
             status = self._status(client, placement)
             return status if status.running == replicas and status.desired == replicas else None
 
-        if self._wait(settled, SWARM_DEADLINE) is not None:
+        reached = self._wait(settled, SWARM_DEADLINE)
+        if proxy is not None:
+            proxy.follow(service)
+        if reached is not None:
             return Outcome(DeployState.SUCCEEDED, f"{replicas} replica(s) are running.")
         now = self._status(client, placement)
         return Outcome(
@@ -202,11 +211,14 @@ class DockerOperations:
         self, client: docker.DockerClient, placement: Placement, progress: Progress
     ) -> Outcome:
         service = _swarm_service(client, self.namespace, placement)
+        proxy = _proxy(client, self.namespace, placement)
         before = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
         service.force_update()
         progress("Swarm is replacing the tasks one by one…")
 
         def state() -> str | None:
+            if proxy is not None:
+                proxy.follow(service)
             service.reload()
             update = service.attrs.get("UpdateStatus") or {}
             if update.get("StartedAt") == before:
@@ -215,6 +227,8 @@ class DockerOperations:
             return found if found in ("completed", "rollback_completed", "paused") else None
 
         ended = self._wait(state, SWARM_DEADLINE)
+        if proxy is not None:
+            proxy.follow(service)
         if ended == "completed":
             return Outcome(DeployState.SUCCEEDED, "Every task was replaced and is running.")
         if ended == "rollback_completed":
@@ -243,6 +257,36 @@ def _swarm_service(client: docker.DockerClient, namespace: str, placement: Place
             f"Nothing runs for `{placement.service}` in `{placement.env}`: deploy it first."
         )
     return service
+
+
+def _proxy(
+    client: docker.DockerClient, namespace: str, placement: Placement
+) -> DeploymentProxy | None:
+    """The deployment's reverse proxy, followed while Swarm changes the tasks (so a task
+    leaves the upstreams before it stops); None when it has none. ProxyDown, before
+    anything changes, when it is down."""
+    target = placement.target
+    if target is None or not target.proxied:
+        return None
+    proxy = DeploymentProxy(client, namespace, target)
+    proxy.check()
+    return proxy
+
+
+def _proxy_state(
+    client: docker.DockerClient, namespace: str, placement: Placement
+) -> ProxyState | None:
+    name = proxy_name(namespace, placement.service, placement.env)
+    try:
+        container = client.containers.get(name)
+    except NotFound:
+        return None
+    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(
+        f"{PROXY_LISTEN}/tcp"
+    ) or [{}]
+    port, host = bindings[0].get("HostPort"), bindings[0].get("HostIp")
+    address = (f"{host}:{port}" if host else f"port {port} of every address") if port else None
+    return ProxyState(name, str(container.status), address)
 
 
 def _container(client: docker.DockerClient, namespace: str, placement: Placement) -> Any:

@@ -11,6 +11,7 @@ import docker
 
 from bot.core.deploy.model import HealthTimings, Progress, Target
 from bot.core.naming import deployment_name
+from integrations.docker_engine.proxy import DeploymentProxy
 
 SECOND = 1_000_000_000
 HEALTH_DEADLINE = 20.0
@@ -54,6 +55,10 @@ class EngineAccess(Protocol):
 
     def healthy(self, port: int, path: str, probe: HealthTimings, host: str = "127.0.0.1") -> bool:
         """Whether http://host:port/path answers 2xx before the health deadline."""
+        ...
+
+    def proxy(self, target: Target) -> DeploymentProxy:
+        """The target's reverse proxy (which may not exist yet)."""
         ...
 
 

@@ -1,10 +1,17 @@
 """A rollout to a Swarm service per service and environment.
 
 The service has a container healthcheck (busybox wget on the health path; its timings from
-the target's health settings) and an update policy whose failure action is rollback. Ports
-are published in host mode (the ingress mesh needs IPVS). Two tasks cannot hold the same
-host port on one node, so with a published port the update order is stop-first (start-first
-would leave the new task pending for ever); without one it is start-first.
+the target's health settings) and an update policy whose failure action is rollback.
+
+How a published port is served depends on `publish_mode`:
+
+- `proxy` (the default): the tasks publish nothing and sit on a network of their own; the
+  deployment's reverse proxy (integrations.docker_engine.proxy) publishes the port and is
+  pointed at the healthy tasks while Swarm updates start-first, so no request fails and any
+  number of replicas runs on one node.
+- `host`: each task binds the host port; two tasks cannot hold it on one node, so the
+  update is stop-first (start-first would leave the new task pending for ever).
+- `ingress`: Swarm's routing mesh (it needs IPVS on every node), start-first.
 
 A failed deploy never takes away what served before it: a failed update is rolled back to
 the previous spec (by Swarm, or by us when Swarm paused or a replica cannot be placed), and
@@ -13,7 +20,9 @@ a new service that did not come up is removed only when none of its tasks runs.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from docker.types import (
     ContainerSpec,
@@ -26,10 +35,14 @@ from docker.types import (
 )
 
 from bot.core.deploy.model import DeployState, Outcome
+from bot.core.errors import IntegrationError, OpsloopError
 from bot.core.naming import LABEL_DEPLOY_ID
 from integrations.docker_engine.failures import NOT_SWARM
 from integrations.docker_engine.ownership import swarm_service_of
+from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.rollout_common import (
+    FINAL_ATTEMPTS,
+    POLL,
     SECOND,
     SWARM_DEADLINE,
     SWARM_SETTLED,
@@ -38,6 +51,7 @@ from integrations.docker_engine.rollout_common import (
 
 FAILED_TASKS = 3
 """Failed tasks of a new service after which it counts as failed."""
+T = TypeVar("T")
 
 
 class SwarmRollout(Rollout):
@@ -49,9 +63,66 @@ class SwarmRollout(Rollout):
             return Outcome(DeployState.FAILED, NOT_SWARM)
         t = self.t
         existing = swarm_service_of(self.client, self.e.namespace, t.service, t.env)
+        self.proxy: DeploymentProxy | None = None
+        if not t.proxied:
+            return self._create() if existing is None else self._update(existing)
+        return self._behind_proxy(existing)
+
+    def _behind_proxy(self, existing: Any) -> Outcome:
+        """The rollout with the deployment's proxy in front; the proxy is started first
+        (so a host port held by something else changes nothing), except when the service
+        itself still holds the port (published before proxies): then after the update."""
+        proxy = self.proxy = self.e.proxy(self.t)
+        proxy.check()
+        _, made_network = proxy.network_id()
+        holds_port = existing is not None and _publishes(existing)
+        made_proxy = False
+        if not holds_port:
+            try:
+                made_proxy = proxy.ensure([])
+            except OpsloopError:
+                if made_network:
+                    proxy.remove(network=True)
+                raise
+            if existing is not None:
+                proxy.follow(existing)
         if existing is None:
-            return self._create()
-        return self._update(existing)
+            outcome = self._create()
+            if outcome.state is not DeployState.SUCCEEDED and made_proxy and not self._exists():
+                proxy.remove(network=True)
+            return outcome
+        outcome = self._update(existing)
+        if holds_port and not _publishes(_reloaded(existing)):
+            self.say("The service no longer binds the host port; starting its proxy…")
+            self._start_proxy_on_released_port(proxy)
+        proxy.follow(_reloaded(existing))
+        return outcome
+
+    def _start_proxy_on_released_port(self, proxy: DeploymentProxy) -> None:
+        # The engine can take a moment to release the port of the task that just stopped.
+        for attempt in range(FINAL_ATTEMPTS):
+            try:
+                proxy.ensure([])
+                return
+            except IntegrationError:
+                if attempt == FINAL_ATTEMPTS - 1:
+                    raise
+                threading.Event().wait(POLL * (attempt + 1))
+
+    def _exists(self) -> bool:
+        return (
+            swarm_service_of(self.client, self.e.namespace, self.t.service, self.t.env) is not None
+        )
+
+    def _following(self, service: Any, check: Callable[[], T]) -> Callable[[], T]:
+        """`check`, pointing the proxy (if any) at the service's running tasks first."""
+
+        def step() -> T:
+            if self.proxy is not None:
+                self.proxy.follow(service)
+            return check()
+
+        return step
 
     @property
     def deadline(self) -> float:
@@ -70,12 +141,17 @@ class SwarmRollout(Rollout):
             retries=timings.retries if timings.retries is not None else 3,
             start_period=_ns(timings.start_period, 1.0),
         )
-        order: Any = "stop-first" if t.publish else "start-first"
-        ports: Any = {t.publish: (t.port, "tcp", "host")} if t.publish else None
+        host_mode = t.publish is not None and t.publish_mode == "host"
+        order: Any = "stop-first" if host_mode else "start-first"
+        ports: Any = None
+        if t.publish is not None and not t.proxied:
+            ports = {t.publish: (t.port, "tcp", "host" if host_mode else "ingress")}
+        networks: Any = [self.proxy.network] if self.proxy is not None else None
         return {
             "task_template": TaskTemplate(
                 ContainerSpec(self.image_ref, labels=self.labels, healthcheck=health),
                 restart_policy=RestartPolicy("any", delay=SECOND),
+                networks=networks,
             ),
             "name": name,
             "labels": self.labels,
@@ -96,8 +172,10 @@ class SwarmRollout(Rollout):
         api: Any = self.client.api
         services: Any = self.client.services
         service = services.get(api.create_service(**self._spec(self.name))["ID"])
-        verdict = self.e.wait(lambda: _tasks_verdict(service.tasks(), self.t.replicas),
-                              self.deadline)  # fmt: skip
+        verdict = self.e.wait(
+            self._following(service, lambda: _tasks_verdict(service.tasks(), self.t.replicas)),
+            self.deadline,
+        )
         if verdict == "ok":
             return Outcome(DeployState.SUCCEEDED, "The service's tasks are running and healthy.")
         why = _task_error(service.tasks())
@@ -137,7 +215,7 @@ class SwarmRollout(Rollout):
             verdict = _tasks_verdict(_current_tasks(service, deploy_id), self.t.replicas)
             return {"ok": "completed", "failed": "paused"}.get(verdict or "")
 
-        state = self.e.wait(status, self.deadline)
+        state = self.e.wait(self._following(service, status), self.deadline)
         if state == "completed":
             return Outcome(DeployState.SUCCEEDED, "Rolling update completed; tasks are healthy.")
         if state == "rollback_completed":
@@ -176,7 +254,17 @@ class SwarmRollout(Rollout):
                 return False
             return _tasks_verdict(_current_tasks(service, deploy_id), replicas) == "ok"
 
-        self.e.wait(restored, self.deadline)
+        self.e.wait(self._following(service, restored), self.deadline)
+
+
+def _publishes(service: Any) -> bool:
+    """Whether the service publishes a port itself."""
+    return bool(((service.attrs.get("Spec") or {}).get("EndpointSpec") or {}).get("Ports"))
+
+
+def _reloaded(service: Any) -> Any:
+    service.reload()
+    return service
 
 
 def _ns(seconds: float | None, default: float) -> int:

@@ -108,6 +108,15 @@ class Target:
     probe: HealthTimings = HealthTimings()
     publish_host: str | None = None
     """The host address that port is bound to; None for every address."""
+    publish_mode: str = "proxy"
+    """How a Swarm target's port is published: `proxy` (a reverse proxy opsloop owns
+    forwards to the tasks, which publish nothing), `host` (each task binds the host port)
+    or `ingress` (Swarm's routing mesh)."""
+
+    @property
+    def proxied(self) -> bool:
+        """Whether the deployment's published port is its reverse proxy's."""
+        return self.kind == "swarm" and self.publish is not None and self.publish_mode == "proxy"
 
     @property
     def probe_host(self) -> str:

@@ -118,6 +118,19 @@ class Status:
     """Bytes each task may use (None: no limit)."""
     updating: str | None = None
     """Swarm's update state while one is under way."""
+    proxy: ProxyState | None = None
+    """The reverse proxy publishing the deployment's port, when it has one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyState:
+    """The reverse proxy in front of a Swarm deployment, as the engine shows it."""
+
+    name: str
+    state: str
+    """The container's state: `running`, `exited`, …"""
+    address: str | None
+    """Where it publishes the port (`127.0.0.1:18080`, `0.0.0.0:18080`)."""
 
 
 @dataclass(frozen=True, slots=True)

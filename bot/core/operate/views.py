@@ -64,6 +64,14 @@ def _placement_text(one: Seen, now: datetime) -> str:
         mem = f", memory {a.memory}%" if a.memory else ""
         state = "paused" if one.autoscale_paused else "on"
         lines.append(f"Autoscale {state}: {a.low} to {a.high} replicas at CPU {a.cpu}%{mem}")
+    if s.proxy is not None:
+        up = s.proxy.state == "running"
+        lines.append(
+            f"{':large_green_circle:' if up else ':red_circle:'} proxy `{s.proxy.name}` "
+            f"{s.proxy.state}"
+            + (f" on {s.proxy.address}" if s.proxy.address else "")
+            + ("" if up else f" (reported, not replaced: `docker start {s.proxy.name}`)")
+        )
     usage = {u.task_id: u for u in one.usage or ()}
     for task in s.tasks[:TASKS_SHOWN]:
         lines.append(_task_line(task, usage.get(task.id), now))

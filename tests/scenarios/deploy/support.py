@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -174,6 +176,19 @@ def remove_deployments(client: docker.DockerClient, service: str) -> None:
     for found in services:
         with contextlib.suppress(NotFound):
             found.remove()
+    # A proxied deployment's network goes once the removed tasks let go of it.
+    until = time.monotonic() + DEADLINE
+    for network in client.networks.list(filters=label):
+        while True:
+            try:
+                network.remove()
+                break
+            except NotFound:
+                break
+            except APIError:
+                if time.monotonic() > until:
+                    raise
+                threading.Event().wait(0.25)
 
 
 def answer(port: int, path: str = "/health") -> str:
