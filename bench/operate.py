@@ -91,7 +91,13 @@ environments: {{prod: {{}}, auto: {{}}}}
             _wait(lambda: _logged(name, 200), 60)
             results["status"] = _compare(
                 args.rounds,
-                lambda: _ask(workspace, "/status", f"{service} prod", lambda t: "10/10" in t),
+                lambda: _ask(
+                    workspace,
+                    "/status",
+                    f"{service} prod",
+                    lambda t: "10/10" in t,
+                    settled=lambda t: "of limit" in t,
+                ),
                 lambda: _cli(["docker", "service", "ps", name]),
             )
             results["logs"] = _compare(
@@ -111,6 +117,7 @@ environments: {{prod: {{}}, auto: {{}}}}
         finally:
             bot.stop()
             for env in ("prod", "auto"):
+                # The name filter matches prefixes: the CLI baseline's service goes too.
                 for found in client.services.list(
                     filters={"name": deployment_name(config.namespace, service, env)}
                 ):
@@ -157,22 +164,31 @@ def _cli_output(argv: list[str]) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
 
-def _ask(workspace: SlackWorkspace, command: str, text: str, done: Callable[[str], bool],
-         file_wanted: bool = False) -> float:  # fmt: skip
+def _ask(workspace: SlackWorkspace, command: str, text: str, done: Callable[[str], bool], *,
+         file_wanted: bool = False,
+         settled: Callable[[str], bool] | None = None) -> float:  # fmt: skip
+    """Seconds from the command to an answer that is `done` (and the file, if wanted). With
+    `settled`, then waits (untimed) until the answer is, so work the bot goes on with after
+    its answer (the CPU and memory edit) does not overlap the next measurement."""
     before = len(workspace.ephemerals("C0DEV", "U0ALICE"))
     files = len(workspace.files())
     started = time.perf_counter()
     workspace.user_command("U0ALICE", "C0DEV", command, text)
 
-    def answered() -> bool:
+    def shown() -> list[str]:
         said = workspace.ephemerals("C0DEV", "U0ALICE")[before:]
-        shown = [e.text + str(e.blocks) for e in said]
-        if not any(done(t) for t in shown):
+        return [e.text + str(e.blocks) for e in said]
+
+    def answered() -> bool:
+        if not any(done(t) for t in shown()):
             return False
         return not file_wanted or len(workspace.files()) > files
 
     workspace.wait_for(answered, timeout=60)
-    return time.perf_counter() - started
+    took = time.perf_counter() - started
+    if settled is not None:
+        workspace.wait_for(lambda: any(settled(t) for t in shown()), timeout=60)
+    return took
 
 
 def _compare(rounds: int, bot: Callable[[], float], cli: Callable[[], float]) -> dict[str, object]:
@@ -191,6 +207,7 @@ def _compare(rounds: int, bot: Callable[[], float], cli: Callable[[], float]) ->
 def _reactions(client: docker.DockerClient, namespace: str, service: str, image: str,
                args: argparse.Namespace) -> dict[str, object]:  # fmt: skip
     name = deployment_name(namespace, service, "auto")
+    plain = f"{name}-cli"
     reactions, engine = [], []
     for _ in range(args.reactions):
         _service(client, name, image, 1, cpu=0.2)
@@ -205,19 +222,20 @@ def _reactions(client: docker.DockerClient, namespace: str, service: str, image:
             ),
             60,
         )
-        # The engine alone: the same service scaled 1 -> 2 by the CLI.
-        _service(client, name, image, 1, cpu=0.2)
-        _wait(lambda: _running(client, name) >= 1, 120)
+        # The engine alone: the same service, under a name the bot does not autoscale,
+        # scaled 1 -> 2 by the CLI.
+        _service(client, plain, image, 1, cpu=0.2)
+        _wait(lambda: _running(client, plain) >= 1, 120)
         started = time.perf_counter()
-        subprocess.run(["docker", "service", "scale", "--detach", f"{name}=2"], check=True,
+        subprocess.run(["docker", "service", "scale", "--detach", f"{plain}=2"], check=True,
                        capture_output=True)  # fmt: skip
-        _wait(lambda: _running(client, name) >= 2, 120)
+        _wait(lambda: _running(client, plain) >= 2, 120)
         engine.append(time.perf_counter() - started)
-        client.services.get(name).remove()
+        client.services.get(plain).remove()
         _wait(
             lambda: (
                 not client.containers.list(
-                    filters={"label": f"com.docker.swarm.service.name={name}"}
+                    filters={"label": f"com.docker.swarm.service.name={plain}"}
                 )
             ),
             60,
