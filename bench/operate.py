@@ -88,7 +88,7 @@ environments: {{prod: {{}}, auto: {{}}}}
         try:
             _service(client, name, f"{repository}:chatty", 10)
             _wait(lambda: _running(client, name) == 10, 120)
-            _wait(lambda: _logged(name, 200), 60)
+            _wait(lambda: _logged(client, name, 200), 60)
             results["status"] = _compare(
                 args.rounds,
                 lambda: _ask(
@@ -100,6 +100,7 @@ environments: {{prod: {{}}, auto: {{}}}}
                 ),
                 lambda: _cli(["docker", "service", "ps", name]),
             )
+            print("status:", results["status"], flush=True)
             results["logs"] = _compare(
                 args.rounds,
                 lambda: _ask(
@@ -111,6 +112,7 @@ environments: {{prod: {{}}, auto: {{}}}}
                 ),
                 lambda: _cli(["docker", "service", "logs", "--tail", "200", name]),
             )
+            print("logs:", results["logs"], flush=True)
             results["autoscaler"] = _reactions(
                 client, config.namespace, service, f"{repository}:burn", args
             )
@@ -140,9 +142,15 @@ def _running(client: docker.DockerClient, name: str) -> int:
     return len([t for t in tasks if t["Status"]["State"] == "running"])
 
 
-def _logged(name: str, lines: int) -> bool:
-    done = _cli_output(["docker", "service", "logs", "--tail", str(lines), name])
-    return done.count("\n") >= lines * 10
+def _logged(client: docker.DockerClient, name: str, lines: int) -> bool:
+    # Each task's container, read through the container API: `docker service logs` of
+    # tasks that just started sometimes never returns on this engine.
+    service = client.services.get(name)
+    tasks = service.tasks(filters={"desired-state": "running"})
+    ids = [t["Status"].get("ContainerStatus", {}).get("ContainerID") for t in tasks]
+    if len(ids) < 10 or not all(ids):
+        return False
+    return all(client.containers.get(i).logs(tail=lines).count(b"\n") >= lines for i in ids)
 
 
 def _wait(check: Callable[[], bool], timeout: float) -> float:
@@ -156,12 +164,8 @@ def _wait(check: Callable[[], bool], timeout: float) -> float:
 
 def _cli(argv: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True)
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
     return time.perf_counter() - started
-
-
-def _cli_output(argv: list[str]) -> str:
-    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
 
 def _ask(workspace: SlackWorkspace, command: str, text: str, done: Callable[[str], bool], *,
