@@ -237,6 +237,7 @@ def build(
         deploys=deploys,
         autoscale=autoscale_store,
         notifier=notifier,
+        outbox=outbox,
         files=notifier,
         redact=redact,
     )
@@ -245,7 +246,7 @@ def build(
         engine=operations,
         store=autoscale_store,
         activity=SqlDeployStore(engine),
-        notifier=notifier,
+        outbox=outbox,
         clock=clock,
         interval=autoscale_seconds,
     )

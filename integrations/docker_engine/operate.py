@@ -3,14 +3,14 @@ the container or Swarm service named deployment_name(namespace, service, env) (o
 before namespaces; another installation's is refused: integrations/docker_engine/ownership.py).
 
 Reads are bounded: logs stop at a line and byte cap and a time limit, so a chatty service
-cannot stall the bot; stats of the tasks are read in parallel (each takes about a second,
-the engine's own sampling interval).
+cannot stall the bot (integrations/docker_engine/log_reading.py); stats of the tasks are
+read in parallel (each takes about a second, the engine's own sampling interval).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from bot.core.naming import LABEL_DEPLOY_ID, LABEL_VERSION, deployment_name, pro
 from bot.core.operate.model import LogBatch, LogLine, Placement, ProxyState, Status, Usage
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.failures import NOT_SWARM
+from integrations.docker_engine.log_reading import read_bounded
 from integrations.docker_engine.operate_reads import (
     container_status,
     image_revision,
@@ -130,30 +131,12 @@ class DockerOperations:
                 return LogBatch(())
             name = str(container.name)
             stream = container.logs(stream=True, **options)
-        lines, capped = self._read(stream, name if not placement.swarm else None)
-        return LogBatch(tuple(sorted(lines, key=_when)), capped)
-
-    def _read(self, stream: Iterator[bytes], task: str | None) -> tuple[list[LogLine], bool]:
-        deadline = self._clock.monotonic() + LOG_SECONDS
-        lines: list[LogLine] = []
-        size = 0
-        pending = b""
-        try:
-            for chunk in stream:
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for raw in complete:
-                    size += len(raw)
-                    lines.append(_log_line(raw.decode("utf-8", "replace"), task))
-                if size > LOG_BYTES or self._clock.monotonic() > deadline:
-                    return lines, True
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-        if pending.strip():
-            lines.append(_log_line(pending.decode("utf-8", "replace"), task))
-        return lines, False
+        task = name if not placement.swarm else None
+        found = read_bounded(
+            stream, lambda raw: _log_line(raw, task), max_bytes=LOG_BYTES,
+            seconds=LOG_SECONDS, monotonic=self._clock.monotonic,
+        )  # fmt: skip
+        return LogBatch(tuple(sorted(found.lines, key=_when)), found.capped)
 
     # -- changing --------------------------------------------------------------------------
     def scale(self, placement: Placement, replicas: int, progress: Progress) -> Outcome:

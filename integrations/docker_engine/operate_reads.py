@@ -69,6 +69,7 @@ def swarm_status(
     update = str((attrs.get("UpdateStatus") or {}).get("State") or "")
     nano = limits.get("NanoCPUs")
     memory = limits.get("MemoryBytes")
+    index = (attrs.get("Version") or {}).get("Index")
     return Status(
         name=name,
         kind="swarm",
@@ -81,6 +82,7 @@ def swarm_status(
         cpu_limit=int(nano) / NANO if nano else None,
         memory_limit=int(memory) if memory else None,
         updating=update if update in ("updating", "rollback_started", "paused") else None,
+        spec_version=int(index) if index is not None else None,
     )
 
 

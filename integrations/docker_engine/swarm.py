@@ -35,6 +35,7 @@ from docker.types import (
 )
 
 from bot.core.deploy.model import DeployState, Outcome
+from bot.core.deploy.replicas import LABEL_REPLICAS, replicas_for_deploy
 from bot.core.errors import IntegrationError, OpsloopError
 from bot.core.naming import LABEL_DEPLOY_ID
 from integrations.docker_engine.failures import NOT_SWARM
@@ -129,7 +130,7 @@ class SwarmRollout(Rollout):
         """How long Swarm may take: the usual deadline plus the health start period."""
         return SWARM_DEADLINE + (self.t.probe.start_period or 0.0)
 
-    def _spec(self, name: str) -> dict[str, Any]:
+    def _spec(self, name: str, replicas: int) -> dict[str, Any]:
         t = self.t
         probe = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null",
                  f"http://127.0.0.1:{t.port}{t.health}"]  # fmt: skip
@@ -154,8 +155,8 @@ class SwarmRollout(Rollout):
                 networks=networks,
             ),
             "name": name,
-            "labels": self.labels,
-            "mode": ServiceMode("replicated", t.replicas),
+            "labels": {**self.labels, LABEL_REPLICAS: str(t.replicas)},
+            "mode": ServiceMode("replicated", replicas),
             "update_config": UpdateConfig(
                 parallelism=1,
                 order=order,
@@ -171,7 +172,7 @@ class SwarmRollout(Rollout):
         self.say(f"Creating Swarm service `{self.name}`…")
         api: Any = self.client.api
         services: Any = self.client.services
-        service = services.get(api.create_service(**self._spec(self.name))["ID"])
+        service = services.get(api.create_service(**self._spec(self.name, self.t.replicas))["ID"])
         verdict = self.e.wait(
             self._following(service, lambda: _tasks_verdict(service.tasks(), self.t.replicas)),
             self.deadline,
@@ -198,9 +199,15 @@ class SwarmRollout(Rollout):
         # A service made before namespaces keeps its name (Swarm cannot rename one); the
         # update gives it this installation's labels.
         name = str(service.name)
+        # /scale and the autoscaler own the count of a running service (bot.core.deploy.replicas).
+        replicas = replicas_for_deploy(
+            self.t.replicas,
+            ((previous.get("Mode") or {}).get("Replicated") or {}).get("Replicas"),
+            (previous.get("Labels") or {}).get(LABEL_REPLICAS),
+        )
         self.say(f"Rolling update of `{name}` to `{self.image_ref}`…")
         api: Any = self.client.api
-        api.update_service(service.id, service.version, **self._spec(name))
+        api.update_service(service.id, service.version, **self._spec(name, replicas))
 
         deploy_id = self.labels.get(LABEL_DEPLOY_ID)
 
@@ -212,7 +219,7 @@ class SwarmRollout(Rollout):
                 return state if state in SWARM_SETTLED else None
             # Completed, or a change Swarm applies without a rolling update (the replica
             # count): the new tasks themselves say whether it worked.
-            verdict = _tasks_verdict(_current_tasks(service, deploy_id), self.t.replicas)
+            verdict = _tasks_verdict(_current_tasks(service, deploy_id), replicas)
             return {"ok": "completed", "failed": "paused"}.get(verdict or "")
 
         state = self.e.wait(self._following(service, status), self.deadline)

@@ -1,5 +1,6 @@
 """Swarm rollouts on the real engine in Swarm mode: a failed deploy goes back to what served
-before it, and the health timings reach the service's healthcheck."""
+before it, the health timings reach the service's healthcheck, and a deploy keeps the
+replica count /scale set."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 from docker.errors import NotFound
 
 from bot.core.clock import SystemClock
-from bot.core.deploy.model import HealthTimings, Target
+from bot.core.deploy.model import DeployState, HealthTimings, Target
 from bot.core.naming import LABEL_VERSION, deployment_name
+from bot.core.operate.model import Placement
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
+from integrations.docker_engine.operate import DockerOperations
 from tests.scenarios.deploy.support import answer, free_port, remove_deployments, swarm
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 
@@ -120,3 +123,31 @@ def test_a_new_service_that_came_up_in_part_is_not_removed(
     assert "host-mode port already in use" in said
     assert answer(port) == "1"
     assert swarm.services.get(deployment_name(NS, service, "staging")) is not None
+
+
+def test_a_deploy_keeps_the_replicas_a_scale_set(
+    swarm: docker.DockerClient, engine: DockerDeployments, repository: str, service: str
+) -> None:
+    # No published port: several replicas can run on this one node.
+    target = Target(service, "staging", repository, "swarm", 8080, "/health", None, 1)
+    assert _deploy(engine, target, repository, "1").startswith("succeeded")
+    # /scale (and the autoscaler) set the count through Operate's engine calls.
+    operations = DockerOperations(EngineConnection(None), SystemClock(), engine, namespace=NS)
+    placement = Placement(service, "staging", "swarm", repository, 1, 10)
+    try:
+        scaled = operations.scale(placement, 3, lambda _said: None)
+        assert scaled.state is DeployState.SUCCEEDED, scaled.detail
+        said = _deploy(engine, target, repository, "2")
+        assert said.startswith("succeeded"), said
+        live = swarm.services.get(deployment_name(NS, service, "staging"))
+        assert live.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
+        assert live.attrs["Spec"]["Labels"][LABEL_VERSION] == "2"
+        status = operations.status(placement)
+        assert (status.version, status.desired, status.running) == ("2", 3, 3)
+        # Scaled back to the configured count, the service follows opsloop.yml again.
+        assert operations.scale(placement, 1, lambda _said: None).state is DeployState.SUCCEEDED
+        said = _deploy(engine, replace(target, replicas=2), repository, "1")
+        assert said.startswith("succeeded"), said
+        assert operations.status(placement).desired == 2
+    finally:
+        operations.close()

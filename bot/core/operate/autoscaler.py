@@ -3,7 +3,11 @@ the CPU and memory of each autoscaled Swarm service, decides with bot.core.opera
 scales when the count moves and says so in the ops channel (and only then). It skips a
 placement that is paused (`/scale … auto off`, or a manual /scale), whose deploy is running,
 or whose Swarm update is under way. What it remembers is in the store, so a restart of the
-bot keeps the stabilisation window and the paused flags."""
+bot keeps the stabilisation window and the paused flags.
+
+Announcements go through the outbox, keyed by the service's spec version before the change
+and the new count: a second process that read the same service and decided the same records
+nothing, and the courier never posts a row twice."""
 
 from __future__ import annotations
 
@@ -21,10 +25,11 @@ from bot.core.operate.model import (
     Fleet,
     OperateEngine,
     Placement,
+    Status,
     readings,
 )
 from bot.core.operate.views import autoscale_announcement
-from bot.core.ports import Notifier
+from bot.core.outbox import Outbox
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 15.0
@@ -40,7 +45,7 @@ class Autoscaler:
         engine: OperateEngine,
         store: AutoscaleStore,
         activity: DeployActivity,
-        notifier: Notifier,
+        outbox: Outbox,
         clock: Clock,
         interval: float = INTERVAL_SECONDS,
     ) -> None:
@@ -48,7 +53,7 @@ class Autoscaler:
         self._engine = engine
         self._store = store
         self._activity = activity
-        self._notifier = notifier
+        self._outbox = outbox
         self._clock = clock
         self._interval = interval
         self._stop = threading.Event()
@@ -90,7 +95,7 @@ class Autoscaler:
             log.info("autoscaler: %s/%s %s", placement.service, placement.env, outcome.detail)
             trouble = "" if outcome.state is DeployState.SUCCEEDED else outcome.detail
             said = autoscale_announcement(placement, decision, trouble)
-            self._notifier.post(self._fleet.ops_channel, said)
+            self._outbox.post(self._fleet.ops_channel, said, key=_key(placement, status, decision))
         return decision
 
     def _skipped(self, placement: Placement) -> bool:
@@ -115,3 +120,11 @@ class Autoscaler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+
+def _key(placement: Placement, status: Status, decision: Decision) -> str | None:
+    """One announcement per change of the service: its spec version before, and the count."""
+    if status.spec_version is None:
+        return None
+    where = f"{placement.service}/{placement.env}"
+    return f"autoscale:{where}:v{status.spec_version}:{decision.replicas}"

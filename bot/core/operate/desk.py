@@ -16,6 +16,7 @@ from bot.core.errors import Conflict, IntegrationError, UsageError
 from bot.core.operate.logs import INLINE_LINES, LogQuery, file_note, inline_reply, render, select
 from bot.core.operate.model import AutoscaleStore, FileShare, Fleet, OperateEngine, Placement
 from bot.core.operate.views import Seen, paused_reply, status_reply
+from bot.core.outbox import Outbox
 from bot.core.ports import Notifier
 from bot.core.values import Reply, Settle
 
@@ -42,10 +43,12 @@ class OperateDesk:
         deploys: DeployDesk,
         autoscale: AutoscaleStore,
         notifier: Notifier,
+        outbox: Outbox,
         files: FileShare,
         redact: Callable[[str], str],
     ) -> None:
         self.fleet = fleet
+        self._outbox = outbox
         self._engine = engine
         self._deploys = deploys
         self._autoscale = autoscale
@@ -154,7 +157,7 @@ class OperateDesk:
             )
         self._pause(placement, not on, user)
         reply = paused_reply(placement, not on, user)
-        self._notifier.post(self.fleet.ops_channel, reply)
+        self._outbox.post(self.fleet.ops_channel, reply)
         return reply
 
     def _pause(self, placement: Placement, paused: bool, user: str) -> None:

@@ -120,6 +120,8 @@ class Status:
     """Swarm's update state while one is under way."""
     proxy: ProxyState | None = None
     """The reverse proxy publishing the deployment's port, when it has one."""
+    spec_version: int | None = None
+    """The Swarm service's version index: every change of its spec (a scale) moves it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,13 @@ def _autoscaled(bot: Bot) -> list[str]:
     return [m.text for m in bot.ws.messages("C0OPS") if "Autoscaler scaled" in m.text]
 
 
+def _switched(bot: Bot, word: str) -> list[tuple[str, str]]:
+    """Who flipped the autoscaler's switch to `word`, and the outcome, from the audit log."""
+    entries = bot.harness.bot.services.audit.latest(50)
+    return [(e.user_id, e.outcome) for e in entries
+            if e.verb == "scale" and e.arguments.endswith(word)]  # fmt: skip
+
+
 def test_burning_cpu_scales_out_then_back_in_after_the_window(
     scaled: Bot, operate_images: Images
 ) -> None:
@@ -113,3 +120,21 @@ def test_manual_scale_and_auto_off_pause_it_across_a_restart(
         timeout=DEADLINE,
     )
     wait_running(scaled.ws, scaled.client, scaled.service, "staging", 1)
+    # The resumed autoscaler's one change is said, and the switch is in the audit log.
+    scaled.ws.wait_for(lambda: len(_autoscaled(scaled)) == seen + 1, timeout=DEADLINE)
+    poll(lambda: _switched(scaled, "auto on") == [("U0BOB", "ok")], DEADLINE, "the audit")
+
+
+def test_auto_off_pauses_it_and_is_audited(scaled: Bot, operate_images: Images) -> None:
+    scaled.say("U0ALICE", "/scale", f"{scaled.service} staging auto off")
+    scaled.ws.wait_for(
+        lambda: any("paused the autoscaler" in m.text for m in scaled.ws.messages("C0OPS")),
+        timeout=DEADLINE,
+    )
+    create_service(scaled.client, scaled.service, "staging", operate_images.web, 3)
+    wait_running(scaled.ws, scaled.client, scaled.service, "staging", 3)
+    later = time.monotonic() + 4 * EVERY
+    poll(lambda: time.monotonic() > later, DEADLINE, "four evaluation intervals")
+    assert replicas(scaled.client, scaled.service, "staging") == 3  # idle, yet not scaled in
+    assert not _autoscaled(scaled)
+    poll(lambda: _switched(scaled, "auto off") == [("U0ALICE", "ok")], DEADLINE, "the audit")

@@ -40,5 +40,9 @@ def test_an_engine_that_does_not_answer_is_said_plainly(down: Harness) -> None:
     assert "refused the connection" in reply_to(down, "U0ALICE", nth=2)
     down.workspace.user_command("U0ALICE", "C0DEV", "/logs", "web staging")
     assert "refused the connection" in reply_to(down, "U0ALICE", nth=3)
+    down.workspace.user_command("U0ALICE", "C0DEV", "/restart", "web staging")
+    assert "refused the connection" in reply_to(down, "U0ALICE", nth=4)
+    down.workspace.user_command("U0ALICE", "C0DEV", "/status", "web staging")
+    assert "refused the connection" in reply_to(down, "U0ALICE", nth=5)
     assert not [m for m in down.workspace.messages("C0DEV") if m.is_bot]
     assert not [m for m in down.workspace.messages("C0OPS") if m.is_bot]

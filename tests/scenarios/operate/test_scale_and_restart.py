@@ -109,6 +109,11 @@ def test_scale_refusals_change_nothing(bot: Bot, operate_images: Images) -> None
     assert "Unknown service `nosuch`" in _ask(bot, "/scale", "nosuch staging 2")
     assert "Unknown environment `moon`" in _ask(bot, "/scale", f"{bot.service} moon 2")
     assert "Missing <replicas>" in _ask(bot, "/scale", f"{bot.service} staging")
+    assert "Say `auto on` or `auto off`" in _ask(bot, "/scale", f"{bot.service} staging auto 3")
+    assert "no autoscale settings" in _ask(bot, "/scale", f"{bot.service} staging auto off")
+    assert "Unknown service `nosuch`" in _ask(bot, "/restart", "nosuch staging")
+    assert "Unknown environment `moon`" in _ask(bot, "/restart", f"{bot.service} moon")
+    assert "Nothing runs" in _ask(bot, "/restart", f"{bot.service} prod")
 
     bot.say("U0BOB", "/lock", "staging load test")
     bot.ws.wait_for(
@@ -118,6 +123,8 @@ def test_scale_refusals_change_nothing(bot: Bot, operate_images: Images) -> None
     assert "locked by <@U0BOB>" in locked
     assert replicas(bot.client, bot.service, "staging") == 1
     assert not [m for m in bot.ws.messages("C0DEV") if m.is_bot and "Scale #" in text_of(m)]
+    assert not [m for m in bot.ws.messages("C0DEV") if m.is_bot and "Restart #" in text_of(m)]
+    assert not [m for m in bot.ws.messages("C0OPS") if m.is_bot and "autoscaler" in m.text]
 
 
 def test_restart_replaces_every_task_while_the_service_keeps_running(

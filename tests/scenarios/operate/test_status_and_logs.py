@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 
+from bot.workspace.model import Message
 from tests.scenarios.operate.support import (
     DEADLINE,
     SECRET,
@@ -12,6 +14,7 @@ from tests.scenarios.operate.support import (
     bot,
     create_service,
     operate_images,
+    poll,
     swarm,
     wait_running,
 )
@@ -88,9 +91,11 @@ def test_logs_tail_grep_since_and_secrets(bot: Bot, operate_images: Images) -> N
     tasks = wait_running(bot.ws, bot.client, bot.service, "staging", 2)
     # Each task logs ten lines a second: ask until both have three to show.
     lines = _ask_until(bot, f"{bot.service} staging --tail 3", ": 6 line(s)")
-    assert {task[:12] for task in tasks} == {
-        line.split()[0].strip("`") for line in lines.split("```")[1].splitlines() if line
-    }
+    shown = [line.split() for line in lines.split("```")[1].splitlines() if line]
+    # Each line: its task, its time, its text.
+    assert {task[:12] for task in tasks} == {words[0].strip("`") for words in shown}
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", words[1]) for words in shown), shown
+    assert all(words[2] == "tick" for words in shown), shown
     assert SECRET not in lines and "token=[redacted]" in lines
 
     grepped = _ask(bot, "/logs", f'{bot.service} staging --since 1m --grep "tick 1" --tail 1000')
@@ -99,6 +104,10 @@ def test_logs_tail_grep_since_and_secrets(bot: Bot, operate_images: Images) -> N
 
     said = _ask(bot, "/logs", f'{bot.service} staging --grep "no such line"')
     assert "Nothing matched" in said
+    # A plain substring: neither a pattern nor a shell sees it.
+    for text in ("tick.1", "tick [0-9]", "$(echo tick)", "`echo tick`"):
+        said = _ask(bot, "/logs", f"{bot.service} staging --grep '{text}'")
+        assert "Nothing matched" in said, (text, said)
 
 
 def test_long_logs_come_as_a_file_in_a_thread(bot: Bot, operate_images: Images) -> None:
@@ -115,6 +124,33 @@ def test_long_logs_come_as_a_file_in_a_thread(bot: Bot, operate_images: Images) 
     assert 40 < count <= 60 and f"{count} line(s)" in note.text
     assert SECRET not in content and "token=[redacted]" in content
 
+    # Forty lines are still answered inline; one more is a file.
+    inline = _ask(bot, "/logs", f"{bot.service} staging --tail 40")
+    assert ": 40 line(s)" in inline and inline.count(" tick ") == 40
+    files = len(bot.ws.files())
+    assert "41 line(s): uploaded as" in _ask(bot, "/logs", f"{bot.service} staging --tail 41")
+    bot.ws.wait_for(lambda: len(bot.ws.files()) == files + 1, timeout=DEADLINE)
+
+
+def test_a_chatty_service_is_cut_at_the_size_cap(bot: Bot, operate_images: Images) -> None:
+    # 1,500 lines of 3,000 characters: the last 1,000 are 3 MB, over the 2 MB cap.
+    create_service(bot.client, bot.service, "staging", operate_images.loud, 1)
+    wait_running(bot.ws, bot.client, bot.service, "staging", 1)
+
+    # Ask until the task has written enough to pass the cap (it writes for a moment).
+    def cut() -> Message | None:
+        _ask(bot, "/logs", f"{bot.service} staging --tail 1000")
+        notes = [m for m in bot.ws.messages("C0DEV") if m.is_bot and "Logs of" in m.text]
+        return notes[-1] if notes and "Cut short" in notes[-1].text else None
+
+    note = poll(cut, DEADLINE, "a cut-short answer")
+    thread = bot.ws.wait_for(lambda: bot.ws.thread("C0DEV", note.ts)[1:], timeout=DEADLINE)
+    uploaded = next(f for f in bot.ws.files() if f.id in thread[0].files)
+    lines = bytes(uploaded.content).decode().splitlines()
+    # About 2 MB of 3,000-character lines, each kept to its first 1,000 characters.
+    assert 600 <= len(lines) < 1000, len(lines)
+    assert all(len(line) < 1100 for line in lines)
+
 
 def test_bad_log_options_get_a_clear_answer(bot: Bot) -> None:
     bot.say("U0ALICE", "/logs", f"{bot.service} staging --since 15x")
@@ -123,3 +159,8 @@ def test_bad_log_options_get_a_clear_answer(bot: Bot) -> None:
     assert "not a whole number" in reply_to(bot.harness, "U0ALICE", nth=2)
     bot.say("U0ALICE", "/logs", f"{bot.service} staging --grep")
     assert "needs a <text>" in reply_to(bot.harness, "U0ALICE", nth=3)
+    assert "from 1 to 1000" in _ask(bot, "/logs", f"{bot.service} staging --tail 5000")
+    assert "Unknown service `nosuch`" in _ask(bot, "/logs", "nosuch staging")
+    assert "Unknown environment `moon`" in _ask(bot, "/logs", f"{bot.service} moon")
+    assert "Missing <env>" in _ask(bot, "/logs", bot.service)
+    assert not [m for m in bot.ws.messages("C0DEV") if m.is_bot]
