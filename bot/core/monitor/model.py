@@ -147,6 +147,16 @@ def step(
     return replace(seen, failures=0, passes=record.passes + 1, since=None), CheckMove.STAY
 
 
+def must_store(before: CheckRecord, after: CheckRecord) -> bool:
+    """Whether a result has to reach the store: a check's first result, a change of state,
+    and each failure in a row while it is failing (so that a restart goes on counting towards
+    fail_after). Passes of a healthy check and failures of a firing one change nothing a
+    restart needs; /monitor reads the last result from memory."""
+    if before.last_at is None or before.state is not after.state:
+        return True
+    return after.state is CheckState.FAILING and before.failures != after.failures
+
+
 class AlertState(StrEnum):
     """Where an alert is in its life."""
 

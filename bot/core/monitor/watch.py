@@ -27,11 +27,11 @@ from bot.core.monitor.model import (
     CheckKind,
     CheckMove,
     CheckRecord,
-    CheckState,
     NewAlert,
     Result,
     Watched,
     check_key,
+    must_store,
     step,
 )
 from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, MonitorStore
@@ -105,7 +105,11 @@ class CheckLoop:
     # -- the timetable -----------------------------------------------------------------------
     def _schedule(self) -> None:
         now = self._clock.monotonic()
-        due = [(now, index) for index in range(len(self.watched))]
+        count = len(self.watched)
+        # Spread the first turns over each check's interval (as Prometheus spreads its
+        # scrapes): a thousand checks due in the same instant would queue behind one another
+        # in the connection pool every interval, and that queue is what costs CPU.
+        due = [(now + w.policy.interval * i / count, i) for i, w in enumerate(self.watched)]
         heapq.heapify(due)
         next_sweep = now
         while not self._stop.is_set():
@@ -211,8 +215,7 @@ class CheckLoop:
         updated, move = step(record, o.result, w.policy, now)
         with self._records_lock:
             self._records[key] = updated
-        steady = move is CheckMove.STAY and updated.state is CheckState.OK and record.last_at
-        if not steady or record.failures != updated.failures:
+        if must_store(record, updated):
             self._store.save_check(updated)
         if move is CheckMove.FIRE:
             self._desk.raise_alert(_new_alert(updated, o, now))
