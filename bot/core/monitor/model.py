@@ -251,6 +251,10 @@ class Alert:
     previous_id: int | None = None
     labels: tuple[tuple[str, str], ...] = ()
     link: str | None = None
+    message_id: int | None = None
+    """The outbox row of its message (channel_id and message_ts follow once it is posted)."""
+    thread_message_id: int | None = None
+    """The outbox row of its reply in the deploy's thread."""
 
     @property
     def open(self) -> bool:
@@ -295,5 +299,6 @@ class DeployFacts:
     previous_version: str | None
     deployed_by: str
     finished_at: datetime
-    channel_id: str
-    message_ts: str | None
+    announcement_id: int | None = None
+    """The outbox row of the deploy's announcement in the ops channel (its outcome's, else
+    its start's), whose thread the alert is replied in."""
