@@ -22,7 +22,7 @@ from bot.core.delivery import OutboxCourier
 from bot.core.deploy.runner import announcement_key
 from bot.core.monitor.desk import AlertDesk
 from bot.core.monitor.messages import AlertMessages
-from bot.core.monitor.model import AlertSource, DeployFacts, NewAlert
+from bot.core.monitor.model import AlertSource, AlertState, DeployFacts, NewAlert
 from bot.core.outbox import Delivery, Outbox
 from bot.core.redact import Redactor
 from bot.core.values import Reply
@@ -221,3 +221,21 @@ def test_posts_keep_one_a_second_and_the_alert_is_replied_in_the_announcements_t
     assert "<@U0ALICE>" in replies[0].text and "Version before: `1.0.0`" in replies[0].text
     assert "Rollback" in str(replies[0].blocks)
     assert process.outbox.state(history.announcement_id) is Delivery.SENT
+
+
+def test_an_alert_stored_but_never_recorded_for_slack_is_announced_once_on_start(
+    workspace: SlackWorkspace, database: Engine, processes: list[Process]
+) -> None:
+    # A process stored the alert and stopped before recording its message; its check is
+    # firing, so nothing raises it again.
+    store = SqlMonitorStore(database)
+    store.open_alert(firing(), None, AlertState.OPEN, datetime.now(UTC), None)
+    pair = [spawn(processes, workspace, database) for _ in range(2)]
+    for process in pair:
+        process.desk.recover()
+        process.start_courier()
+    settled(workspace, database)
+    assert len(alert_messages(workspace)) == 1
+    pair[0].desk.recover()  # the next start finds it recorded
+    settled(workspace, database)
+    assert len(workspace.calls_to("chat.postMessage")) == 1

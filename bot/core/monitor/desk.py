@@ -151,6 +151,14 @@ class AlertDesk:
         self._wake(now)
         return ended
 
+    def recover(self) -> None:
+        """Record the messages of open alerts a stop cut short between storing the alert and
+        recording its message (a firing check does not raise it again). Keyed per alert, so
+        processes recovering at once still post each once."""
+        for alert in self.store.alerts((AlertState.OPEN, AlertState.ACKNOWLEDGED), 1000):
+            if alert.message_id is None:
+                self._later(self._announce, alert.id, self._facts(alert.service, alert.env))
+
     def sweep(self) -> None:
         """Open again the alerts whose silences ran out."""
         self._wake(self._clock.now())

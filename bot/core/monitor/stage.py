@@ -49,7 +49,8 @@ class Monitoring:
         return self.desk.store.silences(self.desk.now())
 
     def start(self) -> None:
-        """Start checking."""
+        """Record what a stop left unannounced, then start checking."""
+        self.desk.recover()
         self.loop.start()
 
     def stop(self) -> None:
