@@ -21,6 +21,9 @@ class Targets(ThreadingHTTPServer):
     """/ok answers 200, /missing 404, /hang never answers until the server is closed."""
 
     daemon_threads = True
+    # socketserver's listen backlog is 5: with 64 checks connecting at once, dropped SYNs
+    # are retried a second later, which is the test server's delay, not the checker's.
+    request_queue_size = 256
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
