@@ -227,7 +227,7 @@ def build(
     background = Background.threaded(notifier)
     probe = HttpProbe()
     monitor = build_monitor(
-        config=config, engine=engine, notifier=notifier, clock=clock,
+        config=config, engine=engine, outbox=outbox, clock=clock,
         docker=docker, deploys=deploys.store,
     )  # fmt: skip
     autoscale_store = SqlAutoscaleStore(engine)

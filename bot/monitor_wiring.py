@@ -17,7 +17,7 @@ from bot.core.monitor.history import DeployRecords
 from bot.core.monitor.model import CheckPolicy, Watched
 from bot.core.monitor.receiver import PATH, AlertmanagerReceiver
 from bot.core.monitor.stage import Monitoring, MonitorSettings, build_monitoring
-from bot.core.ports import Notifier
+from bot.core.outbox import Outbox
 from bot.slack.http_server import PostRoute
 from bot.store.monitor import SqlMonitorStore
 from integrations.alertmanager import AlertmanagerSilences
@@ -62,7 +62,7 @@ def build_monitor(
     *,
     config: Config,
     engine: Engine,
-    notifier: Notifier,
+    outbox: Outbox,
     clock: Clock,
     docker: EngineConnection,
     deploys: DeployStore,
@@ -74,8 +74,9 @@ def build_monitor(
     http = AsyncHttpChecker()
     http.start()
     monitoring = build_monitoring(
-        settings=settings, store=SqlMonitorStore(engine), notifier=notifier, clock=clock,
-        fleet=DockerFleet(docker, config.namespace), http=http, history=DeployRecords(deploys),
+        settings=settings, store=SqlMonitorStore(engine), outbox=outbox, clock=clock,
+        fleet=DockerFleet(docker, config.namespace), http=http,
+        history=DeployRecords(deploys, outbox),
         silencer=silencer,
     )  # fmt: skip
     parts = MonitorParts(monitoring, closing=[monitoring.stop, http.stop])

@@ -153,14 +153,23 @@ class OutboxCourier:
 
     def _call(self, message: Outgoing) -> str:
         if message.action is Action.POST:
-            ref = self._notifier.post(message.channel_id, message.reply, message.thread_ts)
+            thread_ts = message.thread_ts
+            if message.thread_of is not None:
+                thread_ts = self._posted(message.thread_of, "it replies to").ts
+            ref = self._notifier.post(
+                message.channel_id, message.reply, thread_ts, broadcast=message.broadcast
+            )
             return ref.ts
-        target = self._store.get(message.target_id) if message.target_id is not None else None
-        if target is None or target.state is not Delivery.SENT or not target.ts:
-            said = target.state.value if target is not None else "missing"
-            raise OpsloopError(f"the message it edits was never posted ({said})")
+        target = self._posted(message.target_id, "it edits")
         self._notifier.update(MessageRef(target.channel_id, target.ts), message.reply)
         return target.ts
+
+    def _posted(self, message_id: int | None, what: str) -> MessageRef:
+        target = self._store.get(message_id) if message_id is not None else None
+        if target is None or target.state is not Delivery.SENT or not target.ts:
+            said = target.state.value if target is not None else "missing"
+            raise OpsloopError(f"the message {what} was never posted ({said})")
+        return MessageRef(target.channel_id, target.ts)
 
     def _retry(self, message: Outgoing, seconds: float, why: str) -> None:
         at: datetime = self._clock.now() + timedelta(seconds=seconds)

@@ -61,6 +61,10 @@ class NewMessage:
     target_id: int | None = None
     key: str | None = None
     """Recording a second message with the same key records nothing (idempotent callers)."""
+    thread_of: int | None = None
+    """A post in the thread of this outbox message, whose ts is known once it was posted."""
+    broadcast: bool = False
+    """A thread reply also shown in the channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class Outgoing:
     """The ts of the message in Slack, once sent (an edit's is its target's)."""
     posted_at: datetime | None = None
     error: str = ""
+    thread_of: int | None = None
+    broadcast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,15 @@ class OutboxStore(Protocol):
 
     def get(self, message_id: int) -> Outgoing | None:
         """The row, or None."""
+        ...
+
+    def by_key(self, key: str) -> Outgoing | None:
+        """The row recorded under `key`, or None."""
+        ...
+
+    def fold(self, target_id: int, reply: Reply) -> int | None:
+        """Give the newest content to an edit of `target_id` still pending (not claimed
+        yet) and return its id; None when there is none."""
         ...
 
     def lanes(self) -> list[Lane]:
@@ -145,23 +160,56 @@ class Outbox:
         self._on_record = on_record
 
     def post(
-        self, channel_id: str, reply: Reply, thread_ts: str | None = None, key: str | None = None
+        self,
+        channel_id: str,
+        reply: Reply,
+        thread_ts: str | None = None,
+        key: str | None = None,
+        *,
+        thread_of: int | None = None,
+        broadcast: bool = False,
     ) -> int:
         """Record a message for `channel_id` (in a thread when thread_ts is given) and
         return its outbox id at once; the courier posts it. With `key`, a message recorded
-        before under the same key is not recorded again (its id is returned)."""
+        before under the same key is not recorded again (its id is returned).
+
+        `thread_of` puts it in the thread of another outbox message of the same channel,
+        whose ts need not be known yet: it is posted after that one (channel order), and
+        fails when that one never got posted. `broadcast` shows a thread reply in the
+        channel too."""
+        if thread_of is not None:
+            parent = self._store.get(thread_of)
+            if parent is None or parent.channel_id != channel_id:
+                raise NotFound(f"There is no outbox message {thread_of} in {channel_id}.")
         message = NewMessage(
-            Action.POST, channel_id, reply, self._clock.now(), thread_ts=thread_ts, key=key
-        )
+            Action.POST, channel_id, reply, self._clock.now(), thread_ts=thread_ts, key=key,
+            thread_of=thread_of, broadcast=broadcast,
+        )  # fmt: skip
         return self._record(message)
+
+    def reply(
+        self, parent_id: int, reply: Reply, key: str | None = None, *, broadcast: bool = False
+    ) -> int:
+        """Record a reply in the thread of the outbox message `parent_id`, in its channel
+        (see post's `thread_of`). Raises NotFound for an unknown id."""
+        parent = self._store.get(parent_id)
+        if parent is None:
+            raise NotFound(f"There is no outbox message {parent_id}.")
+        return self.post(parent.channel_id, reply, key=key, thread_of=parent_id,
+                         broadcast=broadcast)  # fmt: skip
 
     def edit(self, message_id: int, reply: Reply, key: str | None = None) -> int:
         """Record an edit of the outbox message `message_id`; it lands after that message
         is posted (in channel order). An edit of a message that never got posted fails.
+        Without a key, an edit of the same message still waiting its turn takes the new
+        content instead (a burst of edits lands as one, with the newest content).
         Raises NotFound for an unknown id."""
         target = self._store.get(message_id)
         if target is None:
             raise NotFound(f"There is no outbox message {message_id}.")
+        if key is None and (folded := self._store.fold(message_id, reply)) is not None:
+            self._on_record()
+            return folded
         message = NewMessage(
             Action.EDIT, target.channel_id, reply, self._clock.now(),
             target_id=message_id, key=key,
@@ -174,6 +222,11 @@ class Outbox:
         if found is None or found.state is not Delivery.SENT or not found.ts:
             return None
         return MessageRef(found.channel_id, found.ts)
+
+    def find(self, key: str) -> int | None:
+        """The id of the message recorded under `key`, or None."""
+        found = self._store.by_key(key)
+        return None if found is None else found.id
 
     def state(self, message_id: int) -> Delivery | None:
         """How far the message got, or None for an unknown id."""

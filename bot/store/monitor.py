@@ -153,9 +153,12 @@ class SqlMonitorStore:
         """Remember where the alert's message is."""
         self._set(alert_id, channel_id=channel_id, message_ts=ts)
 
-    def set_thread(self, alert_id: int, channel_id: str, ts: str) -> None:
-        """Remember the alert's reply in its deploy thread."""
-        self._set(alert_id, thread_channel_id=channel_id, thread_ts=ts)
+    def set_message_ids(
+        self, alert_id: int, message_id: int | None = None, thread_message_id: int | None = None
+    ) -> None:
+        """Remember the outbox rows of the alert's message and of its deploy-thread reply."""
+        values = {"message_id": message_id, "thread_message_id": thread_message_id}
+        self._set(alert_id, **{k: v for k, v in values.items() if v is not None})
 
     # -- silences ----------------------------------------------------------------------------
     def add_silence(self, silence: Silence) -> Silence:
@@ -269,7 +272,8 @@ def _alert(row: Any) -> Alert:
         resolved_at=as_utc(row["resolved_at"]), channel_id=row["channel_id"],
         message_ts=row["message_ts"], thread_channel_id=row["thread_channel_id"],
         thread_ts=row["thread_ts"], previous_id=row["previous_id"],
-        labels=_pairs(row["labels"]), link=row["link"],
+        labels=_pairs(row["labels"]), link=row["link"], message_id=row["message_id"],
+        thread_message_id=row["thread_message_id"],
     )  # fmt: skip
 
 

@@ -56,6 +56,10 @@ monitor_alerts = Table(
     Column("previous_id", Integer, nullable=True),
     Column("labels", Text, nullable=False),
     Column("link", Text, nullable=True),
+    # The outbox rows of its message and of its reply in the deploy thread: recorded before
+    # they are posted, so a restart or a second process finds them instead of posting again.
+    Column("message_id", Integer, nullable=True),
+    Column("thread_message_id", Integer, nullable=True),
 )
 
 monitor_silences = Table(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     insert,
     select,
@@ -52,6 +54,8 @@ outbox = Table(
     Column("posted_at", DateTime(timezone=True), nullable=True),
     Column("ts", String(32), nullable=True),
     Column("error", Text, nullable=False),
+    Column("thread_of", Integer, nullable=True),
+    Column("broadcast", Boolean, nullable=False, server_default=false()),
     Index("ix_outbox_channel_state", "channel_id", "state"),
     Index("ix_outbox_state", "state"),
 )
@@ -73,7 +77,8 @@ class SqlOutboxStore:
             "target_id": message.target_id, "text": message.reply.text,
             "blocks": json.dumps(list(message.reply.blocks)), "state": Delivery.PENDING.value,
             "attempts": 0, "enqueued_at": message.enqueued_at,
-            "not_before": message.enqueued_at, "error": "",
+            "not_before": message.enqueued_at, "error": "", "thread_of": message.thread_of,
+            "broadcast": message.broadcast,
         }  # fmt: skip
         with self._engine.begin() as connection:
             try:
@@ -97,6 +102,34 @@ class SqlOutboxStore:
                 select(outbox).where(outbox.c.id == message_id)
             ).mappings().first()  # fmt: skip
         return None if row is None else _outgoing(row)
+
+    def by_key(self, key: str) -> Outgoing | None:
+        """The row recorded under `key`, or None."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(outbox).where(outbox.c.key == key)
+            ).mappings().first()  # fmt: skip
+        return None if row is None else _outgoing(row)
+
+    def fold(self, target_id: int, reply: Reply) -> int | None:
+        """The newest pending edit of `target_id` takes `reply`; its id, or None. A row the
+        courier claimed meanwhile is not pending any more, so it is never changed mid-call."""
+        with self._engine.begin() as connection:
+            pending = connection.execute(
+                select(func.max(outbox.c.id))
+                .where(outbox.c.target_id == target_id)
+                .where(outbox.c.action == Action.EDIT.value)
+                .where(outbox.c.state == Delivery.PENDING.value)
+            ).scalar()  # fmt: skip
+            if pending is None:
+                return None
+            result = connection.execute(
+                update(outbox)
+                .where(outbox.c.id == pending)
+                .where(outbox.c.state == Delivery.PENDING.value)
+                .values(text=reply.text, blocks=json.dumps(list(reply.blocks)))
+            )
+        return int(pending) if result.rowcount == 1 else None
 
     def lanes(self) -> list[Lane]:
         """Each channel's oldest open row, with the channel's latest post time."""
@@ -220,4 +253,6 @@ def _outgoing(row: Any) -> Outgoing:
         ts=row["ts"],
         posted_at=as_utc(row["posted_at"]),
         error=row["error"],
+        thread_of=row["thread_of"],
+        broadcast=bool(row["broadcast"]),
     )

@@ -3,9 +3,11 @@
 
 A container is reached on its published host port (on loopback); a Swarm task on its own
 container's address on a bridge network (routable from the engine's host), so each task is
-checked by itself. Tasks behind a reverse proxy sit only on an overlay network, which the
-host cannot reach: they get no HTTP check of their own, and the proxy is checked instead, as
-the instance `proxy`, on the port it publishes (so a proxy that is down raises the alert).
+checked by itself. A task that sits only on overlay networks (which the host cannot reach)
+is checked on its leg on docker_gwbridge, which every container on an overlay has and the
+host can reach (tasks on other nodes of a multi-node Swarm are not reachable this way). Tasks
+behind a reverse proxy are also checked through the proxy, as the instance `proxy`, on the
+port it publishes (so a proxy that is down raises the alert).
 Stats are one snapshot per container (`one_shot`); CPU is the difference to the previous
 snapshot of the same container, so the first one says nothing about CPU.
 """
@@ -25,6 +27,8 @@ from bot.core.naming import LABEL_VERSION, deployment_name, proxy_name
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import service_named as find_service
 from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
+
+GATEWAY_BRIDGE = "docker_gwbridge"
 
 
 class DockerFleet:
@@ -124,6 +128,7 @@ class DockerFleet:
         if service is None:
             return []
         version = _version((service.attrs.get("Spec") or {}).get("Labels"))
+        gateways = _gateway_addresses(client)
         found = []
         for task in service.tasks(filters={"desired-state": "running"}):
             status = task.get("Status") or {}
@@ -135,11 +140,26 @@ class DockerFleet:
                 attrs = client.api.inspect_container(container_id)
             except NotFound:
                 continue
-            address = _address(attrs, _overlays(task))
+            address = _address(attrs, _overlays(task)) or gateways.get(str(container_id))
             if port is not None and address:
                 url = f"http://{address}:{port}{health}"
             found.append(Instance(f"task-{task.get('Slot', 0)}", str(container_id), url, version))
         return found
+
+
+def _gateway_addresses(client: docker.DockerClient) -> dict[str, str]:
+    """Container id -> its address on docker_gwbridge, the bridge this node's Swarm
+    containers reach the host through (empty when the node has none)."""
+    try:
+        network = client.api.inspect_network(GATEWAY_BRIDGE)
+    except NotFound:
+        return {}
+    found = {}
+    for container_id, endpoint in (network.get("Containers") or {}).items():
+        address = str((endpoint or {}).get("IPv4Address") or "").split("/")[0]
+        if address:
+            found[container_id] = address
+    return found
 
 
 def _version(labels: Mapping[str, str] | None) -> str | None:

@@ -119,3 +119,22 @@ def test_a_dead_processs_claim_is_settled_unknown_and_never_posted_again(
     later = T0 + timedelta(seconds=47)
     assert not store.claim(cut, "alive", later, SPACING)
     assert store.claim(after, "alive", later, SPACING)
+
+
+def test_an_edit_folds_into_the_pending_edit_of_its_message_but_never_a_claimed_one(
+    engines: tuple[Engine, Engine],
+) -> None:
+    store = SqlOutboxStore(engines[0])
+    message = _post(store, "C0OPS", "alert #1 firing")
+    assert store.claim(message, "w", T0, SPACING)
+    store.delivered(message, "1.0001", T0)
+    edit = store.add(NewMessage(Action.EDIT, "C0OPS", Reply(text="acked"), T0, target_id=message))
+    assert store.fold(message, Reply(text="resolved")) == edit
+    folded = store.get(edit)
+    assert folded is not None and folded.reply.text == "resolved"
+    later = T0 + timedelta(seconds=2)
+    assert store.claim(edit, "w", later, SPACING)
+    # The courier is in its Slack call with "resolved": a newer edit is a row of its own.
+    assert store.fold(message, Reply(text="reopened")) is None
+    claimed = store.get(edit)
+    assert claimed is not None and claimed.reply.text == "resolved"

@@ -247,10 +247,17 @@ class Runner:
     def _announce(self, request: DeployRequest, event: str) -> None:
         took = duration(request.started_at, request.finished_at)
         said = announcement(request, event, took)
-        key = f"deploy-{request.id}-{event}"  # a second announcement of one event is a no-op
+        key = announcement_key(request.id, event)  # a second announcement of one event: no-op
         best_effort(
             f"announce deploy #{request.id}", lambda: self._outbox.post(self._ops, said, key=key)
         )
+
+
+def announcement_key(request_id: int, event: str) -> str:
+    """The outbox key of deploy #request_id's announcement of `event` (`started`,
+    `succeeded`, …): one message per event, and how others find it (the Monitor stage replies
+    in its thread)."""
+    return f"deploy-{request_id}-{event}"
 
 
 def _starting(request: DeployRequest) -> str:

@@ -1,13 +1,13 @@
 """The alert desk: opens, resolves, acknowledges and silences alerts. Everything it decides is
-stored first (compare-and-set on the alert's state), then shown in Slack through
-AlertMessages on one thread of its own, in order, so no caller waits on Slack."""
+stored first (compare-and-set on the alert's state), then recorded for Slack through
+AlertMessages on the outbox, whose courier posts it: no caller waits on Slack, and what is
+recorded once is posted once, whatever restarts in between."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from bot.core.monitor.model import (
 )
 from bot.core.monitor.ports import DeployHistory, MonitorStore, Silencer
 from bot.core.monitor.views import refire_line, where
+from bot.core.replies import best_effort
 
 log = logging.getLogger(__name__)
 OPEN_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED, AlertState.SILENCED)
@@ -60,7 +61,6 @@ class AlertDesk:
         self._clock = clock
         self._window = deploy_window
         self._silencer = silencer
-        self._slack = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsloop-alerts")
         self.on_user_resolve: Callable[[Alert], None] | None = None
         """Called when someone resolves an alert by hand (the checks start over)."""
 
@@ -151,6 +151,14 @@ class AlertDesk:
         self._wake(now)
         return ended
 
+    def recover(self) -> None:
+        """Record the messages of open alerts a stop cut short between storing the alert and
+        recording its message (a firing check does not raise it again). Keyed per alert, so
+        processes recovering at once still post each once."""
+        for alert in self.store.alerts((AlertState.OPEN, AlertState.ACKNOWLEDGED), 1000):
+            if alert.message_id is None:
+                self._later(self._announce, alert.id, self._facts(alert.service, alert.env))
+
     def sweep(self) -> None:
         """Open again the alerts whose silences ran out."""
         self._wake(self._clock.now())
@@ -167,8 +175,7 @@ class AlertDesk:
         return alert
 
     def stop(self) -> None:
-        """Finish what is queued for Slack."""
-        self._slack.shutdown(wait=True)
+        """Nothing waits here: what is for Slack is in the outbox already."""
 
     # -- inside ----------------------------------------------------------------------------
     def _move(self, alert: Alert, move: AlertMove, **fields: Any) -> Alert:
@@ -218,38 +225,43 @@ class AlertDesk:
         return alert
 
     def _later(self, work: Callable[..., None], *args: Any) -> None:
-        def guarded() -> None:
-            try:
-                work(*args)
-            except Exception:
-                log.exception("alert message work failed")
-
-        self._slack.submit(guarded)
+        # The alert's state is stored already: a message that cannot be recorded is logged,
+        # never raised into the check or command that moved the alert.
+        best_effort("record an alert message", lambda: work(*args))
 
     def _announce(self, alert_id: int, facts: DeployFacts | None) -> None:
         alert = self._load(alert_id)
-        if alert.message_ts is not None:
+        if alert.message_id is not None:
             return
-        previous = self.store.alert(alert.previous_id) if alert.previous_id else None
-        ref = self.messages.post_alert(alert, previous)
-        if ref is not None:
-            self.store.set_message(alert.id, ref.channel_id, ref.ts)
+        previous = self._previous(alert)
+        message_id = self.messages.post_alert(alert, previous)
+        self.store.set_message_ids(alert.id, message_id=message_id)
         if previous is not None:
-            self.messages.add_line(previous, refire_line(alert))
+            self.messages.add_line(previous, refire_line(alert), key=f"alert-{alert.id}-refire")
         recent = facts is not None and self._clock.now() - facts.finished_at <= self._window
-        if facts is not None and recent and facts.message_ts and alert.deployed_by:
-            reply = self.messages.post_in_deploy_thread(alert, facts.channel_id, facts.message_ts)
-            if reply is not None:
-                self.store.set_thread(alert.id, reply.channel_id, reply.ts)
+        if facts is not None and recent and facts.announcement_id and alert.deployed_by:
+            thread_id = self.messages.post_in_deploy_thread(alert, facts.announcement_id)
+            self.store.set_message_ids(alert.id, thread_message_id=thread_id)
         log.info("alert #%s opened for %s", alert.id, where(alert))
 
     def _show_change(self, alert_id: int) -> None:
         alert = self._load(alert_id)
-        if alert.message_ts is None:
+        if alert.message_id is None:
             if alert.state is AlertState.OPEN:
                 # Silenced from the start, never shown: it is news now.
                 self._announce(alert.id, self._facts(alert.service, alert.env))
             return
-        previous = self.store.alert(alert.previous_id) if alert.previous_id else None
-        self.messages.show_alert(alert, previous)
+        self.messages.show_alert(alert, self._previous(alert))
         self.messages.add_line(alert)
+
+    def _previous(self, alert: Alert) -> Alert | None:
+        """The alert this one fired again after, with where its message is in Slack (for the
+        link), once that is known."""
+        previous = self.store.alert(alert.previous_id) if alert.previous_id else None
+        if previous is None or previous.message_ts or previous.message_id is None:
+            return previous
+        ref = self.messages.located(previous.message_id)
+        if ref is None:
+            return previous
+        self.store.set_message(previous.id, ref.channel_id, ref.ts)
+        return replace(previous, channel_id=ref.channel_id, message_ts=ref.ts)

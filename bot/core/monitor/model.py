@@ -147,6 +147,16 @@ def step(
     return replace(seen, failures=0, passes=record.passes + 1, since=None), CheckMove.STAY
 
 
+def must_store(before: CheckRecord, after: CheckRecord) -> bool:
+    """Whether a result has to reach the store: a check's first result, a change of state,
+    and each failure in a row while it is failing (so that a restart goes on counting towards
+    fail_after). Passes of a healthy check and failures of a firing one change nothing a
+    restart needs; /monitor reads the last result from memory."""
+    if before.last_at is None or before.state is not after.state:
+        return True
+    return after.state is CheckState.FAILING and before.failures != after.failures
+
+
 class AlertState(StrEnum):
     """Where an alert is in its life."""
 
@@ -241,6 +251,10 @@ class Alert:
     previous_id: int | None = None
     labels: tuple[tuple[str, str], ...] = ()
     link: str | None = None
+    message_id: int | None = None
+    """The outbox row of its message (channel_id and message_ts follow once it is posted)."""
+    thread_message_id: int | None = None
+    """The outbox row of its reply in the deploy's thread."""
 
     @property
     def open(self) -> bool:
@@ -285,5 +299,6 @@ class DeployFacts:
     previous_version: str | None
     deployed_by: str
     finished_at: datetime
-    channel_id: str
-    message_ts: str | None
+    announcement_id: int | None = None
+    """The outbox row of the deploy's announcement in the ops channel (its outcome's, else
+    its start's), whose thread the alert is replied in."""

@@ -114,11 +114,14 @@ class MonitorStore(Protocol):
         ...
 
     def set_message(self, alert_id: int, channel_id: str, ts: str) -> None:
-        """Remember where the alert's message is."""
+        """Remember where the alert's message is in Slack, once it was posted."""
         ...
 
-    def set_thread(self, alert_id: int, channel_id: str, ts: str) -> None:
-        """Remember the alert's reply in its deploy thread."""
+    def set_message_ids(
+        self, alert_id: int, message_id: int | None = None, thread_message_id: int | None = None
+    ) -> None:
+        """Remember the outbox rows of the alert's message and of its deploy-thread reply
+        (the ones given)."""
         ...
 
     def add_silence(self, silence: Silence) -> Silence:

@@ -13,7 +13,7 @@ from bot.core.monitor.messages import AlertMessages
 from bot.core.monitor.model import Alert, CheckRecord, Silence, Watched
 from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, MonitorStore, Silencer
 from bot.core.monitor.watch import CheckLoop
-from bot.core.ports import Notifier
+from bot.core.outbox import Outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +49,12 @@ class Monitoring:
         return self.desk.store.silences(self.desk.now())
 
     def start(self) -> None:
-        """Start checking."""
+        """Record what a stop left unannounced, then start checking."""
+        self.desk.recover()
         self.loop.start()
 
     def stop(self) -> None:
-        """Stop checking, then finish what is queued for Slack."""
+        """Stop checking (what is for Slack is in the outbox)."""
         self.loop.stop()
         self.desk.stop()
 
@@ -62,7 +63,7 @@ def build_monitoring(
     *,
     settings: MonitorSettings,
     store: MonitorStore,
-    notifier: Notifier,
+    outbox: Outbox,
     clock: Clock,
     fleet: Fleet,
     http: HttpChecker,
@@ -71,7 +72,7 @@ def build_monitoring(
 ) -> Monitoring:
     """The stage wired over its ports; start() it to begin checking."""
     desk = AlertDesk(
-        store=store, messages=AlertMessages(notifier, clock, settings.channel_id),
+        store=store, messages=AlertMessages(outbox, settings.channel_id),
         history=history, clock=clock, deploy_window=settings.deploy_window,
         silencer=silencer, labels=settings.labels,
     )  # fmt: skip

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import heapq
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,11 +27,11 @@ from bot.core.monitor.model import (
     CheckKind,
     CheckMove,
     CheckRecord,
-    CheckState,
     NewAlert,
     Result,
     Watched,
     check_key,
+    must_store,
     step,
 )
 from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, MonitorStore
@@ -39,6 +39,8 @@ from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, 
 log = logging.getLogger(__name__)
 ENGINE_THREADS = 4
 SWEEP_SECONDS = 1.0
+GATHER_SECONDS = 0.05
+"""How long results gather before they are applied together (far below any interval)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,8 @@ class CheckLoop:
         self._clock = clock
         self._records: dict[str, CheckRecord] = {}
         self._records_lock = threading.Lock()
-        self._results: queue.Queue[_Observed | None] = queue.Queue()
+        self._inbox: deque[_Observed] = deque()
+        self._arrived = threading.Event()
         self._busy: set[int] = set()
         self._busy_lock = threading.Lock()
         self._stop = threading.Event()
@@ -92,7 +95,7 @@ class CheckLoop:
     def stop(self) -> None:
         """Stop checking; results already in are applied first."""
         self._stop.set()
-        self._results.put(None)
+        self._arrived.set()
         for thread in self._threads:
             thread.join(timeout=10)
         self._engine.shutdown(wait=False, cancel_futures=True)
@@ -105,7 +108,11 @@ class CheckLoop:
     # -- the timetable -----------------------------------------------------------------------
     def _schedule(self) -> None:
         now = self._clock.monotonic()
-        due = [(now, index) for index in range(len(self.watched))]
+        count = len(self.watched)
+        # Spread the first turns over each check's interval (as Prometheus spreads its
+        # scrapes): a thousand checks due in the same instant would queue behind one another
+        # in the connection pool every interval, and that queue is what costs CPU.
+        due = [(now + w.policy.interval * i / count, i) for i, w in enumerate(self.watched)]
         heapq.heapify(due)
         next_sweep = now
         while not self._stop.is_set():
@@ -163,7 +170,7 @@ class CheckLoop:
             url = instance.url
 
             def done(result: Result) -> None:
-                self._results.put(_Observed(w, instance.name, CheckKind.HTTP, result))
+                self._hand_in(_Observed(w, instance.name, CheckKind.HTTP, result))
 
             self._http.submit(url, policy.timeout, done)
         if policy.cpu is None and policy.memory is None:
@@ -177,7 +184,7 @@ class CheckLoop:
                 continue
             said = f"{kind.value.upper() if kind is CheckKind.CPU else 'memory'} {figure:.0f}%"
             detail = f"{said} of its limit (threshold {limit:g}%)"
-            self._results.put(_Observed(w, instance.name, kind, Result(figure < limit, detail)))
+            self._hand_in(_Observed(w, instance.name, kind, Result(figure < limit, detail)))
 
     def _nothing_runs(self, w: Watched) -> None:
         # Only a deployment that ran before can stop running; one never deployed is quiet.
@@ -187,18 +194,29 @@ class CheckLoop:
         for record in known:
             if record.kind is CheckKind.HTTP:
                 result = Result(False, "nothing runs: no container or task is up")
-                self._results.put(_Observed(w, record.instance, CheckKind.HTTP, result))
+                self._hand_in(_Observed(w, record.instance, CheckKind.HTTP, result))
 
     # -- results -----------------------------------------------------------------------------
+    def _hand_in(self, observed: _Observed) -> None:
+        # Called for every result (on the HTTP checker's thread): a wake-up of the results
+        # thread per result cost more than applying it, so they are gathered and applied
+        # in batches; deque.append needs no lock.
+        self._inbox.append(observed)
+        if not self._arrived.is_set():
+            self._arrived.set()
+
     def _apply_results(self) -> None:
         while True:
-            observed = self._results.get()
-            if observed is None:
+            self._arrived.wait()
+            self._arrived.clear()
+            self._stop.wait(GATHER_SECONDS)  # let a burst gather (a stop ends the wait)
+            while self._inbox:
+                try:
+                    self._apply(self._inbox.popleft())
+                except Exception:
+                    log.exception("could not apply a check result")
+            if self._stop.is_set():
                 return
-            try:
-                self._apply(observed)
-            except Exception:
-                log.exception("could not apply a check result")
 
     def _apply(self, o: _Observed) -> None:
         w = o.watched
@@ -211,8 +229,7 @@ class CheckLoop:
         updated, move = step(record, o.result, w.policy, now)
         with self._records_lock:
             self._records[key] = updated
-        steady = move is CheckMove.STAY and updated.state is CheckState.OK and record.last_at
-        if not steady or record.failures != updated.failures:
+        if must_store(record, updated):
             self._store.save_check(updated)
         if move is CheckMove.FIRE:
             self._desk.raise_alert(_new_alert(updated, o, now))

@@ -94,8 +94,25 @@ class Monitored:
 
 
 def alert_messages(ws: SlackWorkspace) -> list[Message]:
-    """The alert messages in the ops channel, oldest first."""
-    return [m for m in ws.messages(OPS) if m.is_bot and "Alert #" in m.text]
+    """The alert messages in the ops channel, oldest first (not the broadcast replies in
+    deploy threads)."""
+    return [m for m in ws.messages(OPS) if m.is_bot and "Alert #" in m.text and not m.is_reply]
+
+
+def announcement(ws: SlackWorkspace, service: str, version: str) -> Message:
+    """The ops channel's announcement that the deploy of `service` at `version` succeeded."""
+
+    def found() -> Message | None:
+        return next(
+            (m for m in ws.messages(OPS)
+             if m.is_bot and not m.is_reply and f"`{service}`" in m.text
+             and "succeeded" in m.text and f"→ `{version}`" in m.text),
+            None,
+        )  # fmt: skip
+
+    message = ws.wait_for(found, timeout=DEADLINE, description=f"{version} announced")
+    assert message is not None
+    return message
 
 
 def wait_alert(ws: SlackWorkspace, words: str, nth: int = 1) -> Message:

@@ -64,10 +64,13 @@ def test_buttons_and_commands_move_the_alert_and_are_audited(monitored: Monitore
     assert "acknowledged" in dave("/alerts", f"ack #{number}")
     dave("/alerts", f"resolve {number}")
     resolved = wait_alert(ws, "*resolved* by <@U0DAVE>")
-    ws.wait_for(lambda: len(thread_texts(ws, resolved)) >= 6, DEADLINE)
+    # One line per change, in order: the last one is the resolve (an edit folded while it
+    # waited can show the message resolved before the lines are all in).
+    ws.wait_for(lambda: any("resolved* by <@U0DAVE>" in t for t in thread_texts(ws, resolved)),
+                DEADLINE)  # fmt: skip
     lines = thread_texts(ws, resolved)
-    assert any("acknowledged* by <@U0BOB>" in line for line in lines)
-    assert any("resolved* by <@U0DAVE>" in line for line in lines)
+    assert len(lines) == 7 and "resolved* by <@U0DAVE>" in lines[-1]
+    assert "acknowledged* by <@U0BOB>" in lines[0]
 
     audit = Asker(m, "U0ERIN")("/ops", "audit")
     for verb in ("alerts ack", "alerts silence", "alerts unsilence", "alerts resolve"):
@@ -78,6 +81,7 @@ def test_bad_input_gets_a_clear_answer_and_changes_nothing(monitored: Monitored)
     m = monitored
     ask = Asker(m, "U0DAVE")
     assert "no alert #42" in ask("/alerts", "ack 42")
+    assert "no alert #42" in ask("/alerts", "resolve 42")
     assert "not an alert number" in ask("/alerts", "resolve web")
     assert "Unknown service `nosuch`" in ask("/alerts", "silence nosuch 1h")
     # `soon` could be an environment's name: the answer says it is none of them.
@@ -85,8 +89,13 @@ def test_bad_input_gets_a_clear_answer_and_changes_nothing(monitored: Monitored)
     assert "not a duration" in ask("/alerts", f"silence {m.service} staging soon")
     assert "Unknown environment `prood`" in ask("/alerts", f"silence {m.service} prood 1h")
     assert "at most 30 days" in ask("/alerts", f"silence {m.service} 31d")
+    assert "at most 30 days" in ask("/alerts", f"silence {m.service} staging 721h")
     assert "no silence #7 in force" in ask("/alerts", "unsilence 7")
+    assert "Unknown service `nosuch`" in ask("/alerts", "unsilence nosuch")
+    assert "Unknown environment `prood`" in ask("/alerts", f"unsilence {m.service} prood")
+    assert f"No silence of `{m.service}`" in ask("/alerts", f"unsilence {m.service}")
     assert "Unknown service" in ask("/monitor", "nosuch")
+    assert "Unknown environment `prood`" in ask("/monitor", f"{m.service} prood")
     listing = ask("/alerts")
     assert "None." in listing and "Silences" not in listing
     assert not alert_messages(m.ws)

@@ -1,6 +1,7 @@
 """Against a real Alertmanager and the real engine: an alert whose labels name a service
-opsloop deployed lands in that deploy's thread too, and its resolved notification resolves
-it. (Silences against the real Alertmanager: test_alertmanager_silences.py.)"""
+opsloop deployed lands in the thread of that deploy's announcement too, and its resolved
+notification resolves it. (Silences against the real Alertmanager:
+test_alertmanager_silences.py.)"""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.scenarios.deploy.support import (
 )
 from tests.scenarios.monitor.support import (
     Monitored,
+    announcement,
     config_text,
     thread_texts,
     wait_alert,
@@ -63,7 +65,8 @@ def test_an_alertmanager_alert_lands_in_the_deploy_thread(
 
 def _scenario(m: Monitored, tmp_path: Path, am_port: int) -> None:
     ws = m.ws
-    request = m.deploy(GOOD)
+    m.deploy(GOOD)
+    announced = announcement(ws, m.service, GOOD)
     server = m.harness.bot.server
     assert server is not None
     labels = {"alertname": "HighLatency", "service": m.service, "environment": "staging"}
@@ -71,7 +74,7 @@ def _scenario(m: Monitored, tmp_path: Path, am_port: int) -> None:
         am.fire(url, labels, "p99 above 1s")
         alert = wait_alert(ws, "HighLatency")
         assert "p99 above 1s" in text_of(alert) and f"`{m.service}` in `staging`" in text_of(alert)
-        ws.wait_for(lambda: any("is failing since" in t for t in thread_texts(ws, request)),
+        ws.wait_for(lambda: any("is failing since" in t for t in thread_texts(ws, announced)),
                     DEADLINE)  # fmt: skip
 
         am.fire(url, labels, "p99 above 1s", resolved=True)

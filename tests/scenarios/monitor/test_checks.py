@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.workspace.model import Message
 from tests.scenarios.deploy.support import (
     DEADLINE,
     GOOD,
@@ -26,6 +27,7 @@ from tests.scenarios.monitor.support import (
     Monitored,
     alert_id,
     alert_messages,
+    announcement,
     monitored,
     thread_texts,
     wait_alert,
@@ -50,13 +52,17 @@ def test_a_failing_deploy_alerts_in_its_thread_resolves_and_rolls_back(m: Monito
                for e in b["elements"]]  # fmt: skip
     assert buttons == ["Acknowledge", "Silence 1h", "Resolve"]
 
-    def deploy_reply() -> list[object]:
-        return [r for r in ws.thread("C0DEV", second.ts) if "is failing since" in r.text]
+    # In the thread of the deploy's announcement in the ops channel, not of the request.
+    announced = announcement(ws, m.service, NEWER)
+    assert not [r for r in ws.thread("C0DEV", second.ts) if "is failing since" in r.text]
+
+    def deploy_reply() -> list[Message]:
+        return [r for r in ws.thread(OPS, announced.ts) if "is failing since" in r.text]
 
     ws.wait_for(deploy_reply, timeout=DEADLINE, description="deploy thread reply")
     reply = deploy_reply()[0]
-    assert reply.reply_broadcast  # type: ignore[attr-defined]
-    assert "<@U0BOB>" in reply.text and f"Version before: `{GOOD}`" in reply.text  # type: ignore[attr-defined]
+    assert reply.reply_broadcast
+    assert "<@U0BOB>" in reply.text and f"Version before: `{GOOD}`" in reply.text
 
     m.mend_health()
     resolved = wait_alert(ws, "*resolved*")
@@ -69,8 +75,9 @@ def test_a_failing_deploy_alerts_in_its_thread_resolves_and_rolls_back(m: Monito
     ws.wait_for(lambda: any("Fired again" in t for t in thread_texts(ws, alert)), DEADLINE)
 
     replies = ws.wait_for(lambda: deploy_reply()[1:] or None, DEADLINE)
-    ws.user_click("U0CAROL", "C0DEV", replies[0].ts, "monitor.rollback", alert_id(again))  # type: ignore[attr-defined]
-    rollback = request_message(ws, "C0DEV", nth=3)
+    assert replies is not None
+    ws.user_click("U0CAROL", OPS, replies[0].ts, "monitor.rollback", alert_id(again))
+    rollback = request_message(ws, OPS)
     assert f"`{NEWER}` → `{GOOD}`" in text_of(rollback)
     wait_state(ws, rollback, "succeeded")
     assert answer(m.port) == GOOD
