@@ -58,6 +58,7 @@ class LeaseKeeper:
         self.name = lease
         self._on_change = on_change
         self._work: list[Singleton] = []
+        self._beats: list[Callable[[], None]] = []
         self._lease: Lease | None = None
         self._running: list[Singleton] = []
         self._changing = threading.Lock()
@@ -85,6 +86,11 @@ class LeaseKeeper:
             self._work.append(work)
             if self._lease is not None and not self._stopping.is_set():
                 self._start(work)
+
+    def add_beat(self, beat: Callable[[], None]) -> None:
+        """Call `beat` every period, holding the lease or not (the heartbeat of the work
+        this process owns, bot.core.ownership); a failing beat is logged and skipped."""
+        self._beats.append(beat)
 
     def start(self) -> None:
         """Try for the lease now (so a lone process starts its work before it serves),
@@ -120,6 +126,8 @@ class LeaseKeeper:
             "record this process's heartbeat",
             lambda: self._store.beat(self.process_id, self._host, self._pid),
         )
+        for beat in self._beats:
+            best_effort("renew the heartbeat of the work this process owns", beat)
         with self._changing:
             if self._stopping.is_set():
                 return
