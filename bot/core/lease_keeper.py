@@ -19,6 +19,8 @@ from bot.core.replies import best_effort
 log = logging.getLogger(__name__)
 
 JOIN_SECONDS = 5.0
+EXPIRY_MARGIN = 0.05
+"""Seconds past a lease's expiry before trying for it: the database must see it ran out."""
 
 
 def _nothing() -> None:
@@ -65,6 +67,7 @@ class LeaseKeeper:
         self._stopping = threading.Event()
         self._taking = True
         self._thread: threading.Thread | None = None
+        self._next_round = self.period
 
     @property
     def period(self) -> float:
@@ -156,6 +159,7 @@ class LeaseKeeper:
             lambda: self._store.acquire(self.name, self.process_id, self.ttl),
         )
         if taken is None:
+            self._next_round = self._until_free()
             return
         log.info("took the lease %s (epoch %s)", self.name, taken.epoch)
         self._lease = taken
@@ -180,6 +184,22 @@ class LeaseKeeper:
         if was_held:
             self._on_change(None)
 
+    def _until_free(self) -> float:
+        """How long to wait before trying again: until the holder's lease runs out (by the
+        database's clock) when that is sooner than a period, so a dead holder's lease is
+        taken as soon as it expires rather than up to a period later."""
+        view = best_effort("read the leases", lambda: self._store.view(self.ttl))
+        held = (
+            next((lease for lease in view.leases if lease.name == self.name), None)
+            if view
+            else None
+        )
+        if view is None or held is None:
+            return self.period
+        left = (held.expires_at - view.now).total_seconds() + EXPIRY_MARGIN
+        return min(self.period, max(EXPIRY_MARGIN, left))
+
     def _loop(self) -> None:
-        while not self._stopping.wait(self.period):
+        while not self._stopping.wait(self._next_round):
+            self._next_round = self.period
             self.tick()

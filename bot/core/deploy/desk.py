@@ -339,6 +339,9 @@ class DeployDesk:
 
         def loop() -> None:
             nonlocal next_try
+            # The first sweep comes at once: a new lease holder catches up on what ran out
+            # while the last one was dying.
+            best_effort("sweep expired requests and locks", self.sweep)
             while not stop.wait(interval):
                 best_effort("sweep expired requests and locks", self.sweep)
                 if self._clock.monotonic() < next_try or self._reconciling.is_set():
