@@ -75,6 +75,12 @@ class LeaseKeeper:
         return self.ttl / 3
 
     @property
+    def next_round(self) -> float:
+        """Seconds from one round to the next: a period, or less while a standby waits for
+        the holder's lease to run out."""
+        return self._next_round
+
+    @property
     def lease(self) -> Lease | None:
         """The lease as last taken or renewed, or None while another process holds it."""
         return self._lease

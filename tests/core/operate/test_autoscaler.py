@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.core.clock import FakeClock
 from bot.core.deploy.model import DeployState, Outcome, Progress
+from bot.core.errors import LeaseLost
 from bot.core.operate.autoscaler import Autoscaler
 from bot.core.operate.model import (
     AutoscalePolicy,
@@ -128,4 +129,20 @@ def test_paused_or_deploying_placements_are_left_alone() -> None:
     store.save(AutoscaleState("web", "prod"), datetime.now())
     activity.busy = True
     scaler.evaluate_all()
+    assert engine.scaled == [] and notifier.posted == []
+
+
+class FencedStore(Store):
+    """A store whose lease was lost: every write is refused, as bot.store.fencing does."""
+
+    def save(self, state: AutoscaleState, at: datetime) -> None:
+        raise LeaseLost("the lease singletons (epoch 1) ran out or changed hands")
+
+
+def test_an_autoscaler_whose_lease_was_lost_neither_scales_nor_announces() -> None:
+    engine = Engine(replicas=1, cpu=100)
+    notifier, fleet = Notifier(), Fleet("C0OPS", {("web", "prod"): PLACEMENT})
+    scaler = Autoscaler(fleet=fleet, engine=engine, store=FencedStore(), activity=Activity(),
+                        notifier=notifier, clock=FakeClock())  # fmt: skip
+    scaler.evaluate_all()  # it would scale to 2; the refused decision stops it first
     assert engine.scaled == [] and notifier.posted == []
