@@ -342,11 +342,12 @@ def _start_work(
     # from the engine's state; pending approvals and locks expire on time even when no
     # event comes; the digest, Monitor's checks and the autoscaler run.
     recognise = pushed_release(builds.deps.registry)
-    orphaned_jobs = Periodically(
-        "settle interrupted jobs",
-        keeper.period,
-        lambda: ignore(builds.runner.recover(recognise, ownership.orphaned_jobs())),
-    )
+
+    def settle_orphaned_jobs() -> None:
+        if orphans := ownership.orphaned_jobs():
+            builds.runner.recover(recognise, orphans)
+
+    orphaned_jobs = Periodically("settle interrupted jobs", keeper.period, settle_orphaned_jobs)
     keeper.add(Singleton(orphaned_jobs.name, orphaned_jobs.start, orphaned_jobs.stop))
     # Commands a stop left pending (their answer was to follow) get the outcome
     # "interrupted"; those this process records from its start on are its own to settle.
