@@ -347,6 +347,9 @@ class DeployDesk:
                 if self._clock.monotonic() < next_try or self._reconciling.is_set():
                     continue
                 next_try = self._clock.monotonic() + retry
+                # Approved requests nobody started (the process that approved one died
+                # first) are started here; one that process did start is claimed already.
+                best_effort("resume approved deploys", self._resume_approved)
                 orphans = best_effort("find deploys whose process died", self._orphans) or {}
                 if self._unsettled or orphans:
                     self._reconciling.set()
@@ -360,6 +363,10 @@ class DeployDesk:
         self._stop = stop
         self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
         self._sweeper.start()
+
+    def _resume_approved(self) -> None:
+        for request in self.store.in_states([DeployState.APPROVED]):
+            self.start(request.id)
 
     def _orphans(self) -> dict[int, str | None]:
         return self.orphans() if self.orphans is not None else {}
