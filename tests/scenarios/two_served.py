@@ -7,8 +7,11 @@ import contextlib
 import itertools
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+import httpx
 
 from bot.workspace import SignedClient, SlackWorkspace
 from bot.workspace.people import Act, AppAck
@@ -66,9 +69,19 @@ def served_pair(envs: Sequence[dict[str, str]]) -> Iterator[tuple[list[Served], 
     their base URLs; killed on the way out if still running."""
     with serving(envs[0]) as first:
         first_url = first.wait_for_line(LISTENING).group(1)
+        # It takes the lease a moment after it listens: the second starts once it holds it.
+        wait_until(lambda: httpx.get(first_url + "/healthz").json()["leases"] == ["singletons"])
         with serving(envs[1]) as second:
             second_url = second.wait_for_line(LISTENING).group(1)
             yield [first, second], [first_url, second_url]
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll `condition` until it holds; AssertionError after DEADLINE seconds."""
+    ends = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < ends, "the condition never held"
+        threading.Event().wait(0.05)
 
 
 def answer_after(workspace: SlackWorkspace, user: str, count: int, channel: str = "C0DEV") -> str:
