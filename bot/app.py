@@ -31,13 +31,16 @@ from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.deploy.model import DeployKind
 from bot.core.draining import DrainingPool
 from bot.core.lease_keeper import LeaseKeeper, Singleton
+from bot.core.leases import CurrentLease, Lease
 from bot.core.operate.autoscaler import Autoscaler
 from bot.core.operate.desk import OperateDesk
 from bot.core.operate.model import Fleet
 from bot.core.operate.operations import RestartOperation, ScaleOperation
 from bot.core.outbox import Outbox
+from bot.core.ownership import Periodically
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
+from bot.core.replies import best_effort
 from bot.core.verbs import Registry
 from bot.metrics import Metrics
 from bot.monitor_wiring import MonitorParts, build_monitor
@@ -54,6 +57,7 @@ from bot.store.db import open_store
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
 from bot.store.outbox import SqlOutboxStore
+from bot.store.ownership import SqlOwnership
 from bot.store.schedules import SqlDigestLedger
 from bot.store.single_process import SqliteClaim, claim_store
 from commands.dependencies import Services
@@ -189,6 +193,14 @@ def build(
     metrics = Metrics(process_id)
     engine = open_store(settings.database_url)
     keeper = lease_keeper(engine, settings, metrics, process_id)
+    # Singleton work writes only while this process holds the lease (fencing), and the jobs
+    # and deploys this process runs carry its heartbeat (work ownership).
+
+    def fence() -> Lease | None:
+        return keeper.lease
+
+    ownership = SqlOwnership(engine, process_id, settings.lease_seconds)
+    keeper.add_beat(ownership.beat)
     client = WebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
@@ -215,20 +227,22 @@ def build(
         issues=tracker,
         outbox=outbox,
     )
-    builds = _build_stages(base, engine, docker, outbox)
+    builds = _build_stages(base, engine, docker, outbox, process_id)
     rollouts = DockerDeployments(
         docker, clock, namespace=config.namespace, proxy_image=config.docker.proxy_image
     )
     operations = DockerOperations(docker, clock, rollouts, namespace=config.namespace)
     fleet = operate_fleet(config)
     deploys = _deploy_desk(
-        base, engine, outbox=outbox, rollouts=rollouts, fleet=fleet, operations=operations
-    )
+        base, engine, outbox=outbox, rollouts=rollouts, fleet=fleet, operations=operations,
+        owner=process_id, fence=fence,
+    )  # fmt: skip
+    deploys.orphans = ownership.orphaned_deploys
     background = Background.threaded(notifier)
     probe = HttpProbe()
     monitor = build_monitor(
         config=config, engine=engine, outbox=outbox, clock=clock,
-        docker=docker, deploys=deploys.store,
+        docker=docker, deploys=deploys.store, fence=fence,
     )  # fmt: skip
     autoscale_store = SqlAutoscaleStore(engine)
     operate = OperateDesk(
@@ -244,7 +258,7 @@ def build(
     autoscaler = Autoscaler(
         fleet=fleet,
         engine=operations,
-        store=autoscale_store,
+        store=SqlAutoscaleStore(engine, fence),
         activity=SqlDeployStore(engine),
         outbox=outbox,
         clock=clock,
@@ -298,7 +312,7 @@ def build(
     _start_work(
         opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys,
         engine=engine, autoscaler=autoscaler, operations=operations, background=background,
-        probe=probe, monitor=monitor, sqlite_claim=sqlite_claim,
+        probe=probe, monitor=monitor, sqlite_claim=sqlite_claim, ownership=ownership,
     )  # fmt: skip
     return opsloop
 
@@ -317,19 +331,25 @@ def _start_work(
     probe: HttpProbe,
     monitor: MonitorParts,
     sqlite_claim: SqliteClaim | None,
+    ownership: SqlOwnership,
 ) -> None:
     """Start the stages' own threads, each with its stop hook, in the order they must stop."""
     # Messages earlier runs left undelivered go out first.
     courier.start()
     # Singleton work runs under the lease, started in this order when it is taken (a lone
-    # process takes it in keeper.start(), before it serves): jobs a restart cut short are
-    # marked failed, or succeeded when the registry shows their push (jobs this process
-    # runs are skipped), deploys cut short are settled from the engine's state, and pending
-    # approvals and locks expire on time even when no event comes.
+    # process takes it in keeper.start(), before it serves): jobs whose process is gone (a
+    # restart, or another process that stopped answering) are marked failed, or succeeded
+    # when the registry shows their push, every lease period; deploys likewise are settled
+    # from the engine's state; pending approvals and locks expire on time even when no
+    # event comes; the digest, Monitor's checks and the autoscaler run.
     recognise = pushed_release(builds.deps.registry)
-    keeper.add(
-        Singleton("settle interrupted jobs", lambda: ignore(builds.runner.recover(recognise)))
-    )
+
+    def settle_orphaned_jobs() -> None:
+        if orphans := ownership.orphaned_jobs():
+            builds.runner.recover(recognise, orphans)
+
+    orphaned_jobs = Periodically("settle interrupted jobs", keeper.period, settle_orphaned_jobs)
+    keeper.add(Singleton(orphaned_jobs.name, orphaned_jobs.start, orphaned_jobs.stop))
     # Commands a stop left pending (their answer was to follow) get the outcome
     # "interrupted"; those this process records from its start on are its own to settle.
     audit, started = SqlAuditLog(engine), opsloop.services.clock.now()
@@ -348,20 +368,22 @@ def _start_work(
     opsloop.scheduler = digest_schedule(opsloop.services, engine)
     if opsloop.scheduler is not None:
         keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))
+    # Checks start from the states the store kept: a firing check is not announced again.
+    keeper.add(Singleton("monitor checks", monitor.monitoring.start, monitor.monitoring.loop.stop))
+    keeper.add(Singleton("autoscaler", autoscaler.start, autoscaler.stop))
     keeper.start()
     # The lease is given up only once the work in hand ended, so the next holder does not
-    # settle deploys this process is still finishing.
+    # settle deploys this process is still finishing; what was cut short is disowned, so
+    # the next holder settles it at once instead of waiting out its heartbeat.
     opsloop.on_stop.append(keeper.stop)
-    # The autoscaler's own thread (in every process, like the checks: issue 16's next step);
-    # it stops before the engine connections close.
-    autoscaler.start()
+    opsloop.on_stop.append(
+        lambda: ignore(best_effort("disown the work cut short", ownership.disown))
+    )
+    # The autoscaler stops before the engine connections close.
     opsloop.on_stop.insert(0, autoscaler.stop)
     opsloop.on_stop.append(operations.close)
     opsloop.on_stop.append(background.stop)
     opsloop.on_stop.append(probe.close)
-    # Checks start from the states the store kept: a firing check is not announced again.
-    # (They run in every process: handing them to the lease keeper is issue 16's next step.)
-    monitor.monitoring.start()
     opsloop.on_stop += monitor.closing
     if sqlite_claim is not None:
         opsloop.on_stop.append(sqlite_claim.release)
@@ -384,10 +406,11 @@ def _courier(
 
 
 def _build_stages(
-    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox
+    services: Services, engine: Engine, docker: EngineConnection, outbox: Outbox, owner: str
 ) -> BuildStages:
-    """Build, test and release: jobs in the store, run on the engine by a runner of their own."""
-    jobs = SqlJobStore(engine)
+    """Build, test and release: jobs in the store (claimed by `owner`, this process), run on
+    the engine by a runner of their own."""
+    jobs = SqlJobStore(engine, owner)
     deps = StageDeps(
         engine=DockerImages(docker),
         registry=RegistryReleases(_registry_access(services.config)),
@@ -409,13 +432,16 @@ def _deploy_desk(
     rollouts: DockerDeployments,
     fleet: Fleet,
     operations: DockerOperations,
+    owner: str,
+    fence: CurrentLease,
 ) -> DeployDesk:
     """The Deploy stage: requests, approvals and locks in the store, rollouts on the engine;
-    Operate's scale and restart requests ride on the same desk."""
+    Operate's scale and restart requests ride on the same desk. Deploys it runs are claimed
+    by `owner` (this process); locks expire only under the lease (`fence`)."""
     return build_desk(
         estate=deploy_estate(services.config),
-        store=SqlDeployStore(engine),
-        locks=SqlLockStore(engine),
+        store=SqlDeployStore(engine, owner),
+        locks=SqlLockStore(engine, fence),
         engine=rollouts,
         images=RegistryImages(_registry_access(services.config)),
         operations={

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from bot.config import Config
 from bot.core.clock import Clock
 from bot.core.deploy.model import DeployStore
+from bot.core.leases import CurrentLease
 from bot.core.monitor.desk import LabelNames
 from bot.core.monitor.history import DeployRecords
 from bot.core.monitor.model import CheckPolicy, Watched
@@ -66,8 +67,10 @@ def build_monitor(
     clock: Clock,
     docker: EngineConnection,
     deploys: DeployStore,
+    fence: CurrentLease | None = None,
 ) -> MonitorParts:
-    """The Monitor stage, not started yet: call parts.monitoring.start()."""
+    """The Monitor stage, not started yet: call parts.monitoring.start(). With a `fence`,
+    the checks' states are written only while that lease is held (singleton work)."""
     settings = monitor_settings(config)
     am = config.monitor.alertmanager
     silencer = AlertmanagerSilences(am.url) if am is not None and am.url else None
@@ -77,7 +80,7 @@ def build_monitor(
         settings=settings, store=SqlMonitorStore(engine), outbox=outbox, clock=clock,
         fleet=DockerFleet(docker, config.namespace), http=http,
         history=DeployRecords(deploys, outbox),
-        silencer=silencer,
+        silencer=silencer, check_store=SqlMonitorStore(engine, fence) if fence else None,
     )  # fmt: skip
     parts = MonitorParts(monitoring, closing=[monitoring.stop, http.stop])
     if silencer is not None:

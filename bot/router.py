@@ -19,7 +19,7 @@ from functools import partial
 
 from bot.core.access import OPEN, Access
 from bot.core.clock import Clock
-from bot.core.errors import NotAvailableYet, UsageError
+from bot.core.errors import NotAvailableYet, OpsloopError, UsageError
 from bot.core.parsing import Catalog, bind, command_words, without_prefix
 from bot.core.ports import AuditLog, EventLedger, Notifier
 from bot.core.replies import answer, best_effort
@@ -101,12 +101,12 @@ class Router:
         first = best_effort(
             "check the command's trigger_id", partial(self._first_delivery, command)
         )
-        if first is None:
+        if first is None and not self._answers_without_store(command):
             # The store did not answer: nothing can be decided or recorded, but the user
             # must hear that, not silence.
             self._d.notifier.respond(command.response_url, STORE_DOWN)
             return
-        if not first:
+        if first is False:
             log.warning("refused a replayed %s (its trigger_id was handled before)", record.verb)
             record.settle(Outcome.DENIED, REPLAY_DETAIL)
             return
@@ -130,6 +130,15 @@ class Router:
             record.settle(answered.outcome, answered.detail)
         if not answered.reply.said:
             self._d.notifier.respond(command.response_url, answered.reply)
+
+    def _answers_without_store(self, command: SlashCommand) -> bool:
+        """Whether the command's verb answers from memory alone (/ops help), so it is
+        answered while the store is down (its audit entry is then lost, and said in the log)."""
+        try:
+            verb, _rest = self._match(command)
+        except OpsloopError:
+            return False
+        return not verb.needs_store
 
     def _first_delivery(self, command: SlashCommand) -> bool:
         """Whether this command's trigger_id is claimed here for the first time. Slack never

@@ -61,6 +61,7 @@ def register(registry: Registry, services: Services) -> None:
             handler=show_help,
             args=(Arg("verb", optional=True, help="a verb such as deploy"),),
             direct=False,
+            needs_store=False,
         )
     )
     registry.add_list(

@@ -7,8 +7,10 @@
     ├── NotAvailableYet          the verb is declared but its stage is not built yet
     ├── Conflict                 the request clashes with the current state
     │   ├── LockHeld             the environment is locked by someone else
-    │   └── InvalidTransition    a state machine refused a move
+    │   ├── InvalidTransition    a state machine refused a move
+    │   └── LeaseLost            singleton work whose lease another process holds now
     └── IntegrationError         an outside system failed or is out of reach
+        ├── StoreUnavailable     the database (PostgreSQL or SQLite) does not answer
         ├── EngineUnavailable    the Docker engine
         ├── RegistryUnavailable  the image registry
         ├── RepositoryUnavailable a service's git repository
@@ -72,10 +74,19 @@ class InvalidTransition(Conflict):
     """A run, approval or alert cannot move to the requested state."""
 
 
+class LeaseLost(Conflict):
+    """Singleton work tried to write after its lease ran out or changed hands (fencing):
+    the write was refused and nothing changed."""
+
+
 class IntegrationError(OpsloopError):
     """An outside system failed or could not be reached."""
 
     outcome = "integration_error"
+
+
+class StoreUnavailable(IntegrationError):
+    """The database does not answer (down, unreachable, restarting): nothing was done."""
 
 
 class EngineUnavailable(IntegrationError):

@@ -19,6 +19,8 @@ from bot.core.replies import best_effort
 log = logging.getLogger(__name__)
 
 JOIN_SECONDS = 5.0
+EXPIRY_MARGIN = 0.05
+"""Seconds past a lease's expiry before trying for it: the database must see it ran out."""
 
 
 def _nothing() -> None:
@@ -58,17 +60,25 @@ class LeaseKeeper:
         self.name = lease
         self._on_change = on_change
         self._work: list[Singleton] = []
+        self._beats: list[Callable[[], None]] = []
         self._lease: Lease | None = None
         self._running: list[Singleton] = []
         self._changing = threading.Lock()
         self._stopping = threading.Event()
         self._taking = True
         self._thread: threading.Thread | None = None
+        self._next_round = self.period
 
     @property
     def period(self) -> float:
         """How often the lease is renewed (or tried for): a third of its time to live."""
         return self.ttl / 3
+
+    @property
+    def next_round(self) -> float:
+        """Seconds from one round to the next: a period, or less while a standby waits for
+        the holder's lease to run out."""
+        return self._next_round
 
     @property
     def lease(self) -> Lease | None:
@@ -85,6 +95,11 @@ class LeaseKeeper:
             self._work.append(work)
             if self._lease is not None and not self._stopping.is_set():
                 self._start(work)
+
+    def add_beat(self, beat: Callable[[], None]) -> None:
+        """Call `beat` every period, holding the lease or not (the heartbeat of the work
+        this process owns, bot.core.ownership); a failing beat is logged and skipped."""
+        self._beats.append(beat)
 
     def start(self) -> None:
         """Try for the lease now (so a lone process starts its work before it serves),
@@ -120,6 +135,8 @@ class LeaseKeeper:
             "record this process's heartbeat",
             lambda: self._store.beat(self.process_id, self._host, self._pid),
         )
+        for beat in self._beats:
+            best_effort("renew the heartbeat of the work this process owns", beat)
         with self._changing:
             if self._stopping.is_set():
                 return
@@ -148,6 +165,7 @@ class LeaseKeeper:
             lambda: self._store.acquire(self.name, self.process_id, self.ttl),
         )
         if taken is None:
+            self._next_round = self._until_free()
             return
         log.info("took the lease %s (epoch %s)", self.name, taken.epoch)
         self._lease = taken
@@ -172,6 +190,22 @@ class LeaseKeeper:
         if was_held:
             self._on_change(None)
 
+    def _until_free(self) -> float:
+        """How long to wait before trying again: until the holder's lease runs out (by the
+        database's clock) when that is sooner than a period, so a dead holder's lease is
+        taken as soon as it expires rather than up to a period later."""
+        view = best_effort("read the leases", lambda: self._store.view(self.ttl))
+        held = (
+            next((lease for lease in view.leases if lease.name == self.name), None)
+            if view
+            else None
+        )
+        if view is None or held is None:
+            return self.period
+        left = (held.expires_at - view.now).total_seconds() + EXPIRY_MARGIN
+        return min(self.period, max(EXPIRY_MARGIN, left))
+
     def _loop(self) -> None:
-        while not self._stopping.wait(self.period):
+        while not self._stopping.wait(self._next_round):
+            self._next_round = self.period
             self.tick()

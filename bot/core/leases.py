@@ -5,6 +5,7 @@ comparison is the database's, so clock skew between the processes does not matte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -74,3 +75,8 @@ class LeaseStore(Protocol):
     def view(self, alive_within: float) -> LeaseView:
         """Every lease, and the processes seen within `alive_within` seconds."""
         ...
+
+
+CurrentLease = Callable[[], Lease | None]
+"""The lease this process holds now, as its keeper last took or renewed it (None while
+another process holds it): what fenced writes are checked against."""

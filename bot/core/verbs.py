@@ -75,7 +75,8 @@ class Verb:
 
     A verb whose name has two words (`build list`) is a sub-verb: `/build list`.
     `available` is False for verbs whose stage is not built yet; they still parse their
-    arguments so the user learns the usage, then say so plainly.
+    arguments so the user learns the usage, then say so plainly. `needs_store` is False for
+    the few that answer from memory alone (help), so they answer while the database is down.
     """
 
     name: str
@@ -86,6 +87,7 @@ class Verb:
     options: tuple[Option, ...] = ()
     available: bool = True
     direct: bool = True
+    needs_store: bool = True
 
     @property
     def command(self) -> str:

@@ -10,6 +10,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
+
+from bot.core.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x6F70_736C
@@ -23,8 +27,26 @@ def open_store(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine, "connect", _tune_sqlite)
+    event.listen(engine, "handle_error", _unreachable)
     migrate(engine)
     return engine
+
+
+STORE_DOWN_MESSAGE = (
+    "opsloop cannot reach its database right now, so nothing was done. Try again in a minute."
+)
+
+
+def _unreachable(context: ExceptionContext) -> BaseException | None:
+    """A database that cannot be reached (refused, gone, restarting) raises StoreUnavailable,
+    which every answer turns into a plain sentence instead of a traceback. The pool's
+    pre-ping is left alone: it reconnects by itself, which is how a process recovers when
+    the database returns."""
+    if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, OperationalError):
+        return None
+    if context.is_disconnect or context.connection is None:
+        return StoreUnavailable(STORE_DOWN_MESSAGE)
+    return None
 
 
 def migrate(engine: Engine, revision: str = "heads") -> None:

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.deploy.model import DeployKind, DeployRequest, DeployState, NewDeploy
+from bot.store.db_clock import db_now
 from bot.store.env_locks import SqlLockStore, env_locks
 from bot.store.tables import as_utc, metadata
 
@@ -69,6 +70,8 @@ deploy_requests = Table(
     Column("replicas", Integer, nullable=True),
     Column("from_replicas", Integer, nullable=True),
     Column("reason", Text, nullable=True),
+    Column("owner", String(128), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
 )
 
 deploy_votes = Table(
@@ -89,10 +92,12 @@ def _must(value: datetime | None) -> datetime:
 
 
 class SqlDeployStore:
-    """bot.core.deploy.model.DeployStore on SQLAlchemy."""
+    """bot.core.deploy.model.DeployStore on SQLAlchemy. With an `owner` (this process's id),
+    a request moved to running is claimed by it, with a heartbeat (bot.core.ownership)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, owner: str | None = None) -> None:
         self._engine = engine
+        self._owner = owner
 
     def create(self, new: NewDeploy) -> tuple[DeployRequest, bool]:
         """Insert the request, or return the active one holding the same slot."""
@@ -173,6 +178,8 @@ class SqlDeployStore:
         values: dict[str, Any] = {"state": target.value}
         if target is DeployState.RUNNING:
             values["started_at"] = at
+            if self._owner is not None:
+                values.update(owner=self._owner, heartbeat_at=db_now())
         if not target.active:
             values["finished_at"] = at
             values["active_slot"] = None

@@ -13,6 +13,8 @@ from sqlalchemy import Column, DateTime, Engine, String, Table, Text, delete, in
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.deploy.locks import EnvLock
+from bot.core.leases import CurrentLease
+from bot.store.fencing import check_lease
 from bot.store.tables import metadata
 
 env_locks = Table(
@@ -30,8 +32,12 @@ env_locks = Table(
 class SqlLockStore:
     """bot.core.deploy.locks.LockStore on SQLAlchemy."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, fence: CurrentLease | None = None) -> None:
         self._engine = engine
+        self._fence = fence
+        """With a fence, only the holder of the singletons' lease expires locks (the
+        sweeper's work): take_expired in another process, or after the lease was lost,
+        takes none (LeaseLost, nothing deleted, so no holder is told twice)."""
 
     def acquire(self, lock: EnvLock, now: datetime) -> EnvLock:
         """Take the lock when it is free, expired or already `lock.holder`'s."""
@@ -83,6 +89,8 @@ class SqlLockStore:
         """Delete and return the expired locks; a lock deleted by another sweep is skipped."""
         taken: list[EnvLock] = []
         with self._engine.begin() as connection:
+            if self._fence is not None:
+                check_lease(connection, self._fence())
             rows = connection.execute(
                 select(env_locks).where(env_locks.c.expires_at <= now)
             ).mappings().all()  # fmt: skip

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 
 from bot.core.build.jobs import Job, JobKind, JobState
+from bot.store.db_clock import db_now
 from bot.store.tables import as_utc, metadata
 
 jobs = Table(
@@ -43,21 +44,28 @@ jobs = Table(
     Column("detail", Text, nullable=False),
     Column("digest", String(100), nullable=False),
     Column("size", Integer, nullable=False),
+    Column("owner", String(128), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
 )
 
 _UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
 class SqlJobStore:
-    """Jobs as rows; a job's id is its primary key."""
+    """Jobs as rows; a job's id is its primary key. With an `owner` (this process's id), a
+    new job is claimed by it, with a heartbeat (bot.core.ownership)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, owner: str | None = None) -> None:
         self._engine = engine
+        self._owner = owner
 
     def add(self, job: Job) -> None:
-        """Record a new job."""
+        """Record a new job, claimed by this store's owner."""
+        claim: dict[str, Any] = {}
+        if self._owner is not None:
+            claim = {"owner": self._owner, "heartbeat_at": db_now()}
         with self._engine.begin() as connection:
-            connection.execute(insert(jobs).values(**_row(job)))
+            connection.execute(insert(jobs).values(**_row(job), **claim))
 
     def save(self, job: Job) -> None:
         """Store the job's current fields."""

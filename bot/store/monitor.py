@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.leases import CurrentLease
 from bot.core.monitor.model import (
     Alert,
     AlertSource,
@@ -25,6 +26,7 @@ from bot.core.monitor.model import (
     NewAlert,
     Silence,
 )
+from bot.store.fencing import check_lease
 from bot.store.monitor_tables import (
     alertmanager_receipts,
     monitor_alerts,
@@ -37,10 +39,14 @@ __all__ = ["SqlMonitorStore"]
 
 
 class SqlMonitorStore:
-    """Checks, alerts, silences and receipts in the store."""
+    """Checks, alerts, silences and receipts in the store. The check loop's own store is
+    `fence`d by the singletons' lease: a check's state is saved only while this process
+    holds it, so a process that lost it can neither move a check nor fire its alert
+    (LeaseLost, nothing written)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, fence: CurrentLease | None = None) -> None:
         self._engine = engine
+        self._fence = fence
 
     # -- checks ------------------------------------------------------------------------------
     def checks(self) -> list[CheckRecord]:
@@ -59,6 +65,8 @@ class SqlMonitorStore:
             "latency_ms": record.latency_ms,
         }  # fmt: skip
         with self._engine.begin() as connection:
+            if self._fence is not None:
+                check_lease(connection, self._fence())
             connection.execute(delete(monitor_checks).where(monitor_checks.c.key == record.key))
             connection.execute(insert(monitor_checks).values(**values))
 

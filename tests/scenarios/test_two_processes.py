@@ -1,5 +1,6 @@
 """Two `opsloop serve` processes: on SQLite the second refuses to start (SQLite is the
-store of one process) and the first keeps serving; on PostgreSQL, kill -9 of the process
+store of one process) and the first keeps serving; on PostgreSQL, requests alternating
+between them are decided by the store, whichever answers, and kill -9 of the process
 holding the singletons lease lets the other take it within the time to live and sweep."""
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import pytest
 from sqlalchemy import create_engine, insert
 
 from bot.store.env_locks import env_locks
-from bot.workspace import SlackWorkspace
+from bot.workspace import SignedClient, SlackWorkspace
 from tests.scenarios.conftest import CONFIG
 from tests.scenarios.served import DEADLINE, LISTENING, serve_env, serving
+from tests.scenarios.two_served import RoundRobin, answer_after, pair_env, served_pair
 from tests.support.postgres import fresh_schema
 
 
@@ -122,3 +124,48 @@ def test_kill_9_of_the_lease_holder_lets_the_other_process_take_the_lease_and_sw
             )
             print(f"lease taken over {took_over:.2f} s after kill -9 (ttl {ttl:g} s)")
             assert standby.end(signal.SIGTERM) == 0
+
+
+def test_requests_alternating_between_two_processes_are_decided_by_the_shared_store(
+    workspace: SlackWorkspace, tmp_path: Path, postgres_url: str
+) -> None:
+    envs = pair_env(
+        workspace, tmp_path, CONFIG, postgres_url,
+        DOCKER_HOST="unix:///nonexistent/docker.sock", OPSLOOP_LEASE_SECONDS="3",
+    )  # fmt: skip
+    with served_pair(envs) as (processes, urls):
+        link = RoundRobin([SignedClient(url + "/slack/events", envs[0]["SLACK_SIGNING_SECRET"],
+                                        workspace) for url in urls])  # fmt: skip
+        workspace.connect_bot(link)
+
+        def said(user: str, command: str, text: str) -> str:
+            count = len(workspace.ephemerals("C0DEV", user))
+            workspace.user_command(user, "C0DEV", command, text)
+            return answer_after(workspace, user, count)
+
+        workspace.user_command("U0BOB", "C0DEV", "/lock", "staging release freeze")  # a
+        workspace.wait_for(
+            lambda: any("locked `staging`" in m.text for m in workspace.messages("C0DEV")),
+            timeout=DEADLINE, description="bob's lock announced",
+        )  # fmt: skip
+        refused = said("U0ALICE", "/lock", "staging")  # b: sees a's lock in the store
+        processes_seen = said("U0ALICE", "/ops", "processes")  # a
+        workspace.user_command("U0BOB", "C0DEV", "/unlock", "staging")  # b
+        workspace.wait_for(
+            lambda: any("unlocked `staging`" in m.text for m in workspace.messages("C0DEV")),
+            timeout=DEADLINE, description="bob's unlock announced",
+        )  # fmt: skip
+        workspace.user_command("U0ALICE", "C0DEV", "/lock", "staging")  # a: free again
+        workspace.wait_for(
+            lambda: any("<@U0ALICE> locked `staging`" in m.text
+                        for m in workspace.messages("C0DEV")),
+            timeout=DEADLINE, description="alice's lock announced",
+        )  # fmt: skip
+        listed = said("U0ALICE", "/lock", "list")  # b
+        for client in link.clients:
+            client.close()
+        assert [processes[0].end(signal.SIGTERM), processes[1].end(signal.SIGTERM)] == [0, 0]
+    assert link.delivered == [0, 1, 0, 1, 0, 1]
+    assert "locked by <@U0BOB> (release freeze)" in refused
+    assert "2 alive" in processes_seen
+    assert "staging" in listed and "<@U0ALICE>" in listed and "U0BOB" not in listed

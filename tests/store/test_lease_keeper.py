@@ -173,3 +173,18 @@ def test_a_keeper_that_stopped_taking_keeps_its_lease_but_takes_none_again(
     engine.dispose()
     assert still_held
     assert not work_a.running and work_a.starts == 1 and a.lease is None
+
+
+def test_a_standby_tries_again_as_soon_as_the_holders_lease_runs_out(database_url: str) -> None:
+    engine = open_store(database_url)
+    holder_work, standby_work = Work(), Work()
+    holder = _keeper(SqlLeaseStore(engine), "a", holder_work)
+    standby = _keeper(SqlLeaseStore(engine), "b", standby_work)
+    holder.tick()
+    with engine.begin() as connection:  # a holder that renewed a moment before it died
+        connection.execute(update(leases).values(expires_at=db_now(2)))
+    standby.tick()
+    waits = standby.next_round
+    engine.dispose()
+    assert not standby_work.running
+    assert 1.0 < waits < 2.5 < standby.period  # by the database's clock, not a period

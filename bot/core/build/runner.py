@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -29,9 +29,10 @@ from bot.core.build.views import interrupted_note, job_message, progress_message
 from bot.core.clock import Clock
 from bot.core.draining import DrainingPool
 from bot.core.errors import Conflict, NotFound, OpsloopError, PermissionDenied
+from bot.core.ownership import taken_over_note
 from bot.core.ports import Notifier
 from bot.core.replies import best_effort
-from bot.core.values import MessageRef
+from bot.core.values import MessageRef, Reply
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +196,21 @@ class JobRunner:
         self._quietly(job, self._edit, job)
         return job
 
-    def recover(self, recognise: Recognise | None = None) -> list[Job]:
+    def recover(
+        self, recognise: Recognise | None = None, only: Mapping[str, str | None] | None = None
+    ) -> list[Job]:
         """Settle the jobs a restart cut short: one that `recognise` finds had happened
-        (a release whose push landed) succeeds; the others fail. Their threads say so."""
+        (a release whose push landed) succeeds; the others fail. Their threads say so.
+        With `only` (job id -> the process that ran it, bot.core.ownership), just those:
+        jobs whose process stopped answering; a known one is named in the thread."""
         settled = []
         for found in self._store.unfinished():
-            if found.id in self._tokens:
+            if found.id in self._tokens or (only is not None and found.id not in only):
                 continue
+            owner = only.get(found.id) if only is not None else None
+            if owner is not None and found.message_ts:
+                note = Reply(text=taken_over_note(found.kind.value, owner), public=True)
+                self._quietly(found, self._notifier.post, found.channel_id, note, found.message_ts)
             happened, why = self._recognised(found, recognise)
             if happened is not None:
                 job = transitions.succeed(found, self._clock.now(), happened.detail,

@@ -124,6 +124,9 @@ class DeployDesk:
         self._sweeper: threading.Thread | None = None
         self._unsettled: list[int] = []
         self._reconciling = threading.Event()
+        self.orphans: Callable[[], dict[int, str | None]] | None = None
+        """Running deploys whose process stopped answering (bot.core.ownership); None
+        settles every running deploy, as one process alone on its store does at start."""
 
     # -- asking ----------------------------------------------------------------------------
     def ask(self, ask: Ask) -> None:
@@ -329,20 +332,28 @@ class DeployDesk:
         runs it (bot.core.lease_keeper), and it may start again after a stop_sweeping()."""
         self._reconciling.set()
         self._executor.submit(
-            best_effort, "settle interrupted deploys", partial(self._reconcile, None)
+            best_effort, "settle interrupted deploys", partial(self._reconcile, None, True)
         )
         next_try = self._clock.monotonic() + retry
         stop = threading.Event()
 
         def loop() -> None:
             nonlocal next_try
+            # The first sweep comes at once: a new lease holder catches up on what ran out
+            # while the last one was dying.
+            best_effort("sweep expired requests and locks", self.sweep)
             while not stop.wait(interval):
                 best_effort("sweep expired requests and locks", self.sweep)
-                due = self._clock.monotonic() >= next_try
-                if due and self._unsettled and not self._reconciling.is_set():
-                    next_try = self._clock.monotonic() + retry
+                if self._clock.monotonic() < next_try or self._reconciling.is_set():
+                    continue
+                next_try = self._clock.monotonic() + retry
+                # Approved requests nobody started (the process that approved one died
+                # first) are started here; one that process did start is claimed already.
+                best_effort("resume approved deploys", self._resume_approved)
+                orphans = best_effort("find deploys whose process died", self._orphans) or {}
+                if self._unsettled or orphans:
                     self._reconciling.set()
-                    unsettled = tuple(self._unsettled)
+                    unsettled = (*self._unsettled, *orphans)
                     self._executor.submit(
                         best_effort, "settle interrupted deploys",
                         partial(self._reconcile, unsettled),
@@ -353,10 +364,21 @@ class DeployDesk:
         self._sweeper = threading.Thread(target=loop, name="opsloop-deploy-sweeper", daemon=True)
         self._sweeper.start()
 
-    def _reconcile(self, only: tuple[int, ...] | None) -> None:
+    def _resume_approved(self) -> None:
+        for request in self.store.in_states([DeployState.APPROVED]):
+            self.start(request.id)
+
+    def _orphans(self) -> dict[int, str | None]:
+        return self.orphans() if self.orphans is not None else {}
+
+    def _reconcile(self, only: tuple[int, ...] | None, resume: bool = False) -> None:
         try:
-            resume = self.start if only is None else None
-            self._unsettled = self.runner.reconcile(resume, only)
+            owners: dict[int, str | None] = {}
+            if self.orphans is not None:
+                # Several processes may share the store: settle only what no live one runs.
+                owners = self.orphans()
+                only = (*(only or ()), *owners)
+            self._unsettled = self.runner.reconcile(self.start if resume else None, only, owners)
         finally:
             self._reconciling.clear()
 

@@ -30,6 +30,7 @@ from bot.core.deploy.model import (
 from bot.core.deploy.views import announcement, duration, request_reply
 from bot.core.errors import OpsloopError
 from bot.core.outbox import Outbox
+from bot.core.ownership import taken_over_note
 from bot.core.ports import Notifier
 from bot.core.progress import MIN_INTERVAL, LiveMessage
 from bot.core.replies import best_effort
@@ -125,6 +126,7 @@ class Runner:
         self._notifier = notifier
         self._outbox = outbox
         self._ops = estate.ops_channel
+        self._noted: set[int] = set()  # takeovers already said (a retry must not repeat it)
 
     def execute(self, request_id: int) -> None:
         """Claim an approved request and run it; a request already claimed is left alone."""
@@ -193,16 +195,25 @@ class Runner:
         return _reconciled(request, self._engine.settle(target))
 
     def reconcile(
-        self, resume: Callable[[int], None] | None = None, only: Collection[int] | None = None
+        self,
+        resume: Callable[[int], None] | None = None,
+        only: Collection[int] | None = None,
+        owners: Mapping[int, str | None] | None = None,
     ) -> list[int]:
         """After a restart: settle requests left running (those in `only`, when given) from
         what the engine runs once it stops converging, say so in their threads, and resume
         requests that were approved but not started (when given `resume`). Returns the ids
-        that could not be settled because the engine is out of reach, to try again later."""
+        that could not be settled because the engine is out of reach, to try again later.
+        `owners` names the process that ran a request and stopped answering (a takeover,
+        bot.core.ownership): its thread says so first."""
         unsettled = []
         for request in self.store.in_states([DeployState.RUNNING]):
             if only is not None and request.id not in only:
                 continue
+            owner = (owners or {}).get(request.id)
+            if owner is not None and request.id not in self._noted:
+                self._noted.add(request.id)
+                self._thread(request, taken_over_note(request.kind.value, owner))
             try:
                 state, detail = self._settled(request)
             except OpsloopError as error:

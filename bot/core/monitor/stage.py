@@ -69,15 +69,17 @@ def build_monitoring(
     http: HttpChecker,
     history: DeployHistory,
     silencer: Silencer | None,
+    check_store: MonitorStore | None = None,
 ) -> Monitoring:
-    """The stage wired over its ports; start() it to begin checking."""
+    """The stage wired over its ports; start() it to begin checking. The check loop writes
+    through `check_store` when given (the lease-fenced one), the rest through `store`."""
     desk = AlertDesk(
         store=store, messages=AlertMessages(outbox, settings.channel_id),
         history=history, clock=clock, deploy_window=settings.deploy_window,
         silencer=silencer, labels=settings.labels,
     )  # fmt: skip
     loop = CheckLoop(watched=settings.watched, fleet=fleet, http=http, history=history,
-                     store=store, desk=desk, clock=clock)  # fmt: skip
+                     store=check_store or store, desk=desk, clock=clock)  # fmt: skip
     return Monitoring(desk, loop, settings)
 
 

@@ -52,7 +52,8 @@ class _Observed:
 
 
 class CheckLoop:
-    """Every enabled deployment's checks, on schedule. start() and stop() it once."""
+    """Every enabled deployment's checks, on schedule. It may start again after a stop
+    (singleton work: only the lease holder checks)."""
 
     def __init__(
         self,
@@ -79,12 +80,20 @@ class CheckLoop:
         self._busy: set[int] = set()
         self._busy_lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop.set()  # not checking until start()
         self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="opsloop-monitor")
         self._threads: list[threading.Thread] = []
         desk.on_user_resolve = self._start_over
 
     def start(self) -> None:
         """Load the checks' states from the store and start checking."""
+        self.stop()
+        self._stop = threading.Event()
+        self._inbox = deque()
+        self._arrived = threading.Event()
+        self._busy = set()
+        self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="opsloop-monitor")
+        self._threads = []
         with self._records_lock:
             self._records = {r.key: r for r in self._store.checks()}
         for target, name in ((self._schedule, "schedule"), (self._apply_results, "results")):
@@ -237,8 +246,8 @@ class CheckLoop:
             self._desk.resolve_key(key)
 
     def _start_over(self, alert: Alert) -> None:
-        if alert.source is not AlertSource.CHECK:
-            return
+        if alert.source is not AlertSource.CHECK or self._stop.is_set():
+            return  # not checking here: the process that checks loads the state it had
         with self._records_lock:
             record = self._records.get(alert.key)
             if record is None:

@@ -104,12 +104,15 @@ class Autoscaler:
         return self._activity.deploying(placement.service, placement.env)
 
     def start(self) -> None:
-        """Evaluate every interval on a thread of its own, until stop()."""
+        """Evaluate every interval on a thread of its own, until stop(); it may start again
+        after a stop (singleton work: only the lease holder autoscales)."""
         if not self._fleet.autoscaled():
             return
+        self.stop()
+        stop = self._stop = threading.Event()
 
         def loop() -> None:
-            while not self._stop.wait(self._interval):
+            while not stop.wait(self._interval):
                 self.evaluate_all()
 
         self._thread = threading.Thread(target=loop, name="opsloop-autoscaler", daemon=True)
@@ -120,6 +123,7 @@ class Autoscaler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+            self._thread = None
 
 
 def _key(placement: Placement, status: Status, decision: Decision) -> str | None:

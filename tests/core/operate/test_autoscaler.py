@@ -12,6 +12,7 @@ from sqlalchemy import Engine as Database
 
 from bot.core.clock import FakeClock
 from bot.core.deploy.model import DeployState, Outcome, Progress
+from bot.core.errors import LeaseLost
 from bot.core.operate.autoscaler import Autoscaler
 from bot.core.operate.model import (
     AutoscalePolicy,
@@ -171,3 +172,24 @@ def test_two_processes_deciding_the_same_change_announce_it_once(database: Datab
     clock.advance(15)
     first.autoscaler.evaluate_all()
     assert engine.scaled == [2, 2, 4] and "from 2 to 4" in first.announced()[-1]
+
+
+class FencedStore(SqlAutoscaleStore):
+    """A store whose lease was lost: every write is refused, as bot.store.fencing does."""
+
+    def save(self, state: AutoscaleState, at: datetime) -> None:
+        raise LeaseLost("the lease singletons (epoch 1) ran out or changed hands")
+
+
+def test_an_autoscaler_whose_lease_was_lost_neither_scales_nor_announces(
+    database: Database,
+) -> None:
+    engine, clock = Engine(replicas=1, cpu=100), FakeClock()
+    scaler = Scaler(database, engine, clock)
+    scaler.autoscaler = Autoscaler(
+        fleet=Fleet("C0OPS", {("web", "prod"): PLACEMENT}), engine=engine,
+        store=FencedStore(database), activity=scaler.activity,
+        outbox=Outbox(scaler.outbox, clock), clock=clock,
+    )  # fmt: skip
+    scaler.autoscaler.evaluate_all()  # it would scale to 2; the refused decision stops it first
+    assert engine.scaled == [] and scaler.announced() == []
