@@ -104,12 +104,17 @@ class DockerInventory:
                 revision=labels.get(OCI_REVISION),
                 port=int(published[0]["PublicPort"]) if published else None,
                 host=str(published[0].get("IP") or "") or None if published else None,
+                running=1 if row.get("State") == "running" else 0,
+                desired=1,
+                status=str(row.get("Status") or ""),
             )
         return found
 
     def _labelled_services(self, client: docker.DockerClient) -> dict[tuple[str, str], Deployment]:
         try:
-            services = client.services.list(filters={"label": LABEL_SERVICE})
+            # With status, the engine counts each service's running and desired tasks
+            # itself (as `docker service ls` shows them): no task listing is needed.
+            services = client.services.list(filters={"label": LABEL_SERVICE}, status=True)
         except APIError as error:
             if error.status_code == 503:  # not a swarm manager: no Swarm services here
                 return {}
@@ -195,6 +200,9 @@ class DockerInventory:
         replicas = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
         if image not in revisions:
             revisions[image] = self._revision(client, image)
+        counted = attrs.get("ServiceStatus") or {}
+        running = counted.get("RunningTasks")
+        update = str((attrs.get("UpdateStatus") or {}).get("State") or "")
         return Deployment(
             name=name,
             kind="swarm",
@@ -202,6 +210,9 @@ class DockerInventory:
             version=labels.get(LABEL_VERSION),
             revision=revisions[image],
             port=int(ports[0]["PublishedPort"]) if ports else None,
+            running=int(running) if running is not None else None,
+            desired=int(replicas) if replicas is not None else None,
+            updating=update if update in ("updating", "rollback_started", "paused") else None,
         )
 
     @staticmethod
