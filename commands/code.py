@@ -121,7 +121,8 @@ class _Code:
         del user
         read = self._read(filters)
         health_asked = {ServiceState.HEALTHY.value, ServiceState.UNHEALTHY.value} & filters.states
-        if health_asked or not any(read.urls.values()) or read.note is not None:
+        nothing_to_check = not any(read.urls.values()) or self._s.probe is None
+        if health_asked or nothing_to_check or read.note is not None:
             return self._built(read, filters, self._probes(read)), None
         return self._built(read, filters, None), lambda: self._built(
             read, filters, self._probes(read)
@@ -150,17 +151,14 @@ class _Code:
         checking = probes is None
         found = probes or {}
         default = Probe(Health.UNKNOWN)
+        rows: dict[str, list[EnvironmentRow]] = {name: [] for name, _service in read.wanted}
+        for (name, env), url in read.urls.items():
+            rows[name].append(EnvironmentRow(env, read.running.get((name, env)), url,
+                                             found.get(url or "", default)))  # fmt: skip
         entries = [
-            CatalogueEntry(
-                name, service.repo, service.image,
-                tuple(
-                    EnvironmentRow(env, read.running.get((name, env)), url,
-                                   found.get(url or "", default))
-                    for (svc, env), url in read.urls.items() if svc == name
-                ),
-            )
+            CatalogueEntry(name, service.repo, service.image, tuple(rows[name]))
             for name, service in read.wanted
-        ]  # fmt: skip
+        ]
         total = len(self._s.config.services)
         return services_listing(entries, read.context, filters, total, checking=checking)
 
