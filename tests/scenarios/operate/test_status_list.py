@@ -103,7 +103,10 @@ def _exited(lists: Lists) -> str:
 
 def test_the_first_page_counts_the_estate_and_pages_turn_in_place(estate: Estate) -> None:
     lists = Lists(estate.harness)
-    Lists(estate.harness, user="U0BOB").answer("/lock", "staging")
+    estate.harness.slack.slash("/lock", "staging", user_id="U0BOB")
+    desk = estate.harness.bot.services.deploys
+    assert desk is not None
+    estate.harness.workspace.wait_for(desk.locks.in_force, timeout=30)
     _exited(lists)
     ts, first = lists.show("/status")
     answers = len(estate.harness.workspace.ephemerals("C0DEV", "U0ALICE"))
