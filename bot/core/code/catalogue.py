@@ -166,14 +166,15 @@ def services_listing(
     the service filters kept. With `checking`, health is still being checked: the page
     says so and counts no service unhealthy for its health path yet."""
     shown = [_filtered(entry, filters) for entry in entries]
+    states = [_states(entry, context) for entry in shown]  # once per service, for all counts
     kept = [
         entry
-        for entry in shown
+        for entry, found in zip(shown, states, strict=True)
         if filters.service(entry.service)
         and (entry.rows or not filters.envs)
-        and (not filters.states or filters.states & _states(entry, context))
+        and (not filters.states or filters.states & found)
     ]
-    counts = {state: sum(state in _states(e, context) for e in shown) for state in ServiceState}
+    counts = {state: sum(state in found for found in states) for state in ServiceState}
     counted = f"{len(entries)} of {total}" if len(entries) != total else f"{total}"
     summary = f"{counted} services: " + ", ".join(
         CHECKING
