@@ -7,8 +7,10 @@ the work runs on the Background threads, never on the router's workers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 
+from bot.config import ServiceConfig
 from bot.core.background import Patience, answer_slowly
 from bot.core.blocks import MAX_BLOCKS, section
 from bot.core.changes import (
@@ -37,6 +39,7 @@ from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filte
 from bot.core.values import Block, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.dependencies import Services
+from commands.lists import show_list
 
 STAGE = "Code"
 DEADLINE = 30.0
@@ -48,7 +51,7 @@ FILTER_HELP = "an environment, a service or prefix*, a state (unhealthy, deployi
 def register(registry: Registry, services: Services) -> None:
     """Declare /services and /changes."""
     stage = _Code(services)
-    listing = ListVerb("services", stage.vocabulary, stage.listing)
+    listing = ListVerb("services", stage.vocabulary, stage.listing, stage.first_listing)
     registry.add_list(
         Verb(
             "services",
@@ -78,9 +81,7 @@ class _Code:
         """`/services [filters]`."""
         words = invocation.words("filters")
         parse_filters(words, listing.vocabulary())  # a bad filter is answered before slow work
-        return self._slow(
-            invocation, "the catalogue", partial(listing.reply, invocation.user_id, words)
-        )
+        return show_list(self._s, invocation, listing, words)
 
     def vocabulary(self) -> Vocabulary:
         """/services filters on environments, services, prefixes and service states."""
@@ -109,6 +110,25 @@ class _Code:
     def listing(self, user: str, filters: Filters) -> Listing:
         """Every service under the filters: the engine read once, health checked concurrently."""
         del user  # /services has no `mine`
+        read = self._read(filters)
+        return self._built(read, filters, self._probes(read))
+
+    def first_listing(
+        self, user: str, filters: Filters
+    ) -> tuple[Listing, Callable[[], Listing] | None]:
+        """The page from the engine's listing alone, health pending, and how to finish it
+        with the health checks (reusing that listing). A filter on health waits for them."""
+        del user
+        read = self._read(filters)
+        health_asked = {ServiceState.HEALTHY.value, ServiceState.UNHEALTHY.value} & filters.states
+        nothing_to_check = not any(read.urls.values()) or self._s.probe is None
+        if health_asked or nothing_to_check or read.note is not None:
+            return self._built(read, filters, self._probes(read)), None
+        return self._built(read, filters, None), lambda: self._built(
+            read, filters, self._probes(read)
+        )
+
+    def _read(self, filters: Filters) -> _Read:
         config = self._s.config
         wanted = [
             (name, service) for name, service in config.services.items() if filters.service(name)
@@ -119,21 +139,28 @@ class _Code:
             for env in service.deploy:
                 if filters.env(env):
                     urls[name, env] = endpoint(running.get((name, env)), service.health.path)
-        probes = {}
-        if note is None and self._s.probe is not None:
-            probes = probe_all(self._s.probe, [url for url in urls.values() if url])
+        return _Read(wanted, running, urls, note, self._context(note))
+
+    def _probes(self, read: _Read) -> dict[str, Probe]:
+        if read.note is not None or self._s.probe is None:
+            return {}
+        return probe_all(self._s.probe, [url for url in read.urls.values() if url])
+
+    def _built(self, read: _Read, filters: Filters, probes: dict[str, Probe] | None) -> Listing:
+        """The listing; `probes` None while the health checks are still to come."""
+        checking = probes is None
+        found = probes or {}
+        default = Probe(Health.UNKNOWN)
+        rows: dict[str, list[EnvironmentRow]] = {name: [] for name, _service in read.wanted}
+        for (name, env), url in read.urls.items():
+            rows[name].append(EnvironmentRow(env, read.running.get((name, env)), url,
+                                             found.get(url or "", default)))  # fmt: skip
         entries = [
-            CatalogueEntry(
-                name, service.repo, service.image,
-                tuple(
-                    EnvironmentRow(env, running.get((name, env)), url,
-                                   probes.get(url or "", Probe(Health.UNKNOWN)))
-                    for (svc, env), url in urls.items() if svc == name
-                ),
-            )
-            for name, service in wanted
-        ]  # fmt: skip
-        return services_listing(entries, self._context(note), filters, len(config.services))
+            CatalogueEntry(name, service.repo, service.image, tuple(rows[name]))
+            for name, service in read.wanted
+        ]
+        total = len(self._s.config.services)
+        return services_listing(entries, read.context, filters, total, checking=checking)
 
     def _running(self) -> tuple[Mapping[tuple[str, str], Deployment], str | None]:
         if self._s.inventory is None:
@@ -212,6 +239,18 @@ def _looking_up(what: str) -> Patience:
         waiting=f"Looking up {what}…",
         late=f"Looking up {what} took more than {DEADLINE:g} seconds; try again later.",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What one /services view read: the services the filters kept, the engine's listing
+    (once per view), each deployment's health URL, and the Deploy stage's context."""
+
+    wanted: list[tuple[str, ServiceConfig]]
+    running: Mapping[tuple[str, str], Deployment]
+    urls: dict[tuple[str, str], str | None]
+    note: str | None
+    context: CatalogueContext
 
 
 def _in_repository(repo: SourceRepository, revision: str) -> bool:

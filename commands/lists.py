@@ -1,14 +1,17 @@
 """The buttons under every list: Previous and Next edit the list in place, Export shares the
 whole list as a CSV file in the channel. The lists themselves are declared by their stages
 (`registry.add_list`). Rebuilding a list can be slow (the engine, health checks, Jira), so
-it runs on the Background threads, like the command that first showed it."""
+it runs on the Background threads, like the command that first showed it (`show_list`).
+A list with a quick first build (ListVerb.first) answers with it, and its full build
+(health checked) edits the same message when it is ready."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from bot.core.errors import NotFound
+from bot.core.background import Background
+from bot.core.errors import NotAvailableYet, NotFound
 from bot.core.listing import ListAction, ListQuery, ListVerb
 from bot.core.values import AuditEntry, Click, Invocation, Outcome, Reply
 from bot.core.verbs import Registry
@@ -31,9 +34,13 @@ def register(registry: Registry, services: Services) -> None:
         query = ListQuery.decode(click.value)
         listing = listed(query, click.user_id)
         words = [*query.words, "page", str(query.page)]
+        background = services.background
 
         def work() -> Reply:
-            return replace(listing.reply(click.user_id, words), replace=True)
+            reply, rest = listing.page(click.user_id, words, quick=background is not None)
+            if rest is not None and background is not None:
+                _fill_in(background, services, click.response_url, rest)
+            return replace(reply, replace=True)
 
         return in_background(click, query, work, f"page {query.page}")
 
@@ -82,3 +89,33 @@ def _as_invocation(click: Click, query: ListQuery) -> Invocation:
         verb=query.verb, args={}, options={}, user_id=click.user_id, channel_id=click.channel_id,
         team_id="", response_url=click.response_url, text=" ".join(query.words), command="",
     )  # fmt: skip
+
+
+def show_list(
+    services: Services, invocation: Invocation, listing: ListVerb, words: Sequence[str]
+) -> Reply:
+    """`/<verb> [filters]`: the page on the Background threads (within DEADLINE), the
+    quick build first when the list has one, the full build edited in after it."""
+    background = services.background
+    if background is None:
+        raise NotAvailableYet(f"`/{listing.verb}` is not wired in this bot.")
+    url = invocation.response_url
+
+    def work() -> Reply:
+        reply, rest = listing.page(invocation.user_id, words, quick=True)
+        if rest is not None:
+            _fill_in(background, services, url, rest)
+        return reply
+
+    return background.answer(
+        invocation, work, deadline=DEADLINE, waiting=f"Preparing `/{listing.verb}`…",
+        late=f"Preparing `/{listing.verb}` took more than {DEADLINE:g} seconds; try again later.",
+    )  # fmt: skip
+
+
+def _fill_in(
+    background: Background, services: Services, url: str, rest: Callable[[], Reply]
+) -> None:
+    # Started once the quick page is built, so it lands after it: the full build reads
+    # what is slow (health checks take longer than answering the quick page).
+    background.run(lambda: services.notifier.respond(url, replace(rest(), replace=True)))

@@ -1,7 +1,7 @@
 """Monitor: scheduled checks and the alerts they raise.
 
-    /monitor [service] [env]                                every check, or one service's
-    /alerts                                                 open alerts and silences
+    /monitor [filters]                 every check; naming a service shows its last results
+    /alerts [filters]                  open alerts and silences (firing, acknowledged, ...)
     /alerts ack <id>      /alerts resolve <id>
     /alerts silence <service> [env] <duration> [reason]     at most 30 days
     /alerts unsilence <silence id | service [env]>
@@ -14,19 +14,28 @@ rules. Commands are audited by the router; the buttons are audited here.
 
 from __future__ import annotations
 
+from functools import partial
+
 from bot.core.deploy.desk import Ask
 from bot.core.deploy.model import DeployKind
 from bot.core.errors import NotAvailableYet, NotFound, UsageError
+from bot.core.listing import (
+    Filters,
+    Listing,
+    ListVerb,
+    Vocabulary,
+    parse_filters,
+    refuse_unknown_service,
+)
+from bot.core.monitor.listings import ALERT_STATES, CHECK_STATES, alerts_listing, checks_listing
 from bot.core.monitor.model import Alert, Silence
-from bot.core.monitor.stage import Monitoring, watched_of
+from bot.core.monitor.stage import Monitoring
 from bot.core.monitor.views import (
     ACK,
     ACTION_PREFIX,
     RESOLVE,
     ROLLBACK,
     SILENCE,
-    alerts_reply,
-    checks_reply,
     silence_line,
     stamp,
     summary,
@@ -35,9 +44,17 @@ from bot.core.parsing import duration_seconds
 from bot.core.values import AuditEntry, Click, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.dependencies import Services
+from commands.lists import show_list
 
 STAGE = "Monitor"
 SILENCE_BUTTON_SECONDS = 3600
+ALERTS_READ = 1000
+"""Open alerts /alerts reads back, newest first."""
+MONITOR_FILTERS = "an environment, a service or prefix*, a state (firing, failing, ok), page N"
+ALERTS_FILTERS = (
+    "an environment, a service or prefix*, a state (firing, acknowledged, silenced, "
+    "silences), mine, page N"
+)
 
 _ID = Arg("id", help="the alert's number, as in `/alerts`")
 
@@ -46,12 +63,6 @@ def register(registry: Registry, services: Services) -> None:
     """Declare /monitor and /alerts, and the alert buttons."""
     stage = _MonitorStage(services)
     verbs = (
-        Verb("monitor", "Every check and its state; one service's checks with their last "
-             "results and latency.", STAGE, stage.monitor,
-             args=(Arg("service", ArgKind.SERVICE, optional=True),
-                   Arg("env", ArgKind.ENVIRONMENT, optional=True))),
-        Verb("alerts", "Open alerts, newest first, and the silences in force.", STAGE,
-             stage.alerts),
         Verb("alerts ack", "Acknowledge an alert: you are on it.", STAGE, stage.ack,
              args=(_ID,)),
         Verb("alerts resolve", "Resolve an alert by hand.", STAGE, stage.resolve, args=(_ID,)),
@@ -65,6 +76,20 @@ def register(registry: Registry, services: Services) -> None:
              stage.unsilence,
              args=(Arg("silence", help="a silence number or a service"),
                    Arg("env", ArgKind.ENVIRONMENT, optional=True))),
+    )  # fmt: skip
+    checks = ListVerb("monitor", stage.checks_vocabulary, stage.checks_listing)
+    registry.add_list(
+        Verb("monitor", "Every check and its state, a page at a time; naming a service shows "
+             "its checks' last results and latency.", STAGE, partial(stage.monitor, checks),
+             args=(Arg("filters", optional=True, rest=True, help=MONITOR_FILTERS),)),
+        checks,
+    )  # fmt: skip
+    alerts = ListVerb("alerts", stage.alerts_vocabulary, stage.alerts_listing)
+    registry.add_list(
+        Verb("alerts", "Open alerts, newest first, and the silences in force, a page at a "
+             "time.", STAGE, partial(stage.alerts, alerts),
+             args=(Arg("filters", optional=True, rest=True, help=ALERTS_FILTERS),)),
+        alerts,
     )  # fmt: skip
     for verb in verbs:
         registry.add(verb)
@@ -82,19 +107,44 @@ class _MonitorStage:
             raise NotAvailableYet("Monitoring is not wired in this bot.")
         return monitoring
 
-    def monitor(self, invocation: Invocation) -> Reply:
-        """Every check, or one service's (in one environment) with last results."""
-        service, env = invocation.opt("service"), invocation.opt("env")
-        records = self.monitoring.checks()
-        if service is None:
-            return checks_reply(records, "Checks", detailed=False)
-        where = f"`{service}`" + (f" in `{env}`" if env else "")
-        return checks_reply(watched_of(records, service, env), f"Checks of {where}", True)
+    def monitor(self, listing: ListVerb, invocation: Invocation) -> Reply:
+        """`/monitor [filters]`: every check under the filters."""
+        words = invocation.words("filters")
+        refuse_unknown_service(words, listing.vocabulary())
+        return self._page(listing, invocation, words)
 
-    def alerts(self, invocation: Invocation) -> Reply:
-        """Open alerts and silences."""
-        del invocation
-        return alerts_reply(self.monitoring.open_alerts(), self.monitoring.silences())
+    def alerts(self, listing: ListVerb, invocation: Invocation) -> Reply:
+        """`/alerts [filters]`: open alerts and the silences in force."""
+        return self._page(listing, invocation, invocation.words("filters"))
+
+    def _page(self, listing: ListVerb, invocation: Invocation, words: list[str]) -> Reply:
+        if self._services.monitor is None:
+            raise NotAvailableYet("Monitoring is not wired in this bot.")
+        parse_filters(words, listing.vocabulary())
+        return show_list(self._services, invocation, listing, words)
+
+    def checks_vocabulary(self) -> Vocabulary:
+        """/monitor filters on environments, services, prefixes and check states."""
+        config = self._services.config
+        return Vocabulary(envs=tuple(config.environments), services=tuple(config.services),
+                          states=CHECK_STATES)  # fmt: skip
+
+    def checks_listing(self, user: str, filters: Filters) -> Listing:
+        """Every check under the filters."""
+        del user  # /monitor has no `mine`
+        return checks_listing(self.monitoring.checks(), filters)
+
+    def alerts_vocabulary(self) -> Vocabulary:
+        """/alerts filters on environments, services, prefixes, alert states and `mine`."""
+        config = self._services.config
+        return Vocabulary(envs=tuple(config.environments), services=tuple(config.services),
+                          states=ALERT_STATES, mine=True)  # fmt: skip
+
+    def alerts_listing(self, user: str, filters: Filters) -> Listing:
+        """Open alerts and silences under the filters."""
+        monitoring = self.monitoring
+        return alerts_listing(monitoring.open_alerts(ALERTS_READ), monitoring.silences(),
+                              filters, user)  # fmt: skip
 
     def ack(self, invocation: Invocation) -> Reply:
         """Acknowledge an alert."""

@@ -1,6 +1,7 @@
 """Operate: what runs where, scaling, restarts and logs.
 
-    /status [service] [env]                       what runs, its tasks, CPU and memory
+    /status [filters]                             every deployment, a page at a time
+    /status web [prod]                             what runs, its tasks, CPU and memory
     /scale web prod 4 [reason]                     through approvals like a deploy
     /scale web prod auto off|on                    pause or resume the autoscaler
     /restart web prod [reason]                     rolling restart, same rules
@@ -12,21 +13,37 @@ answer comes back as the reply, a slow one follows through the response_url.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 
 from bot.core.background import Background
-from bot.core.errors import NotAvailableYet, UsageError
+from bot.core.code.catalogue import Deployment
+from bot.core.deploy.model import DeployState
+from bot.core.errors import EngineUnavailable, NotAvailableYet, NotFound, UsageError
+from bot.core.listing import (
+    Filters,
+    Listing,
+    ListVerb,
+    Vocabulary,
+    parse_filters,
+    refuse_unknown_service,
+)
 from bot.core.operate.desk import Asker, OperateDesk
 from bot.core.operate.logs import DEFAULT_TAIL, MAX_TAIL, LogQuery
 from bot.core.operate.model import Placement
-from bot.core.operate.views import USAGE_PENDING
+from bot.core.operate.overview import EstateContext, StatusState, alerts_by_key, status_listing
+from bot.core.operate.views import USAGE_PENDING, with_open_alerts
 from bot.core.parsing import duration_seconds
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Option, Registry, Verb
 from commands.dependencies import Services
+from commands.lists import show_list
 
 STAGE = "Operate"
 STATUS_DEADLINE = 2.5
+ALERTS_READ = 1000
+"""Open alerts read for /status (the newest; more than any estate keeps open)."""
 CHANGE_DEADLINE = 10.0
 LOGS_DEADLINE = 20.0
 READING = "Reading the engine…"
@@ -35,6 +52,10 @@ ENGINE_SLOW = (
     "Try again in a moment."
 )
 
+STATUS_FILTERS = (
+    "a service [env] for its tasks; or filters: an environment, a prefix*, a state "
+    "(unhealthy, alerting, ...), mine, page N"
+)
 _SERVICE = Arg("service", ArgKind.SERVICE)
 _ENV = Arg("env", ArgKind.ENVIRONMENT)
 
@@ -43,9 +64,6 @@ def register(registry: Registry, services: Services) -> None:
     """Declare /status, /scale, /restart and /logs."""
     stage = _OperateStage(services)
     verbs = (
-        Verb("status", "What runs where, and whether it is healthy.", STAGE, stage.status,
-             args=(Arg("service", ArgKind.SERVICE, optional=True),
-                   Arg("env", ArgKind.ENVIRONMENT, optional=True))),
         Verb("scale", "Set the replicas of a Swarm service (`auto off|on`: the autoscaler).",
              STAGE, stage.scale,
              args=(_SERVICE, _ENV, Arg("replicas", help="a number, or auto"),
@@ -57,6 +75,13 @@ def register(registry: Registry, services: Services) -> None:
              options=(Option("since", value="duration", kind=ArgKind.DURATION, help="e.g. 15m"),
                       Option("tail", value="lines", kind=ArgKind.COUNT, help="per task, 200"),
                       Option("grep", value="text", help="lines containing this text"))),
+    )  # fmt: skip
+    listing = ListVerb("status", stage.vocabulary, stage.listing)
+    registry.add_list(
+        Verb("status", "What runs where and whether it is healthy: every deployment a page "
+             "at a time, or one service's tasks.", STAGE, partial(stage.status, listing),
+             args=(Arg("filters", optional=True, rest=True, help=STATUS_FILTERS),)),
+        listing,
     )  # fmt: skip
     for verb in verbs:
         registry.add(verb)
@@ -80,23 +105,98 @@ class _OperateStage:
             raise NotAvailableYet("Operate is not wired in this bot.")
         return background
 
-    def status(self, invocation: Invocation) -> Reply:
-        """What it knows within the deadline; CPU and memory edited in when read."""
+    def status(self, listing: ListVerb, invocation: Invocation) -> Reply:
+        """`/status web [prod]`: one service's tasks. Otherwise the list of every deployment
+        under the filters."""
+        words = invocation.words("filters")
+        one = self._one_service(words)
+        if one is not None:
+            return self._service_status(invocation, *one)
+        vocabulary = self.vocabulary()
+        refuse_unknown_service(words, vocabulary)
+        parse_filters(words, vocabulary)  # a bad filter is answered before the engine is read
+        return show_list(self._services, invocation, listing, words)
+
+    def _one_service(self, words: list[str]) -> tuple[str, str | None] | None:
+        """(service, env) when the words are a service, maybe with one of its environments;
+        NotFound for an environment that does not exist."""
+        config = self._services.config
+        if not words or len(words) > 2 or words[0] not in config.services:
+            return None
+        if len(words) == 1:
+            return words[0], None
+        env = words[1]
+        if env in config.environments:
+            return words[0], env
+        if env.lower() in self.vocabulary().states or env.lower() in ("mine", "page"):
+            return None
+        known = ", ".join(f"`{name}`" for name in sorted(config.environments)) or "none"
+        raise NotFound(f"Unknown environment `{env[:40]}`. Known environments: {known}.")
+
+    def _service_status(self, invocation: Invocation, service: str, env: str | None) -> Reply:
+        """What it knows within the deadline, with open alerts; CPU and memory edited in
+        when read."""
         desk, background = self.desk, self.background
-        placements = desk.placements(invocation.opt("service"), invocation.opt("env"))
+        placements = desk.placements(service, env)
         url = invocation.response_url
+
+        def view(with_usage: bool) -> Reply:
+            reply = desk.status(placements, with_usage=with_usage)
+            if self._services.monitor is None:
+                return reply
+            alerts = self._services.monitor.open_alerts(ALERTS_READ)
+            return with_open_alerts(reply, alerts, {(p.service, p.env) for p in placements})
+
         reply = background.answer(
-            invocation, lambda: desk.status(placements, with_usage=False),
+            invocation, lambda: view(False),
             deadline=STATUS_DEADLINE, waiting=READING, late=ENGINE_SLOW,
         )  # fmt: skip
         if USAGE_PENDING in str(reply.blocks):
 
             def with_usage() -> None:
-                full = desk.status(placements, with_usage=True)
-                self._services.notifier.respond(url, replace(full, replace=True))
+                self._services.notifier.respond(url, replace(view(True), replace=True))
 
             background.run(with_usage)
         return reply
+
+    def vocabulary(self) -> Vocabulary:
+        """/status filters on environments, services, prefixes, states and `mine`."""
+        config = self._services.config
+        return Vocabulary(
+            envs=tuple(config.environments), services=tuple(config.services),
+            states=tuple(state.value for state in StatusState), mine=True,
+        )  # fmt: skip
+
+    def listing(self, user: str, filters: Filters) -> Listing:
+        """Every deployment under the filters, from one engine listing and one read of the
+        store's deploys, locks and open alerts."""
+        services = self._services
+        placements = sorted(self.desk.fleet.placements.values(), key=lambda p: (p.service, p.env))
+        running, note = self._running()
+        deploys = services.deploys
+        context = EstateContext(
+            deploying=frozenset(
+                (r.service, r.env)
+                for r in deploys.store.in_states([DeployState.APPROVED, DeployState.RUNNING])
+            ) if deploys else frozenset(),
+            locked=frozenset(lock.env for lock in deploys.locks.in_force())
+            if deploys else frozenset(),
+            last_deploys=deploys.store.latest_succeeded() if deploys else {},
+            alerts=alerts_by_key(services.monitor.open_alerts(ALERTS_READ))
+            if services.monitor else {},
+            note=note,
+        )  # fmt: skip
+        return status_listing(placements, running, context, filters, user=user,
+                              now=services.clock.now())  # fmt: skip
+
+    def _running(self) -> tuple[Mapping[tuple[str, str], Deployment], str | None]:
+        inventory = self._services.inventory
+        if inventory is None:
+            return {}, "No Docker engine is configured."
+        try:
+            return inventory.deployments(), None
+        except EngineUnavailable as error:
+            return {}, error.message
 
     def scale(self, invocation: Invocation) -> Reply:
         """`/scale web prod 4 [reason]`, or `/scale web prod auto off|on`."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from bot.core.blocks import MAX_BLOCKS, SECTION_LIMIT, clip, escape, section
-from bot.core.errors import UsageError
+from bot.core.blocks import MAX_BLOCKS, SECTION_LIMIT, clip, context, escape, section
+from bot.core.errors import NotFound, UsageError
 from bot.core.values import Block, Reply
 
 PAGE_SIZE = 40
@@ -117,6 +118,24 @@ def parse_filters(words: Sequence[str], vocabulary: Vocabulary) -> Filters:
                    mine, page)  # fmt: skip
 
 
+def refuse_unknown_service(words: Sequence[str], vocabulary: Vocabulary) -> None:
+    """NotFound "Unknown service `x`" when the first word reads like a service's name yet
+    is no word the list takes, for lists that used to take a service first (`/status x`)."""
+    if not words:
+        return
+    word = words[0].lower()
+    known = (*vocabulary.envs, *vocabulary.services, *vocabulary.states, "page", "mine")
+    if word in known or word.endswith("*") or not _NAME.fullmatch(word):
+        return
+    raise NotFound(
+        f"Unknown service `{word}`: it is no service, environment or state this list knows.",
+        hint=f"It takes {vocabulary.describe()}.",
+    )
+
+
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+
+
 def _page_number(word: str) -> int:
     if not word.isdigit() or int(word) < 1:
         raise UsageError(f"`page {escape(word[:10])}`: a page is a whole number from 1.")
@@ -136,6 +155,9 @@ class Listing:
     empty: str = "Nothing matches."
     note: str = ""
     """A warning shown under the summary (e.g. the engine did not answer)."""
+    pending: str = ""
+    """What is still being read (e.g. health), shown under the summary; a fuller build of
+    the same list follows and edits the page in place."""
 
     def csv(self) -> bytes:
         """The whole list as CSV, header first."""
@@ -197,6 +219,8 @@ def page_reply(listing: Listing, query: ListQuery, page_size: int = PAGE_SIZE) -
     blocks: list[Block] = [section(head)]
     if listing.note:
         blocks.append(section(f":warning: {listing.note}"))
+    if listing.pending:
+        blocks.append(context(f":hourglass_flowing_sand: {listing.pending}"))
     if not shown:
         blocks.append(section(f"_{listing.empty}_"))
     for start in range(0, len(shown), ROWS_PER_BLOCK):
@@ -249,6 +273,8 @@ def _button(label: str, action: ListAction, query: ListQuery) -> Block:
 
 Lister = Callable[[str, Filters], Listing]
 """Builds a list for a person (their user ID, for `mine`) under the given filters."""
+QuickLister = Callable[[str, Filters], tuple[Listing, Callable[[], Listing] | None]]
+"""Builds a list quickly, and says how to finish it (None when nothing is pending)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,13 +284,29 @@ class ListVerb:
     verb: str
     vocabulary: Callable[[], Vocabulary]
     build: Lister
+    first: QuickLister | None = None
+    """A quicker build for the first answer, which leaves what is slow to read (health)
+    `pending` and hands back how to finish it (see `page`)."""
 
     def reply(self, user: str, words: Sequence[str]) -> Reply:
         """The page the words ask for (`page N` among them), for `user`."""
+        return self.page(user, words)[0]
+
+    def page(
+        self, user: str, words: Sequence[str], quick: bool = False
+    ) -> tuple[Reply, Callable[[], Reply] | None]:
+        """The page the words ask for, and, when `quick` and the list has a `first` build
+        that left parts pending, how to build the same page in full (reusing what the quick
+        build read), for the caller to edit in. Otherwise the page is the full one."""
         filters = parse_filters(words, self.vocabulary())
-        listing = self.build(user, filters)
-        plain = tuple(_without_page(words))
-        return page_reply(listing, ListQuery(self.verb, plain, filters.page))
+        query = ListQuery(self.verb, tuple(_without_page(words)), filters.page)
+        if not quick or self.first is None:
+            return page_reply(self.build(user, filters), query), None
+        listing, rest = self.first(user, filters)
+        reply = page_reply(listing, query)
+        if rest is None:
+            return reply, None
+        return reply, lambda: page_reply(rest(), query)
 
     def export(self, user: str, words: Sequence[str]) -> tuple[str, bytes, int]:
         """The whole list as (file name, CSV, item count)."""

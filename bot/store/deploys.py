@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     and_,
     false,
+    func,
     insert,
     or_,
     select,
@@ -257,6 +258,16 @@ class SqlDeployStore:
         )
         return self._many(query)
 
+    def latest_succeeded(self) -> dict[tuple[str, str], DeployRequest]:
+        """Every (service, environment)'s newest succeeded request, in one query."""
+        newest = (
+            select(func.max(deploy_requests.c.id))
+            .where(deploy_requests.c.state == DeployState.SUCCEEDED.value)
+            .group_by(deploy_requests.c.service, deploy_requests.c.env)
+        )
+        found = self._many(select(deploy_requests).where(deploy_requests.c.id.in_(newest)))
+        return {(r.service, r.env): r for r in found}
+
     def deploying(self, service: str, env: str) -> bool:
         """Whether a deploy or rollback of `service` to `env` is running now."""
         query = select(deploy_requests.c.id).where(
@@ -269,19 +280,26 @@ class SqlDeployStore:
             return connection.execute(query.limit(1)).first() is not None
 
     def _many(self, query: Any) -> list[DeployRequest]:
+        # The votes of every row in one query, not one query per row: the lists read up to
+        # a thousand requests at a time.
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-            return [self._request(connection, row) for row in rows]
+            votes = _votes_of(connection, [int(row["id"]) for row in rows])
+            return [self._request(connection, row, votes.get(int(row["id"]), [])) for row in rows]
 
     def _load(self, request_id: int) -> DeployRequest:
         found = self.get(request_id)
         assert found is not None
         return found
 
-    def _request(self, connection: Any, row: Any) -> DeployRequest:
+    def _request(
+        self, connection: Any, row: Any, votes: list[tuple[str, str]] | None = None
+    ) -> DeployRequest:
         from bot.core.deploy.approvals import tally
 
-        counted = tally(_votes(connection, int(row["id"])), int(row["approvals_needed"]))
+        if votes is None:
+            votes = _votes(connection, int(row["id"]))
+        counted = tally(votes, int(row["approvals_needed"]))
         return DeployRequest(
             id=int(row["id"]), kind=DeployKind(row["kind"]), service=row["service"],
             env=row["env"], version=row["version"], from_version=row["from_version"],
@@ -306,3 +324,22 @@ def _votes(connection: Any, request_id: int) -> list[tuple[str, str]]:
         .order_by(deploy_votes.c.at)
     ).all()
     return [(str(u), str(m)) for u, m in rows]
+
+
+def _votes_of(connection: Any, request_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """The votes that count of each request, in the order they were cast."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for start in range(0, len(request_ids), _IN_CHUNK):
+        chunk = request_ids[start : start + _IN_CHUNK]
+        rows = connection.execute(
+            select(deploy_votes.c.request_id, deploy_votes.c.user_id, deploy_votes.c.mark)
+            .where(deploy_votes.c.request_id.in_(chunk), deploy_votes.c.withdrawn == false())
+            .order_by(deploy_votes.c.at)
+        ).all()
+        for request_id, user, mark in rows:
+            found.setdefault(int(request_id), []).append((str(user), str(mark)))
+    return found
+
+
+_IN_CHUNK = 500
+"""Ids in one IN list (SQLite takes at most 32,766 parameters; PostgreSQL 65,535)."""

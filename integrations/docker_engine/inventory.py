@@ -13,6 +13,7 @@ in the background with a deadline, so they stay quick when the engine is slow an
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -62,12 +63,18 @@ class DockerInventory:
     def deployments(self) -> dict[tuple[str, str], Deployment]:
         """Every container and Swarm service opsloop labelled, by (service, environment):
         one container listing and one service listing, as `docker ps` and `docker service
-        ls` would, plus one image inspection per distinct Swarm image for its revision."""
-        with self._engine.call("list what opsloop deployed") as client:
-            found = self._labelled_services(client)
-            proxies: dict[tuple[str, str], tuple[int, str | None]] = {}
+        ls` would, plus one image inspection per distinct Swarm image for its revision.
+        The two listings are asked for at once, and the inspections REVISION_READS at a
+        time, so the view waits for the slowest of them, not their sum."""
+        proxies: dict[tuple[str, str], tuple[int, str | None]] = {}
+        with (
+            self._engine.call("list what opsloop deployed") as client,
+            ThreadPoolExecutor(REVISION_READS, "opsloop-inventory") as pool,
+        ):
+            containers = pool.submit(self._labelled_containers, client, proxies)
+            found = self._labelled_services(client, pool)
             # A container wins over a Swarm service of the same name, as in deployment().
-            found.update(self._labelled_containers(client, proxies))
+            found.update(containers.result())
         for key, (port, host) in proxies.items():
             if key in found and found[key].kind == "swarm" and found[key].port is None:
                 found[key] = replace(found[key], port=port, host=host)
@@ -104,18 +111,25 @@ class DockerInventory:
                 revision=labels.get(OCI_REVISION),
                 port=int(published[0]["PublicPort"]) if published else None,
                 host=str(published[0].get("IP") or "") or None if published else None,
+                running=1 if row.get("State") == "running" else 0,
+                desired=1,
+                status=str(row.get("Status") or ""),
             )
         return found
 
-    def _labelled_services(self, client: docker.DockerClient) -> dict[tuple[str, str], Deployment]:
+    def _labelled_services(
+        self, client: docker.DockerClient, pool: Executor
+    ) -> dict[tuple[str, str], Deployment]:
         try:
-            services = client.services.list(filters={"label": LABEL_SERVICE})
+            # With status, the engine counts each service's running and desired tasks
+            # itself (as `docker service ls` shows them): no task listing is needed.
+            services = client.services.list(filters={"label": LABEL_SERVICE}, status=True)
         except APIError as error:
             if error.status_code == 503:  # not a swarm manager: no Swarm services here
                 return {}
             raise
-        revisions: dict[str, str | None] = {}
         found: dict[tuple[str, str], Deployment] = {}
+        ours: dict[tuple[str, str], Any] = {}
         for service in services:
             attrs: Mapping[str, Any] = service.attrs
             labels = (attrs.get("Spec") or {}).get("Labels") or {}
@@ -125,7 +139,14 @@ class DockerInventory:
             if (other := foreign_namespace(labels, self._namespace)) is not None:
                 found[key] = Deployment(str(service.name), kind="", state="", foreign=other)
                 continue
-            found[key] = self._service_deployment(client, service.name, attrs, revisions)
+            found[key] = Deployment(str(service.name), kind="swarm", state="")  # placeholder
+            ours[key] = service
+        images = {_service_image(service.attrs) for service in ours.values()}
+        revisions = dict(
+            zip(images, pool.map(lambda image: self._revision(client, image), images), strict=True)
+        )
+        for key, service in ours.items():
+            found[key] = self._service_deployment(client, service.name, service.attrs, revisions)
         return found
 
     def _keep(
@@ -190,11 +211,14 @@ class DockerInventory:
     ) -> Deployment:
         spec = attrs.get("Spec") or {}
         labels = labels_of_service_attrs(attrs)
-        image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"))
+        image = _service_image(attrs)
         ports = (attrs.get("Endpoint") or {}).get("Ports") or []
         replicas = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
         if image not in revisions:
             revisions[image] = self._revision(client, image)
+        counted = attrs.get("ServiceStatus") or {}
+        running = counted.get("RunningTasks")
+        update = str((attrs.get("UpdateStatus") or {}).get("State") or "")
         return Deployment(
             name=name,
             kind="swarm",
@@ -202,6 +226,9 @@ class DockerInventory:
             version=labels.get(LABEL_VERSION),
             revision=revisions[image],
             port=int(ports[0]["PublishedPort"]) if ports else None,
+            running=int(running) if running is not None else None,
+            desired=int(replicas) if replicas is not None else None,
+            updating=update if update in ("updating", "rollback_started", "paused") else None,
         )
 
     @staticmethod
@@ -212,6 +239,15 @@ class DockerInventory:
             return None
         revision = labels.get(OCI_REVISION)
         return str(revision) if revision else None
+
+
+REVISION_READS = 8
+"""Image inspections in flight at once for one listing (one per distinct Swarm image)."""
+
+
+def _service_image(attrs: Mapping[str, Any]) -> str:
+    spec = attrs.get("Spec") or {}
+    return str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"))
 
 
 def _host_port(ports: Mapping[str, Any]) -> int | None:

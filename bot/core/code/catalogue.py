@@ -40,6 +40,14 @@ class Deployment:
     foreign: str | None = None
     """Set when the name is taken by another opsloop installation: its namespace. Nothing
     else about it is reported as this installation's."""
+    running: int | None = None
+    """Tasks running now (a container: 1 or 0); None when the listing did not say."""
+    desired: int | None = None
+    """Tasks that should run (a container: 1); None for a global Swarm service."""
+    status: str = ""
+    """The engine's own words, as `docker ps` shows them: `Up 3 minutes (healthy)`."""
+    updating: str | None = None
+    """Swarm's update state while an update or its rollback is under way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,24 +154,32 @@ class CatalogueContext:
 
 
 def services_listing(
-    entries: Sequence[CatalogueEntry], context: CatalogueContext, filters: Filters, total: int
+    entries: Sequence[CatalogueEntry],
+    context: CatalogueContext,
+    filters: Filters,
+    total: int,
+    checking: bool = False,
 ) -> Listing:
     """/services as a list: one row per service (its environments on the same line), a
     summary first (of the `total` configured services, or of those the service filters
     name), and CSV records per environment for the export. `entries` are the services
-    the service filters kept."""
+    the service filters kept. With `checking`, health is still being checked: the page
+    says so and counts no service unhealthy for its health path yet."""
     shown = [_filtered(entry, filters) for entry in entries]
+    states = [_states(entry, context) for entry in shown]  # once per service, for all counts
     kept = [
         entry
-        for entry in shown
+        for entry, found in zip(shown, states, strict=True)
         if filters.service(entry.service)
         and (entry.rows or not filters.envs)
-        and (not filters.states or filters.states & _states(entry, context))
+        and (not filters.states or filters.states & found)
     ]
-    counts = {state: sum(state in _states(e, context) for e in shown) for state in ServiceState}
+    counts = {state: sum(state in found for found in states) for state in ServiceState}
     counted = f"{len(entries)} of {total}" if len(entries) != total else f"{total}"
     summary = f"{counted} services: " + ", ".join(
-        f"{counts[state]} {state.value}"
+        CHECKING
+        if checking and state is ServiceState.UNHEALTHY
+        else f"{counts[state]} {state.value}"
         for state in (ServiceState.UNHEALTHY, ServiceState.DEPLOYING, ServiceState.LOCKED)
     )
     if len(kept) != len(entries):
@@ -172,12 +188,16 @@ def services_listing(
     return Listing(
         title="Services",
         summary=summary,
-        rows=tuple(_line(entry, context) for entry in kept),
+        rows=tuple(_line(entry, context, checking) for entry in kept),
         columns=COLUMNS,
         records=tuple(record for entry in kept for record in _records(entry)),
         empty="No service matches." if entries else "No services are configured.",
         note=note,
+        pending="Health is being checked; this page updates when it is." if checking else "",
     )
+
+
+CHECKING = "health being checked"
 
 
 def _filtered(entry: CatalogueEntry, filters: Filters) -> CatalogueEntry:
@@ -211,18 +231,18 @@ def _stopped(row: EnvironmentRow) -> bool:
     return running.state.startswith("0 ")
 
 
-def _line(entry: CatalogueEntry, context: CatalogueContext) -> str:
+def _line(entry: CatalogueEntry, context: CatalogueContext, checking: bool) -> str:
     parts = [f"*{escape(entry.service)}*"]
     if not entry.rows:
         parts.append("_deploys nowhere yet_")
-    parts += [_cell(entry.service, row, context) for row in entry.rows]
+    parts += [_cell(entry.service, row, context, checking) for row in entry.rows]
     return " · ".join(parts)
 
 
-def _cell(service: str, row: EnvironmentRow, context: CatalogueContext) -> str:
+def _cell(service: str, row: EnvironmentRow, context: CatalogueContext, checking: bool) -> str:
     health = row.probe.health
     icon = {Health.UP: ":large_green_circle:", Health.DOWN: ":red_circle:"}.get(
-        health, ":white_circle:"
+        health, ":hourglass_flowing_sand:" if checking and row.endpoint else ":white_circle:"
     )
     marks = ""
     if (service, row.env) in context.deploying:
@@ -243,7 +263,7 @@ def _cell(service: str, row: EnvironmentRow, context: CatalogueContext) -> str:
         icon = ":red_circle:"
         shown = escape(running.state)
     elif row.endpoint:
-        shown = f"<{row.endpoint}|{health.value}>"
+        shown = f"<{row.endpoint}|{'checking' if checking else health.value}>"
     else:
         shown = f"health {health.value}"
     why = f" {escape(row.probe.detail)}" if health is Health.DOWN else ""

@@ -275,6 +275,11 @@ class DeployStore(Protocol):
         """The newest succeeded deploys of a service to an environment, newest first."""
         ...
 
+    def latest_succeeded(self) -> dict[tuple[str, str], DeployRequest]:
+        """Every (service, environment)'s newest succeeded request, read at once (for a
+        view of the whole estate)."""
+        ...
+
 
 class DeployEngine(Protocol):
     """Runs images: containers or Swarm services, named and labelled per bot.core.naming."""

@@ -1,13 +1,13 @@
 """What the Monitor stage shows in Slack: the alert message (rebuilt from the stored alert on
-every change), its thread lines, the deploy-thread reply, /monitor and /alerts. Pure functions."""
+every change), its thread lines, the deploy-thread reply, and the lines /monitor and /alerts
+list (bot.core.monitor.listings). Pure functions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.blocks import MAX_BLOCKS, clip, context, escape, section
-from bot.core.monitor.model import Alert, AlertSource, AlertState, CheckRecord, CheckState, Silence
+from bot.core.blocks import clip, context, escape, section
+from bot.core.monitor.model import Alert, AlertSource, AlertState, CheckState, Silence
 from bot.core.values import Block, Reply
 
 ACK, SILENCE, RESOLVE, ROLLBACK = (
@@ -25,7 +25,7 @@ _ICONS = {
     AlertState.SILENCED: ":mute:",
     AlertState.RESOLVED: ":white_check_mark:",
 }
-_CHECK_ICONS = {
+CHECK_ICONS = {
     CheckState.OK: ":large_green_circle:",
     CheckState.FAILING: ":large_yellow_circle:",
     CheckState.FIRING: ":red_circle:",
@@ -142,31 +142,6 @@ def _buttons(alert: Alert, rollback: bool) -> Block:
     return {"type": "actions", "block_id": f"alert-{alert.id}", "elements": elements}
 
 
-def checks_reply(records: Sequence[CheckRecord], title: str, detailed: bool) -> Reply:
-    """/monitor: every check and its state; with `detailed`, the last result and latency."""
-    if not records:
-        return Reply(text=f"{title}: no checks have run yet.")
-    lines = [f"*{title}*"]
-    for r in sorted(records, key=lambda record: record.key):
-        line = f"{_CHECK_ICONS[r.state]} `{r.key}` — {r.state.value}"
-        if detailed or r.state is not CheckState.OK:
-            latency = f", {r.latency_ms:.0f} ms" if r.latency_ms is not None else ""
-            at = f" at {stamp(r.last_at)}" if r.last_at else ""
-            line += f" · last: {escape(r.last_detail)}{latency}{at}"
-        lines.append(line)
-    return _listing(lines)
-
-
-def alerts_reply(alerts: Sequence[Alert], silences: Sequence[Silence]) -> Reply:
-    """/alerts: open alerts newest first, and the silences in force."""
-    lines = ["*Open alerts*"]
-    lines += [summary(alert) for alert in alerts] or ["None."]
-    if silences:
-        lines.append("*Silences*")
-        lines += [silence_line(silence) for silence in silences]
-    return _listing(lines)
-
-
 def silence_line(silence: Silence) -> str:
     """`#3 web in prod until … by @alice (deploy window)`."""
     if silence.alert_id is not None:
@@ -179,19 +154,3 @@ def silence_line(silence: Silence) -> str:
         f":mute: Silence #{silence.id}: {what} until {stamp(silence.until)} by "
         f"<@{silence.created_by}>{why}{remote}"
     )
-
-
-def _listing(lines: list[str]) -> Reply:
-    # Sections of whole lines, each within Slack's limit, at most MAX_BLOCKS of them.
-    blocks: list[Block] = []
-    chunk = ""
-    for line in lines:
-        if len(chunk) + len(line) + 1 > 2900:
-            blocks.append(section(chunk))
-            chunk = ""
-        chunk = f"{chunk}\n{line}" if chunk else line
-    if chunk:
-        blocks.append(section(chunk))
-    if len(blocks) > MAX_BLOCKS:
-        blocks = [*blocks[: MAX_BLOCKS - 1], context("… more than one message can show.")]
-    return Reply(text=clip(lines[0], 3000), blocks=tuple(blocks))

@@ -3,12 +3,14 @@ of values."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.blocks import MAX_BLOCKS, context, escape, section
 from bot.core.deploy.model import DeployRequest
+from bot.core.monitor.model import Alert
+from bot.core.monitor.views import summary
 from bot.core.operate.autoscale import Decision
 from bot.core.operate.model import Placement, Status, TaskState, Usage
 from bot.core.values import Block, Reply
@@ -42,6 +44,25 @@ def status_reply(seen: Sequence[Seen], now: datetime, usage_pending: bool) -> Re
         blocks.append(context(f":hourglass_flowing_sand: {USAGE_PENDING}"))
     summary = ", ".join(f"{s.placement.service}/{s.placement.env}" for s in seen)
     return Reply(text=f"Status: {summary}"[:3000], blocks=tuple(blocks[:MAX_BLOCKS]))
+
+
+def with_open_alerts(
+    reply: Reply, alerts: Sequence[Alert], keys: Collection[tuple[str, str]]
+) -> Reply:
+    """The status view with the open alerts (Monitor stage) of the placements `keys`: one
+    line each under the placements, or a line saying none is open."""
+    mine = [a for a in alerts if (a.service, a.env) in keys]
+    lines = [summary(alert) for alert in mine[:ALERTS_SHOWN]]
+    if len(mine) > ALERTS_SHOWN:
+        lines.append(f"… and {len(mine) - ALERTS_SHOWN} more: `/alerts` lists them all.")
+    text = "*Open alerts*\n" + "\n".join(lines) if lines else ":white_check_mark: No open alerts."
+    blocks = list(reply.blocks)
+    at = next((i for i, b in enumerate(blocks) if b.get("type") == "context"), len(blocks))
+    blocks.insert(at, section(text))
+    return replace(reply, blocks=tuple(blocks[:MAX_BLOCKS]))
+
+
+ALERTS_SHOWN = 10
 
 
 def _placement_text(one: Seen, now: datetime) -> str:

@@ -4,8 +4,6 @@ pages turned in place, every filter, the CSV export, and Slack's limits on every
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +13,6 @@ import docker
 import pytest
 
 from bot.config import parse_config
-from bot.core.listing import ListAction
 from bot.core.naming import (
     LABEL_ENV,
     LABEL_NAMESPACE,
@@ -26,6 +23,7 @@ from bot.core.naming import (
 from bot.settings import Settings
 from bot.workspace import SlackWorkspace
 from tests.scenarios.conftest import Harness, start_bot
+from tests.scenarios.large_lists import Lists, pages, text_of
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 
 SERVICES = 150
@@ -97,108 +95,61 @@ def estate(
         docker_client.images.remove(image.id, force=True)
 
 
-def _shown(estate: Estate, command: str = "/services", text: str = "") -> tuple[str, str]:
-    """Send the command and return (the ts of the list's ephemeral message, its text)."""
-    ws = estate.harness.workspace
-    before = len(ws.ephemerals("C0DEV", "U0ALICE"))
-    estate.harness.slack.slash(command, text)
-
-    def listed() -> bool:
-        found = ws.ephemerals("C0DEV", "U0ALICE")[before:]
-        return any(e.blocks and "*Services*" in _text(e.blocks) for e in found) or any(
-            ":warning:" in e.text for e in found
-        )
-
-    ws.wait_for(listed, timeout=DEADLINE)
-    last = ws.ephemerals("C0DEV", "U0ALICE")[-1]
-    return last.ts, _text(last.blocks or []) or last.text
-
-
-def _text(blocks: list[dict[str, object]]) -> str:
-    parts = []
-    for block in blocks:
-        section = block.get("text")
-        if isinstance(section, dict):
-            parts.append(str(section.get("text", "")))
-        for element in block.get("elements", []) or []:  # type: ignore[attr-defined]
-            parts.append(f"[{element['text']['text']}]")
-    return "\n".join(parts)
-
-
-def _click(estate: Estate, ts: str, label: str) -> str:
-    ws = estate.harness.workspace
-    (message,) = [e for e in ws.ephemerals("C0DEV", "U0ALICE") if e.ts == ts]
-    button = next(
-        element
-        for block in message.blocks or []
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element["text"]["text"] == label
-    )
-    before = _text(message.blocks or [])
-    estate.harness.slack.block_action("U0ALICE", "C0DEV", ts, button["action_id"], button["value"])
-
-    def changed() -> bool:
-        (now,) = [e for e in ws.ephemerals("C0DEV", "U0ALICE") if e.ts == ts]
-        return _text(now.blocks or []) != before
-
-    if button["action_id"] != ListAction.EXPORT.value:
-        ws.wait_for(changed, timeout=DEADLINE)
-    (now,) = [e for e in ws.ephemerals("C0DEV", "U0ALICE") if e.ts == ts]
-    return _text(now.blocks or [])
+def _response_texts(estate: Estate) -> list[str]:
+    """Every page the bot sent through a response_url, as sent."""
+    calls = estate.harness.workspace.calls_to("response_url")
+    return [text_of(list(call.params.get("blocks") or [])) for call in calls]
 
 
 @pytest.mark.docker
 def test_the_first_page_summarises_the_estate_and_pages_turn_in_place(estate: Estate) -> None:
-    ts, first = _shown(estate)
+    lists = Lists(estate.harness)
+    ts, first = lists.show("/services")
     assert f"{SERVICES} services: 1 unhealthy, 0 deploying, 0 locked" in first
     assert "items 1-40 of 150" in first
     assert estate.name(0) in first and estate.name(40) not in first
     assert "[Next]" in first and "[Previous]" not in first
+    # The page came first from the engine's listing alone, health pending; the checks'
+    # results then edited the same message.
+    sent = [text for text in _response_texts(estate) if "*Services*" in text]
+    assert "150 services: health being checked, 0 deploying, 0 locked" in sent[0]
+    assert "Health is being checked" in sent[0] and "1 unhealthy" in sent[-1]
     count = len(estate.harness.workspace.ephemerals("C0DEV", "U0ALICE"))
 
-    page = first
-    for expected in ("items 41-80", "items 81-120", "items 121-150"):
-        page = _click(estate, ts, "Next")
-        assert f"{expected} of 150" in page
-    assert estate.name(149) in page and "[Next]" not in page
-    back = _click(estate, ts, "Previous")
-    assert "items 81-120 of 150" in back and estate.name(81) in back
+    last = pages(lists, ts, first, SERVICES)
+    assert estate.name(149) in last
     # Every turn edited the same message: no new one appeared.
     assert len(estate.harness.workspace.ephemerals("C0DEV", "U0ALICE")) == count
 
 
 @pytest.mark.docker
 def test_each_filter_narrows_the_list(estate: Estate) -> None:
-    _ts, unhealthy = _shown(estate, text="unhealthy")
+    lists = Lists(estate.harness)
+    _ts, unhealthy = lists.show("/services", "unhealthy")
     assert estate.name(2) in unhealthy and estate.name(1) not in unhealthy
     assert "1 shown" in unhealthy
 
-    _ts, healthy = _shown(estate, text="healthy prod")
+    _ts, healthy = lists.show("/services", "healthy prod")
     assert estate.name(1) in healthy and estate.name(2) not in healthy
 
-    _ts, undeployed = _shown(estate, text="undeployed")
+    _ts, undeployed = lists.show("/services", "undeployed")
     assert "148 shown" in undeployed
 
-    _ts, by_prefix = _shown(estate, text=f"{estate.prefix}-svc-01*")
+    _ts, by_prefix = lists.show("/services", f"{estate.prefix}-svc-01*")
     assert "10 of 150 services" in by_prefix and estate.name(19) in by_prefix
 
-    _ts, staging = _shown(estate, text=f"staging {estate.name(1)}")
+    _ts, staging = lists.show("/services", f"staging {estate.name(1)}")
     assert "`staging`" in staging and "`prod`" not in staging
 
-    _ts, exact = _shown(estate, text=estate.name(7))
+    _ts, exact = lists.show("/services", estate.name(7))
     assert "1 of 150 services" in exact and estate.name(7) in exact
 
 
 @pytest.mark.docker
 def test_export_shares_every_item_as_csv_in_the_channel(estate: Estate) -> None:
-    ts, _first = _shown(estate)
-    _click(estate, ts, "Export all as CSV")
-    ws = estate.harness.workspace
-    ws.wait_for(lambda: any(f.completed for f in ws.files()), timeout=DEADLINE)
-    (shared,) = ws.files()
-    assert shared.filename == "services.csv" and "C0DEV" in shared.channels
-    rows = list(csv.reader(io.StringIO(bytes(shared.content or b"").decode())))
+    lists = Lists(estate.harness)
+    ts, _first = lists.show("/services")
+    rows = lists.export(ts, "services.csv")
     assert rows[0][:3] == ["service", "environment", "version"]
     assert len(rows) == 1 + SERVICES * 2
     prod_1 = next(row for row in rows if row[:2] == [estate.name(1), "prod"])

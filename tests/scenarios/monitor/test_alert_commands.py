@@ -97,5 +97,5 @@ def test_bad_input_gets_a_clear_answer_and_changes_nothing(monitored: Monitored)
     assert "Unknown service" in ask("/monitor", "nosuch")
     assert "Unknown environment `prood`" in ask("/monitor", f"{m.service} prood")
     listing = ask("/alerts")
-    assert "None." in listing and "Silences" not in listing
+    assert "No open alerts." in listing and "Silence #" not in listing
     assert not alert_messages(m.ws)

@@ -74,9 +74,11 @@ def test_status_of_a_healthy_and_a_crash_looping_service(bot: Bot, operate_image
 
     bot.say("U0CAROL", "/status", "")
     everything = reply_to(bot.harness, "U0CAROL")
-    for env in ("staging", "prod", "box"):
-        assert f"`{bot.service}` in `{env}`" in everything
-    assert "nothing runs (not deployed yet)" in everything  # box
+    # Every deployment, one row each, from one engine listing.
+    assert "3 deployments: 1 unhealthy" in everything
+    assert f"*{bot.service}* `staging` · `1.0.0` · swarm 2/2 running" in everything
+    assert f"*{bot.service}* `prod` · `1.0.0` · swarm 0/1 running" in everything
+    assert f"*{bot.service}* `box` · not deployed" in everything
 
 
 def test_status_of_an_unknown_service_or_environment_changes_nothing(bot: Bot) -> None:
