@@ -38,11 +38,13 @@ from bot.core.operate.operations import RestartOperation, ScaleOperation
 from bot.core.outbox import Outbox
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
+from bot.core.ship.desk import ShipDesk
 from bot.core.verbs import Registry
 from bot.metrics import Metrics
 from bot.monitor_wiring import MonitorParts, build_monitor
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
+from bot.ship_wiring import build_ship_desk
 from bot.singletons import digest_schedule, ignore, lease_keeper
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.directory import SlackDirectory
@@ -230,6 +232,11 @@ def build(
         config=config, engine=engine, outbox=outbox, clock=clock,
         docker=docker, deploys=deploys.store,
     )  # fmt: skip
+    ships = build_ship_desk(
+        config=config, engine=engine, builds=builds, deploys=deploys,
+        monitoring=monitor.monitoring, repository=base.repository, notifier=notifier,
+        outbox=outbox, clock=clock, issues=tracker,
+    )  # fmt: skip
     autoscale_store = SqlAutoscaleStore(engine)
     operate = OperateDesk(
         fleet=fleet,
@@ -262,6 +269,7 @@ def build(
         probe=probe,
         monitor=monitor.monitoring,
         keeper=keeper,
+        ships=ships,
     )
     registry = Registry()
     commands.register_all(registry, services)
@@ -296,7 +304,7 @@ def build(
         keeper=keeper,
     )
     _start_work(
-        opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys,
+        opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys, ships=ships,
         engine=engine, autoscaler=autoscaler, operations=operations, background=background,
         probe=probe, monitor=monitor, sqlite_claim=sqlite_claim,
     )  # fmt: skip
@@ -310,6 +318,7 @@ def _start_work(
     keeper: LeaseKeeper,
     builds: BuildStages,
     deploys: DeployDesk,
+    ships: ShipDesk,
     engine: Engine,
     autoscaler: Autoscaler,
     operations: DockerOperations,
@@ -327,6 +336,8 @@ def _start_work(
     # runs are skipped), deploys cut short are settled from the engine's state, and pending
     # approvals and locks expire on time even when no event comes.
     recognise = pushed_release(builds.deps.registry)
+    # Pipelines stop at a safe point before the jobs and rollouts they wait on are stopped.
+    opsloop.bounded_stops.append(ships.stop)
     keeper.add(
         Singleton("settle interrupted jobs", lambda: ignore(builds.runner.recover(recognise)))
     )
@@ -345,6 +356,8 @@ def _start_work(
         )
     )
     opsloop.bounded_stops.append(deploys.stop_background)
+    # Pipelines a restart left running go on once jobs and deploys are being settled.
+    keeper.add(Singleton("resume pipelines", ships.resume, lambda: ignore(ships.stop(5.0))))
     opsloop.scheduler = digest_schedule(opsloop.services, engine)
     if opsloop.scheduler is not None:
         keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))

@@ -13,7 +13,7 @@ import heapq
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +51,10 @@ class _Observed:
     result: Result
 
 
+Observer = Callable[[str, str, CheckKind, str, Result], None]
+"""Told every check result as it is applied: service, env, kind, instance, result."""
+
+
 class CheckLoop:
     """Every enabled deployment's checks, on schedule. start() and stop() it once."""
 
@@ -81,7 +85,21 @@ class CheckLoop:
         self._stop = threading.Event()
         self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="opsloop-monitor")
         self._threads: list[threading.Thread] = []
+        self._observers: list[Observer] = []
         desk.on_user_resolve = self._start_over
+
+    def observe(self, observer: Observer) -> Callable[[], None]:
+        """Tell `observer` every check result from now on (on the results thread: it must
+        be quick and must not raise); returns what stops it."""
+        with self._records_lock:
+            self._observers.append(observer)
+
+        def stop() -> None:
+            with self._records_lock:
+                if observer in self._observers:
+                    self._observers.remove(observer)
+
+        return stop
 
     def start(self) -> None:
         """Load the checks' states from the store and start checking."""
@@ -229,6 +247,9 @@ class CheckLoop:
         updated, move = step(record, o.result, w.policy, now)
         with self._records_lock:
             self._records[key] = updated
+            observers = list(self._observers)
+        for observer in observers:
+            observer(w.service, w.env, o.kind, o.instance, o.result)
         if must_store(record, updated):
             self._store.save_check(updated)
         if move is CheckMove.FIRE:
