@@ -43,5 +43,5 @@ def test_the_service_sets_its_pipeline_watch_and_floor() -> None:
 
 
 def test_a_pipeline_env_without_deploy_settings_is_refused() -> None:
-    with pytest.raises(ConfigError, match="services.web.pipeline: 'qa' has no deploy settings"):
+    with pytest.raises(ConfigError, match=r"services\.web\.pipeline: 'qa' has no deploy settings"):
         parse_config(BASE % "    pipeline: [staging, qa]", {})

@@ -11,7 +11,6 @@ from bot.core.listing import Filters
 from bot.core.ship.model import (
     Pipeline,
     PipelineState,
-    StepKind,
     StepState,
     begin,
     end,
@@ -26,10 +25,11 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def _pipeline(envs: tuple[str, ...] = ("staging", "prod"), **kw: object) -> Pipeline:
-    fields: dict[str, object] = dict(
-        id=7, service="web", version="1.2.0", ref="HEAD", envs=envs, requester="U0ALICE",
-        channel_id="C0DEV", created_at=T0, steps=plan_steps(envs),
-    )  # fmt: skip
+    fields: dict[str, object] = {
+        "id": 7, "service": "web", "version": "1.2.0", "ref": "HEAD", "envs": envs,
+        "requester": "U0ALICE", "channel_id": "C0DEV", "created_at": T0,
+        "steps": plan_steps(envs),
+    }  # fmt: skip
     fields.update(kw)
     return Pipeline(**fields)  # type: ignore[arg-type]
 
