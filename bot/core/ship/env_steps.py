@@ -146,7 +146,7 @@ def _roll_back(
             f"started{lag}.\n{evidence}")  # fmt: skip
     ended = _settled(run, request.id)
     outcome = f"rollback #{request.id} to `{previous}` {ended.state.value.replace('_', ' ')}"
-    detail = f"{evidence}\n{outcome}: {ended.detail}"
+    detail = f"{evidence}\nRollback filed{lag}.\n{outcome}: {ended.detail}"
     run.say(f":rewind: {outcome}.")
     return StepEnd(StepState.FAILED, detail, PipelineState.ROLLED_BACK,
                    f"rolled {env} back to {previous}")  # fmt: skip
