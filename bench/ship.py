@@ -42,8 +42,8 @@ from bot.settings import Settings
 from bot.store.deploys import SqlDeployStore
 from bot.store.pipelines import SqlPipelineStore
 from bot.workspace import SignedClient, SlackWorkspace
-from tests.scenarios.ship.support import free_port, service_files
-from tests.support.repos import commit, make_repo
+from tests.scenarios.ship.support import free_port, make_service_repo, service_files
+from tests.support.repos import commit
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -64,7 +64,7 @@ def main() -> int:
     service = f"bench-{suffix}"
     with tempfile.TemporaryDirectory() as folder, SlackWorkspace(bot_token=TOKEN) as workspace:
         root = Path(folder)
-        source = make_repo(root / "svc", _files("start"), "Start")
+        source = make_service_repo(root / "svc", Path("/bin/busybox"))
         config = parse_config(_config(service, source, image, free_port()), {})
         settings = Settings(
             bot_token=TOKEN, signing_secret=secrets.token_hex(16), api_url=workspace.api_url,

@@ -13,9 +13,6 @@ from bot.core.errors import Conflict
 from bot.core.ship.model import PipelineState, StepState
 from bot.core.ship.run import PipelineRun, StepEnd, message_link
 
-JOB_WAIT = 1.0
-"""Seconds of each wait on the job runner between looks at a stop."""
-
 
 def build_step(run: PipelineRun, index: int) -> StepEnd:
     """Build the pipeline's revision."""
@@ -101,7 +98,7 @@ def _wait_job(run: PipelineRun, job_id: str) -> Job:
     builds = run.deps.builds
     while True:
         run.check_stopping()
-        job = builds.runner.wait(job_id, JOB_WAIT)
+        job = builds.runner.wait(job_id, run.deps.poll)
         if job is None:
             continue
         if job.state.finished:

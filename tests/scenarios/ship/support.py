@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,11 +27,14 @@ from tests.support.images import DOCKERFILE_HEAD
 from tests.support.repos import commit, make_repo
 
 DEADLINE = 240.0
+_IDENTITY = ["-c", "user.name=Test Dev", "-c", "user.email=dev@example.com"]
 PASSING = "#!/bin/sh\necho 'tests/test_app.py::test_one PASSED'\necho '1 passed in 0.01s'\n"
 FAILING = "#!/bin/sh\necho 'FAILED tests/test_app.py::test_one - assert 1 == 2'\nexit 1\n"
 # httpd serves /www as PID 1; with app/BREAK_AFTER the health file goes after that many
-# seconds, so the version passes its deploy and fails later, within the watch.
+# seconds, so the version passes its deploy and fails later, within the watch; with
+# app/NO_HEALTH it is gone from the start.
 SERVE = """#!/bin/sh
+if [ -f /app/NO_HEALTH ]; then rm -f /www/health; fi
 if [ -f /app/BREAK_AFTER ]; then (sleep "$(cat /app/BREAK_AFTER)"; rm -f /www/health) & fi
 exec /bin/busybox httpd -f -p 8080 -h /www
 """
@@ -43,6 +47,19 @@ def service_files(note: str, tests: str = PASSING) -> dict[str, str | bytes]:
     """A version of the service: /health answers `note`."""
     return {"Dockerfile": DOCKERFILE, "app/test.sh": tests, "app/serve.sh": SERVE,
             "www/health": note + "\n"}  # fmt: skip
+
+
+def make_service_repo(path: Path, busybox: Path) -> Path:
+    """The service's repository: version v1 and an executable busybox (git keeps the mode,
+    and `git archive` hands it to the build)."""
+    make_repo(path, {**service_files("v1"), "busybox": busybox.read_bytes()}, "OPS-1 first")
+    (path / "busybox").chmod(0o755)
+    for args in (
+        ["update-index", "--chmod=+x", "busybox"],
+        ["commit", "-q", "--amend", "--no-edit"],
+    ):
+        subprocess.run(["git", *_IDENTITY, "-C", str(path), *args], check=True, capture_output=True)
+    return path
 
 
 def free_port() -> int:
@@ -212,11 +229,12 @@ ShipBot = Callable[..., Shipping]
 
 
 @pytest.fixture
-def ship_bot(
+def ship_bot(  # noqa: PLR0917 - pytest hands fixtures in by name
     workspace: SlackWorkspace,
     settings: Settings,
     docker_client: docker.DockerClient,
     registry_addr: str,
+    busybox_path: Path,
     tmp_path: Path,
 ) -> Iterator[ShipBot]:
     """Starts a bot with one fresh service (its name, image and ports unique to the test):
@@ -227,7 +245,7 @@ def ship_bot(
     def make(watch: str = "2s", prod_target: str = "container") -> Shipping:
         suffix = uuid.uuid4().hex[:6]
         service = f"ship-{suffix}"
-        repo = make_repo(tmp_path / "web", service_files("v1"), "OPS-1 first version")
+        repo = make_service_repo(tmp_path / "web", busybox_path)
         image = f"{registry_addr}/opsloop-ship-{suffix}/web"
         staging_port, prod_port = free_port(), free_port()
         values: dict[str, object] = {

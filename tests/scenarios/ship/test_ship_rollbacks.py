@@ -13,10 +13,7 @@ def test_a_version_failing_its_health_in_staging_stops_before_prod(ship_bot: Shi
     s = ship_bot()
     s.ship(f"{s.service} 1.0.0 to staging")
     s.wait_state(1, "succeeded")
-    files = service_files("v2")
-    del files["www/health"]
-    files["www/index.html"] = "no health here\n"
-    s.commit(files, "OPS-3 loses the health path")
+    s.commit({**service_files("v2"), "app/NO_HEALTH": "yes\n"}, "OPS-3 loses the health path")
     s.ship(f"{s.service} 1.1.0")
     shown = s.wait_state(2, "failed")
     assert ":x: deploy to staging" in shown
