@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from bot.core.clock import Clock
 from bot.core.errors import OpsloopError
@@ -35,6 +36,7 @@ from bot.core.monitor.model import (
     step,
 )
 from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, MonitorStore
+from bot.core.replies import best_effort
 
 log = logging.getLogger(__name__)
 ENGINE_THREADS = 4
@@ -249,7 +251,9 @@ class CheckLoop:
             self._records[key] = updated
             observers = list(self._observers)
         for observer in observers:
-            observer(w.service, w.env, o.kind, o.instance, o.result)
+            # An observer's failure must not cost the check its state or its alert.
+            best_effort("tell a check observer", partial(observer, w.service, w.env, o.kind,
+                                                         o.instance, o.result))  # fmt: skip
         if must_store(record, updated):
             self._store.save_check(updated)
         if move is CheckMove.FIRE:
