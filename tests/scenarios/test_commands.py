@@ -54,6 +54,11 @@ def test_ship_refuses_an_environment_outside_the_pipeline(harness: Harness) -> N
     assert NOT_IN_PIPELINE in reply_to(harness, "U0ALICE")
 
 
+def test_ship_list_says_when_there_are_none(harness: Harness) -> None:
+    harness.slack.slash("/ship", "list")
+    assert "No pipelines yet." in reply_to(harness, "U0ALICE")
+
+
 def test_ops_prefix_reaches_the_same_handler(harness: Harness) -> None:
     harness.slack.slash("/ops", "ship web 1.2.0 to staging")
     assert NOT_IN_PIPELINE in reply_to(harness, "U0ALICE")

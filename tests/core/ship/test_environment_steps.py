@@ -194,3 +194,14 @@ def test_a_resumed_watch_says_it_starts_again(setup: Any) -> None:
     feed.emit(True, "ok")
     desk.clock.advance(5)
     _state(store, p, PipelineState.SUCCEEDED)
+
+
+def test_someone_elses_lock_stops_the_pipeline_with_the_lock_named(setup: Any) -> None:
+    desk, store, _feed, deps = setup
+    desk.desk.locks.lock("staging", "U0BOB", "migrating the database", 600, "C0OPS")
+    p = _released(store, ("staging",))
+    _run(deps, p)
+    done = _state(store, p, PipelineState.FAILED)
+    assert done.steps[3].state is StepState.FAILED
+    assert "<@U0BOB>" in done.steps[3].detail and "migrating the database" in done.steps[3].detail
+    assert desk.store.recent(None, 5) == []

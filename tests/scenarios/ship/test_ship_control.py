@@ -24,6 +24,15 @@ def test_cancel_stops_after_the_running_step(ship_bot: ShipBot, registry_addr: s
     assert "1.0.0" not in s.tags(registry_addr) or ":white_check_mark: release" in shown
     assert answer(s.staging_port) == ""
     s.wait_announcement("was cancelled")
+    s.harness.slack.slash("/ship", "list cancelled", user_id="U0ALICE", channel_id="C0DEV")
+    listed = s.ws.wait_for(
+        lambda: next(
+            (e for e in s.ws.ephemerals("C0DEV", "U0ALICE") if "Pipelines" in str(e)), None
+        ),
+        timeout=10,
+        description="/ship list",
+    )
+    assert "#1" in str(listed) and "cancelled" in str(listed)
     engine = create_engine(s.harness.settings.database_url)
     with engine.connect() as connection:
         verbs = [row.verb for row in connection.execute(select(audit_log))]
