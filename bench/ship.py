@@ -120,7 +120,6 @@ services:
     port: 8080
     health: {{path: /health, interval: 0.5, timeout: 1, retries: 3}}
     checks: {{interval: 500ms, timeout: 400ms, fail_after: 2, resolve_after: 1}}
-    watch: 2s
     watch_min_samples: 2
     deploy:
       staging: {{target: container, publish: "127.0.0.1:{port}"}}
