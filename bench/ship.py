@@ -12,7 +12,7 @@ finished_at, each next command sent as soon as the previous job or deploy is rec
 succeeded; /ship, from the slash command to its deploy step's finished_at (the watch that
 follows is excluded, as the goal says). The rollback: a version whose health file goes
 4 s after it starts, shipped with a 20 s watch and checks every 0.5 s; measured from the
-failing check result reaching the watch (the thread says how long before the rollback was
+failing check result reaching the watch (the watch step says how long before the rollback was
 filed) to the rollback request starting (its started_at). Writes bench/results/ship.{md,json}.
 """
 
