@@ -42,7 +42,7 @@ def test_cancel_stops_after_the_running_step(ship_bot: ShipBot, registry_addr: s
 
 def test_a_restart_during_the_watch_starts_its_window_again(ship_bot: ShipBot) -> None:
     s = ship_bot(watch="8s")
-    s.ship(f"{s.service} 1.0.0 to staging")
+    assert "started" in s.ship(f"{s.service} 1.0.0 to staging")
     s.wait_thread(1, "Watching `staging`")
     s.harness = s.harness.restart()
     s.wait_thread(1, "opsloop restarted")

@@ -11,10 +11,10 @@ __all__ = ["ship_bot"]
 
 def test_a_version_failing_its_health_in_staging_stops_before_prod(ship_bot: ShipBot) -> None:
     s = ship_bot()
-    s.ship(f"{s.service} 1.0.0 to staging")
+    assert "started" in s.ship(f"{s.service} 1.0.0 to staging")
     s.wait_state(1, "succeeded")
     s.commit({**service_files("v2"), "app/NO_HEALTH": "yes\n"}, "OPS-3 loses the health path")
-    s.ship(f"{s.service} 1.1.0")
+    assert "started" in s.ship(f"{s.service} 1.1.0")
     shown = s.wait_state(2, "failed")
     assert ":x: deploy to staging" in shown
     assert ":heavy_minus_sign: deploy to prod" in shown
@@ -25,12 +25,12 @@ def test_a_version_failing_its_health_in_staging_stops_before_prod(ship_bot: Shi
 
 def test_a_version_that_breaks_within_the_watch_is_rolled_back(ship_bot: ShipBot) -> None:
     s = ship_bot(watch="15s")
-    s.ship(f"{s.service} 1.0.0 to staging")
+    assert "started" in s.ship(f"{s.service} 1.0.0 to staging")
     s.wait_state(1, "succeeded")
     files = service_files("v2")
     files["app/BREAK_AFTER"] = "4\n"
     s.commit(files, "OPS-4 breaks after a while")
-    s.ship(f"{s.service} 1.1.0")
+    assert "started" in s.ship(f"{s.service} 1.1.0")
     shown = s.wait_state(2, "rolled back")
     assert ":white_check_mark: deploy to staging" in shown
     assert ":x: watch in staging" in shown
