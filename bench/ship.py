@@ -227,8 +227,10 @@ class _Bench:
         }
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _utc(value: datetime | str) -> datetime:
+    # SQLite hands a raw query's datetimes back as text.
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _clean(service: str, image: str) -> None:
