@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from bot.core.background import answer_slowly
 from bot.core.errors import NotAvailableYet, UsageError
 from bot.core.listing import Filters, Listing, ListVerb, Vocabulary
 from bot.core.ship.desk import ShipAsk, ShipDesk
@@ -18,7 +19,7 @@ from bot.core.ship.model import PipelineState
 from bot.core.ship.views import pipelines_listing, title
 from bot.core.values import Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
-from commands.build import in_background
+from commands.build import preparing
 from commands.dependencies import Services
 
 STAGE = "Continuous"
@@ -97,8 +98,8 @@ class _ShipStage:
             return Reply(text=f":rocket: {title(pipeline)} started; its checklist is in this "
                          f"channel. `/ship cancel {pipeline.id}` stops it.")  # fmt: skip
 
-        what = f"`{ask.service}` {ask.version}"
-        return in_background(self._services, invocation, what, work)
+        patience = preparing(f"`{ask.service}` {ask.version}")
+        return answer_slowly(self._services.background, invocation, work, patience)
 
     def cancel(self, invocation: Invocation) -> Reply:
         """Ask a pipeline to stop after its running step."""
