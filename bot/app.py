@@ -41,11 +41,13 @@ from bot.core.ownership import Periodically
 from bot.core.parsing import Catalog
 from bot.core.redact import Redactor
 from bot.core.replies import best_effort
+from bot.core.ship.desk import ShipDesk
 from bot.core.verbs import Registry
 from bot.metrics import Metrics
 from bot.monitor_wiring import MonitorParts, build_monitor
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
+from bot.ship_wiring import build_ship_desk
 from bot.singletons import digest_schedule, ignore, lease_keeper
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.directory import SlackDirectory
@@ -244,6 +246,11 @@ def build(
         config=config, engine=engine, outbox=outbox, clock=clock,
         docker=docker, deploys=deploys.store, fence=fence,
     )  # fmt: skip
+    ships = build_ship_desk(
+        config=config, engine=engine, builds=builds, deploys=deploys,
+        monitoring=monitor.monitoring, repository=base.repository, notifier=notifier,
+        outbox=outbox, clock=clock, issues=tracker,
+    )  # fmt: skip
     autoscale_store = SqlAutoscaleStore(engine)
     operate = OperateDesk(
         fleet=fleet,
@@ -276,6 +283,7 @@ def build(
         probe=probe,
         monitor=monitor.monitoring,
         keeper=keeper,
+        ships=ships,
     )
     registry = Registry()
     commands.register_all(registry, services)
@@ -310,7 +318,7 @@ def build(
         keeper=keeper,
     )
     _start_work(
-        opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys,
+        opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys, ships=ships,
         engine=engine, autoscaler=autoscaler, operations=operations, background=background,
         probe=probe, monitor=monitor, sqlite_claim=sqlite_claim, ownership=ownership,
     )  # fmt: skip
@@ -324,6 +332,7 @@ def _start_work(
     keeper: LeaseKeeper,
     builds: BuildStages,
     deploys: DeployDesk,
+    ships: ShipDesk,
     engine: Engine,
     autoscaler: Autoscaler,
     operations: DockerOperations,
@@ -350,6 +359,8 @@ def _start_work(
 
     orphaned_jobs = Periodically("settle interrupted jobs", keeper.period, settle_orphaned_jobs)
     keeper.add(Singleton(orphaned_jobs.name, orphaned_jobs.start, orphaned_jobs.stop))
+    # Pipelines stop at a safe point before the jobs and rollouts they wait on are stopped.
+    opsloop.bounded_stops.append(ships.stop)
     # Commands a stop left pending (their answer was to follow) get the outcome
     # "interrupted"; those this process records from its start on are its own to settle.
     audit, started = SqlAuditLog(engine), opsloop.services.clock.now()
@@ -365,6 +376,8 @@ def _start_work(
         )
     )
     opsloop.bounded_stops.append(deploys.stop_background)
+    # Pipelines a restart left running go on once jobs and deploys are being settled.
+    keeper.add(Singleton("resume pipelines", ships.resume, lambda: ignore(ships.stop(5.0))))
     opsloop.scheduler = digest_schedule(opsloop.services, engine)
     if opsloop.scheduler is not None:
         keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))

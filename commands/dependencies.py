@@ -21,6 +21,7 @@ from bot.core.operate.desk import OperateDesk
 from bot.core.outbox import Outbox
 from bot.core.plan.model import DigestLedger, Tracker
 from bot.core.ports import AuditLog, Directory, Notifier
+from bot.core.ship.desk import ShipDesk
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,8 @@ class Services:
     """Checks, alerts and silences."""
     operate: OperateDesk | None = field(default=None)
     """Status, scale, restart and logs of what runs, and the autoscaler's switch."""
+    ships: ShipDesk | None = field(default=None)
+    """/ship pipelines over the build, deploy and monitor stages."""
 
     @classmethod
     def unwired(cls) -> Services:

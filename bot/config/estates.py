@@ -9,6 +9,7 @@ from bot.core.deploy.approvals import Policy
 from bot.core.deploy.estate import Deployable, Environment, Estate
 from bot.core.deploy.model import HealthTimings, Target
 from bot.core.operate.model import AutoscalePolicy, Fleet, Placement
+from bot.core.ship.watching import ShipService, ShipSettings
 
 
 def deploy_estate(config: Config) -> Estate:
@@ -83,3 +84,24 @@ def operate_fleet(config: Config) -> Fleet:
                 target=estate.services[name].targets.get(env),
             )
     return Fleet(ops_channel=config.slack.ops_channel, placements=placements)
+
+
+def ship_settings(config: Config) -> ShipSettings:
+    """Every service as /ship runs it: its pipeline (services.<name>.pipeline, else every
+    environment it deploys to in the order of `environments`), each environment's watch
+    (the service's `watch`, else the environment's `pipeline_watch`) and its sample floor."""
+    services = {}
+    for name, service in config.services.items():
+        pipeline = service.pipeline
+        if pipeline is None:
+            pipeline = tuple(env for env in config.environments if env in service.deploy)
+        watch = tuple(
+            (env, service.watch or config.environments[env].pipeline_watch) for env in pipeline
+        )
+        services[name] = ShipService(
+            name=name, repo=service.repo, image=service.image, dockerfile=service.dockerfile,
+            test=tuple(service.test), test_timeout=service.test_timeout,
+            test_report=service.test_report, pipeline=tuple(pipeline), watch=watch,
+            min_samples=service.watch_min_samples, check_interval=service.checks.interval,
+        )  # fmt: skip
+    return ShipSettings(ops_channel=config.slack.ops_channel, services=services)

@@ -187,6 +187,23 @@ class ServiceConfig(BaseModel):
     health: Annotated[HealthCheck, BeforeValidator(_path_or_mapping)] = HealthCheck()
     deploy: Mapping[Name, DeploySettings] = Field(default_factory=dict)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    pipeline: tuple[Name, ...] | None = None
+    """The environments /ship deploys to, in order; None: every environment under `deploy`,
+    in the order of `environments`."""
+    watch: Duration | None = Field(default=None, gt=0)
+    """How long /ship watches each deploy before promoting it; None: the environment's
+    `pipeline_watch`."""
+    watch_min_samples: int = Field(default=3, ge=1)
+    """Passed checks a /ship watch must see before it may pass (no data is not success)."""
+
+    @model_validator(mode="after")
+    def _pipeline_deploys_everywhere(self) -> Self:
+        for env in self.pipeline or ():
+            if env not in self.deploy:
+                raise fail(f"'{env}' has no deploy settings under deploy", "pipeline")
+        if self.pipeline is not None and len(set(self.pipeline)) != len(self.pipeline):
+            raise fail("names an environment twice", "pipeline")
+        return self
 
 
 class EnvironmentConfig(BaseModel):
@@ -199,6 +216,8 @@ class EnvironmentConfig(BaseModel):
     approval_timeout_minutes: int = Field(default=30, ge=1)
     approval_channel: ChannelId | None = None
     """Where approval requests are posted; None means slack.ops_channel."""
+    pipeline_watch: Duration = Field(default=120.0, gt=0)
+    """How long /ship watches a deploy here, unless the service sets `watch`."""
 
     @model_validator(mode="after")
     def _someone_can_approve(self) -> Self:

@@ -100,6 +100,8 @@ def bind(verb: Verb, words: list[str], catalog: Catalog) -> tuple[dict[str, str]
             raise _usage(verb, f"Missing <{arg.name}>.")
         if arg.optional and _belongs_to_next(verb, arg, remaining[0], catalog):
             continue
+        if arg.optional and len(remaining) > 1 and _introduces_next(verb, arg, remaining[0]):
+            continue
         args[arg.name] = check_value(verb, arg.name, arg.kind, remaining.pop(0), catalog)
     if remaining:
         plural = "s" if len(remaining) > 1 else ""
@@ -117,6 +119,13 @@ def _belongs_to_next(verb: Verb, arg: Arg, value: str, catalog: Catalog) -> bool
         following[0].kind is not ArgKind.TEXT
         and _problem(following[0].kind, value, catalog) is None
     )
+
+
+def _introduces_next(verb: Verb, arg: Arg, word: str) -> bool:
+    """Whether an optional argument was left out because `word` is the next argument's
+    noise word (`/ship web 1.2.0 to prod` gives no ref)."""
+    following = verb.args[verb.args.index(arg) + 1 :]
+    return bool(following) and following[0].after == word.lower()
 
 
 def _split_options(verb: Verb, words: list[str]) -> tuple[list[str], Options]:

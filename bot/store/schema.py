@@ -11,6 +11,7 @@ from bot.store import (
     leases,  # noqa: F401  (leases for singleton work, process heartbeats)
     monitor_tables,  # noqa: F401  (checks, alerts, silences, Alertmanager receipts)
     outbox,  # noqa: F401  (messages on their way to Slack)
+    pipelines,  # noqa: F401  (/ship pipelines and their checklists)
     schedules,  # noqa: F401  (scheduled fire times, the sprint digest's memory)
     tables,
 )

@@ -54,6 +54,29 @@ def test_binds_positional_arguments_options_and_the_noise_word() -> None:
     assert options == {"dry-run": True}
 
 
+SHIP = Verb(
+    name="ship",
+    summary="ship",
+    stage="Continuous",
+    handler=_noop,
+    args=(
+        Arg("service", ArgKind.SERVICE),
+        Arg("version", ArgKind.VERSION),
+        Arg("ref", ArgKind.REF, optional=True),
+        Arg("env", ArgKind.ENVIRONMENT, optional=True, after="to"),
+    ),
+)
+
+
+def test_an_optional_argument_left_out_before_the_next_ones_noise_word() -> None:
+    args, _ = bind(SHIP, ["web", "1.2.0", "to", "prod"], CATALOG)
+    assert args == {"service": "web", "version": "1.2.0", "env": "prod"}
+    args, _ = bind(SHIP, ["web", "1.2.0", "main", "to", "prod"], CATALOG)
+    assert args == {"service": "web", "version": "1.2.0", "ref": "main", "env": "prod"}
+    args, _ = bind(SHIP, ["web", "1.2.0", "main"], CATALOG)
+    assert args == {"service": "web", "version": "1.2.0", "ref": "main"}
+
+
 def test_free_text_keeps_quoted_words_and_option_values() -> None:
     words = split_words('prod "db migration; rm -rf /" --for 2h')
     args, options = bind(LOCK, words, CATALOG)

@@ -156,8 +156,7 @@ def test_audit_shows_what_the_user_got_and_the_arguments_after_the_verb(harness:
     assert refused["detail"]
 
 
-def test_a_verb_not_built_says_so_before_asking_for_its_arguments(harness: Harness) -> None:
+def test_a_verb_says_what_is_missing_and_help_gives_the_usage(harness: Harness) -> None:
     harness.slack.slash("/ship", "")
     answer = reply_to(harness, "U0ALICE")
-    assert "`/ship` is not available yet" in answer
-    assert "Missing" not in answer
+    assert "Missing <service>" in answer

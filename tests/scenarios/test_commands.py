@@ -35,7 +35,7 @@ def test_ops_help_lists_every_verb_with_its_usage(harness: Harness) -> None:
     answer = reply_to(harness, "U0ALICE")
     assert "/deploy <service> <version> [to] <env> [--dry-run]" in answer
     assert "/ops audit [filters...]" in answer
-    assert "not available yet" in answer
+    assert "/ship <service> <version> [ref]" in answer
 
 
 def test_help_for_one_verb_shows_both_spellings(harness: Harness) -> None:
@@ -46,14 +46,22 @@ def test_help_for_one_verb_shows_both_spellings(harness: Harness) -> None:
     assert "Also: `/ops lock ...`" in answer
 
 
-def test_a_verb_whose_stage_is_not_built_says_so(harness: Harness) -> None:
-    harness.slack.slash("/ship", "web 1.2.0 to prod")
-    assert "`/ship` is not available yet" in reply_to(harness, "U0ALICE")
+NOT_IN_PIPELINE = "`staging` is not in the pipeline of `web` (prod)"
+
+
+def test_ship_refuses_an_environment_outside_the_pipeline(harness: Harness) -> None:
+    harness.slack.slash("/ship", "web 1.2.0 to staging")
+    assert NOT_IN_PIPELINE in reply_to(harness, "U0ALICE")
+
+
+def test_ship_list_says_when_there_are_none(harness: Harness) -> None:
+    harness.slack.slash("/ship", "list")
+    assert "No pipelines yet." in reply_to(harness, "U0ALICE")
 
 
 def test_ops_prefix_reaches_the_same_handler(harness: Harness) -> None:
-    harness.slack.slash("/ops", "ship web 1.2.0 to prod")
-    assert "`/ship` is not available yet" in reply_to(harness, "U0ALICE")
+    harness.slack.slash("/ops", "ship web 1.2.0 to staging")
+    assert NOT_IN_PIPELINE in reply_to(harness, "U0ALICE")
 
 
 @pytest.mark.parametrize(
@@ -215,8 +223,8 @@ def test_the_bot_answers_to_prefixed_command_names(
         assert "No environment is locked." in reply_to(prefixed, "U0ALICE")
         prefixed.slack.slash("/ops-ops", "help lock")
         assert "/lock list" in reply_to(prefixed, "U0ALICE", nth=2)
-        prefixed.slack.slash("/ops-ship", "web 1.2.0 to prod")
-        assert "`/ship` is not available yet" in reply_to(prefixed, "U0ALICE", nth=3)
+        prefixed.slack.slash("/ops-ship", "web 1.2.0 to staging")
+        assert NOT_IN_PIPELINE in reply_to(prefixed, "U0ALICE", nth=3)
     finally:
         prefixed.bot.stop()
         prefixed.slack.close()

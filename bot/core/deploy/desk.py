@@ -27,7 +27,7 @@ from bot.core.deploy.model import (
 )
 from bot.core.deploy.plans import Planner, ReleaseLog
 from bot.core.deploy.runner import RequestMessages, Runner
-from bot.core.deploy.views import plan_reply, request_reply
+from bot.core.deploy.views import Plan, plan_reply, request_reply
 from bot.core.draining import DrainingPool
 from bot.core.errors import Conflict, IntegrationError, InvalidTransition, OpsloopError
 from bot.core.outbox import Outbox
@@ -142,18 +142,38 @@ class DeployDesk:
         plan = self.planner.plan(ask.kind, ask.service, ask.env, ask.version, ask.user)
         if ask.dry_run:
             return plan_reply(plan)
+        return self._filed(self._planned(ask, plan, plan.policy.needed))[1]
+
+    def request_now(self, ask: Ask, *, approvals: int | None = None) -> DeployRequest:
+        """Plan and file `ask` on the caller's thread, under /deploy's rules (locks,
+        protected environments, one at a time per service and environment), and return the
+        stored request; raises what /deploy would answer. `approvals` replaces the
+        environment's count (0: it starts at once), for a rollback a /ship pipeline makes
+        after a failed watch of the version those approvers let in."""
+        plan = self.planner.plan(ask.kind, ask.service, ask.env, ask.version, ask.user)
+        needed = plan.policy.needed if approvals is None else approvals
+        return self._filed(self._planned(ask, plan, needed))[0]
+
+    def withdraw(self, request_id: int, detail: str) -> bool:
+        """End a request still waiting for approval (its pipeline was cancelled); False when
+        it is no longer pending."""
+        done = self.store.transition(
+            request_id, DeployState.PENDING, DeployState.FAILED, self._clock.now(), detail
+        )
+        if done:
+            self.messages.show(request_id)
+        return done
+
+    def _planned(self, ask: Ask, plan: Plan, needed: int) -> NewDeploy:
         if plan.blocking_lock is not None:
             raise Conflict(describe_refusal(plan.blocking_lock))
         now = self._clock.now()
-        policy = plan.policy
-        expires = now + timedelta(minutes=policy.timeout_minutes) if policy.needed else None
-        return self._file(
-            NewDeploy(
-                kind=ask.kind, service=ask.service, env=ask.env, version=plan.version,
-                from_version=plan.from_version, image=plan.image, digest=plan.digest,
-                requester=ask.user, channel_id=ask.channel, approvals_needed=policy.needed,
-                created_at=now, expires_at=expires, shipped=plan.shipped, changes=plan.changes,
-            )
+        expires = now + timedelta(minutes=plan.policy.timeout_minutes) if needed else None
+        return NewDeploy(
+            kind=ask.kind, service=ask.service, env=ask.env, version=plan.version,
+            from_version=plan.from_version, image=plan.image, digest=plan.digest,
+            requester=ask.user, channel_id=ask.channel, approvals_needed=needed,
+            created_at=now, expires_at=expires, shipped=plan.shipped, changes=plan.changes,
         )  # fmt: skip
 
     def file(self, new: NewDeploy, response_url: str, settle: Settle | None = None) -> None:
@@ -180,7 +200,11 @@ class DeployDesk:
         self._notifier.respond(response_url, answered.reply)
 
     def _file(self, new: NewDeploy) -> Reply:
+        return self._filed(new)[1]
+
+    def _filed(self, new: NewDeploy) -> tuple[DeployRequest, Reply]:
         policy = self.estate.policy(new.env)
+        needed = new.approvals_needed
         request, created = self.store.create(new)
         if not created:
             raise Conflict(
@@ -190,7 +214,7 @@ class DeployDesk:
             )
         # Approval requests go where approvers look (the environment's approval channel),
         # mirrored in the channel they were asked in; a deploy needing none stays there.
-        where = self.estate.approval_channel(new.env) if policy.needed else new.channel_id
+        where = self.estate.approval_channel(new.env) if needed else new.channel_id
         mirrored = where != new.channel_id
         shown = replace(request, mirror_channel_id=new.channel_id) if mirrored else request
         # A fast approver can react before the message's ts is stored: lookups wait on this.
@@ -202,13 +226,12 @@ class DeployDesk:
             self.store.set_message(request.id, ref.channel_id, ref.ts)
             if mirrored:
                 self._mirror(request.id, new.channel_id)
-        if not policy.needed:
+        if not needed:
             self._approve(request.id)
-            return Reply(text=f"{new.kind.value.title()} #{request.id} is starting.")
+            return request, Reply(text=f"{new.kind.value.title()} #{request.id} is starting.")
         asked = f" in <#{where}>" if mirrored else ""
-        return Reply(
-            text=f"{new.kind.value.title()} #{request.id} waits for {policy.needed} "
-            f"approval(s){asked}."
+        return request, Reply(
+            text=f"{new.kind.value.title()} #{request.id} waits for {needed} approval(s){asked}."
         )
 
     def _mirror(self, request_id: int, channel: str) -> None:

@@ -13,10 +13,11 @@ import heapq
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from bot.core.clock import Clock
 from bot.core.errors import OpsloopError
@@ -35,6 +36,7 @@ from bot.core.monitor.model import (
     step,
 )
 from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, MonitorStore
+from bot.core.replies import best_effort
 
 log = logging.getLogger(__name__)
 ENGINE_THREADS = 4
@@ -49,6 +51,10 @@ class _Observed:
     instance: str
     kind: CheckKind
     result: Result
+
+
+Observer = Callable[[str, str, CheckKind, str, Result], None]
+"""Told every check result as it is applied: service, env, kind, instance, result."""
 
 
 class CheckLoop:
@@ -83,7 +89,21 @@ class CheckLoop:
         self._stop.set()  # not checking until start()
         self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="opsloop-monitor")
         self._threads: list[threading.Thread] = []
+        self._observers: list[Observer] = []
         desk.on_user_resolve = self._start_over
+
+    def observe(self, observer: Observer) -> Callable[[], None]:
+        """Tell `observer` every check result from now on (on the results thread: it must
+        be quick and must not raise); returns what stops it."""
+        with self._records_lock:
+            self._observers.append(observer)
+
+        def stop() -> None:
+            with self._records_lock:
+                if observer in self._observers:
+                    self._observers.remove(observer)
+
+        return stop
 
     def start(self) -> None:
         """Load the checks' states from the store and start checking."""
@@ -238,6 +258,11 @@ class CheckLoop:
         updated, move = step(record, o.result, w.policy, now)
         with self._records_lock:
             self._records[key] = updated
+            observers = list(self._observers)
+        for observer in observers:
+            # An observer's failure must not cost the check its state or its alert.
+            best_effort("tell a check observer", partial(observer, w.service, w.env, o.kind,
+                                                         o.instance, o.result))  # fmt: skip
         if must_store(record, updated):
             self._store.save_check(updated)
         if move is CheckMove.FIRE:

@@ -1,0 +1,191 @@
+"""Per environment: the approval and the deploy are one deploy request on the deploy desk
+(the same rules, messages, reactions and buttons as /deploy), then a watch of the Monitor
+stage's checks, which rolls the environment back through the desk when it fails."""
+
+from __future__ import annotations
+
+import threading
+
+from bot.core.deploy.desk import Ask
+from bot.core.deploy.model import DeployKind, DeployRequest, DeployState
+from bot.core.errors import OpsloopError
+from bot.core.ship.model import PipelineState, StepKind, StepState
+from bot.core.ship.run import PipelineRun, StepEnd, message_link
+from bot.core.ship.watching import Sample, Verdict, WatchTally
+
+APPROVAL_POLL = 0.5
+"""Seconds between looks at a request waiting for people."""
+_PASSED = (DeployState.APPROVED, DeployState.RUNNING, DeployState.SUCCEEDED,
+           DeployState.ROLLED_BACK)  # fmt: skip
+
+
+def approval_step(run: PipelineRun, index: int) -> StepEnd:
+    """File the deploy request; wait for its approvals when the environment needs any."""
+    request = _request(run, index)
+    if not request.approvals_needed:
+        return StepEnd(StepState.PASSED, "none needed")
+    desk = run.deps.deploys
+    while True:
+        current = desk.store.get(request.id) or request
+        if current.state in _PASSED:
+            who = ", ".join(f"<@{u}>" for u in current.approved_by)
+            return StepEnd(StepState.PASSED, f"approved by {who}" if who else "approved")
+        if current.state is not DeployState.PENDING:
+            said = current.detail or current.state.value
+            return StepEnd(StepState.FAILED, f"deploy #{request.id} {current.state.value}: "
+                           f"{said}", PipelineState.FAILED)  # fmt: skip
+        if who := run.cancel_requested():
+            desk.withdraw(request.id, f"Withdrawn: <@{who}> cancelled pipeline #{run.p.id}.")
+            return StepEnd(StepState.FAILED, f"withdrawn: cancelled by <@{who}>",
+                           PipelineState.CANCELLED)  # fmt: skip
+        run.pause(APPROVAL_POLL)
+
+
+def deploy_step(run: PipelineRun, index: int) -> StepEnd:
+    """Wait for the request's rollout, which the deploy desk runs once approved."""
+    env = run.p.steps[index].env
+    approval = next(s for s in run.p.steps if s.kind is StepKind.APPROVAL and s.env == env)
+    request_id = _request_id(approval.link)
+    run.link(index, approval.link)
+    ended = _settled(run, request_id)
+    if ended.state is DeployState.SUCCEEDED:
+        return StepEnd(StepState.PASSED, ended.detail)
+    stop = (
+        PipelineState.ROLLED_BACK
+        if ended.state is DeployState.ROLLED_BACK
+        else (PipelineState.FAILED)
+    )
+    return StepEnd(StepState.FAILED, f"deploy #{request_id} {ended.state.value.replace('_', ' ')}"
+                   f": {ended.detail}", stop)  # fmt: skip
+
+
+def watch_step(run: PipelineRun, index: int) -> StepEnd:
+    """Watch the deployment's checks for the window; roll back on a failure."""
+    env = run.p.steps[index].env
+    assert env is not None
+    deployed = next(s for s in run.p.steps if s.kind is StepKind.DEPLOY and s.env == env)
+    since = deployed.finished_at or run.deps.clock.now()
+    service = run.service
+    seconds = service.watch_seconds(env)
+    tally = WatchTally(seconds, service.min_samples)
+    guard = threading.Lock()
+    failed_at: list[float] = []
+
+    def on_sample(sample: Sample) -> None:
+        with guard:
+            if tally.sample(sample) is Verdict.FAILED and not failed_at:
+                failed_at.append(run.deps.clock.monotonic())
+        run.wake()
+
+    if run.resumed_step:
+        run.say(f":eyes: The watch of `{env}` starts its {seconds:g}s window again after the "
+                "restart.")  # fmt: skip
+    else:
+        run.say(f":eyes: Watching `{env}` for {seconds:g}s: at least {service.min_samples} "
+                "passed checks and no failing check or firing alert.")  # fmt: skip
+    started = run.deps.clock.monotonic()
+    stop = run.deps.feed.observe(run.p.service, env, on_sample)
+    try:
+        verdict = Verdict.WATCHING
+        while verdict is Verdict.WATCHING:
+            elapsed = run.deps.clock.monotonic() - started
+            with guard:
+                for firing in run.deps.feed.firing(run.p.service, env, since):
+                    tally.alert(firing.title, firing.source, firing.detail)
+                    failed_at.append(run.deps.clock.monotonic())
+                verdict = tally.verdict(elapsed)
+            if verdict is not Verdict.WATCHING:
+                break
+            if who := run.cancel_requested():
+                said = (
+                    f"cut short: <@{who}> cancelled the pipeline; `{env}` keeps `{run.p.version}`"
+                )
+                return StepEnd(StepState.SKIPPED, said, PipelineState.CANCELLED)
+            run.pause(min(service.check_interval, max(0.05, seconds - elapsed)))
+    finally:
+        stop()
+    if verdict is Verdict.PASSED:
+        return _passed(run, env, tally)
+    return _roll_back(run, index, env, tally, failed_at[0] if failed_at else None)
+
+
+def _passed(run: PipelineRun, env: str, tally: WatchTally) -> StepEnd:
+    said = f"{tally.passes} check(s) passed in {tally.seconds:g}s, no alert"
+    following = run.p.envs.index(env) + 1
+    if following < len(run.p.envs):
+        nxt = run.p.envs[following]
+        run.say(f":white_check_mark: `{env}` passed its watch; promoting to `{nxt}`.")
+        return StepEnd(StepState.PASSED, said, announce=f"passed its watch in {env}, "
+                       f"promoting to {nxt}")  # fmt: skip
+    return StepEnd(StepState.PASSED, said)
+
+
+def _roll_back(
+    run: PipelineRun, index: int, env: str, tally: WatchTally, failed_at: float | None
+) -> StepEnd:
+    evidence = tally.evidence()
+    previous = run.p.previous_version(env)
+    if previous is None:
+        detail = f"{evidence}\nNothing ran in `{env}` before, so there is nothing to roll back to."
+        run.say(f":x: The watch of `{env}` failed.\n{detail}")
+        return StepEnd(StepState.FAILED, detail, PipelineState.FAILED, f"failed its watch in {env}")
+    desk = run.deps.deploys
+    ask = Ask(DeployKind.ROLLBACK, run.p.service, env, previous, run.p.requester,
+              run.p.channel_id, "")  # fmt: skip
+    try:
+        request = desk.request_now(ask, approvals=0)
+    except OpsloopError as error:
+        detail = f"{evidence}\nThe rollback to `{previous}` was refused: {error.message}"
+        run.say(f":x: The watch of `{env}` failed.\n{detail}")
+        return StepEnd(StepState.FAILED, detail, PipelineState.FAILED, f"failed its watch in {env}")
+    lag = ""
+    if failed_at is not None:
+        lag = f" {run.deps.clock.monotonic() - failed_at:.2f}s after the failure was seen"
+    run.link(index, f"rollback #{request.id}")
+    run.say(f":rewind: The watch of `{env}` failed; rollback #{request.id} to `{previous}` "
+            f"started{lag}.\n{evidence}")  # fmt: skip
+    ended = _settled(run, request.id)
+    outcome = f"rollback #{request.id} to `{previous}` {ended.state.value.replace('_', ' ')}"
+    detail = f"{evidence}\nRollback filed{lag}.\n{outcome}: {ended.detail}"
+    run.say(f":rewind: {outcome}.")
+    return StepEnd(StepState.FAILED, detail, PipelineState.ROLLED_BACK,
+                   f"rolled {env} back to {previous}")  # fmt: skip
+
+
+def _request(run: PipelineRun, index: int) -> DeployRequest:
+    desk = run.deps.deploys
+    link = run.p.steps[index].link
+    if link:
+        found = desk.store.get(_request_id(link))
+        if found is not None:
+            return found
+    env = run.p.steps[index].env
+    assert env is not None
+    ask = Ask(DeployKind.DEPLOY, run.p.service, env, run.p.version, run.p.requester,
+              run.p.channel_id, "")  # fmt: skip
+    request = desk.request_now(ask)
+    run.link(index, f"deploy #{request.id}")
+    run.remember_previous(env, request.from_version)
+    request = desk.store.get(request.id) or request
+    where = ""
+    if request.message_ts:
+        where = f" ({message_link(request.channel_id, request.message_ts, 'the request')})"
+    waits = (
+        f", waiting for {request.approvals_needed} approval(s)" if request.approvals_needed else ""
+    )
+    run.say(f"Deploy #{request.id} to `{env}` filed{waits}{where}.")
+    return request
+
+
+def _request_id(link: str) -> int:
+    return int(link.rpartition("#")[2])
+
+
+def _settled(run: PipelineRun, request_id: int) -> DeployRequest:
+    desk = run.deps.deploys
+    while True:
+        request = desk.store.get(request_id)
+        assert request is not None, request_id
+        if not request.state.active:
+            return request
+        run.pause(run.deps.poll)
