@@ -279,4 +279,3 @@ class DeploymentProxy:
             info.size, info.mode = len(data), 0o644
             tar.addfile(info, io.BytesIO(data))
         container.put_archive("/", buffer.getvalue())
-
