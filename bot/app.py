@@ -376,8 +376,20 @@ def _start_work(
         )
     )
     opsloop.bounded_stops.append(deploys.stop_background)
-    # Pipelines a restart left running go on once jobs and deploys are being settled.
-    keeper.add(Singleton("resume pipelines", ships.resume, lambda: ignore(ships.stop(5.0))))
+    # Pipelines run in the lease holder only (their watch counts its checks): those a
+    # restart or a lost lease left running go on once jobs and deploys are being settled,
+    # and those another process's /ship stored are taken up every lease period.
+    adopting = Periodically("take up pipelines", keeper.period, ships.adopt)
+
+    def resume_pipelines() -> None:
+        ships.resume()
+        adopting.start()
+
+    def stop_pipelines() -> None:
+        adopting.stop()
+        ignore(ships.stop(5.0))
+
+    keeper.add(Singleton("resume pipelines", resume_pipelines, stop_pipelines))
     opsloop.scheduler = digest_schedule(opsloop.services, engine)
     if opsloop.scheduler is not None:
         keeper.add(Singleton("sprint digest", opsloop.scheduler.start, opsloop.scheduler.stop))

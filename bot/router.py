@@ -169,7 +169,7 @@ class Router:
             log.warning("no handler for action %s", click.action_id)
             return
         answered = answer(partial(_click_reply, handler, click), "That button")
-        if answered.reply.text or answered.reply.blocks:
+        if not answered.reply.said and (answered.reply.text or answered.reply.blocks):
             self._d.notifier.respond(click.response_url, answered.reply)
 
     def _match(self, command: SlashCommand) -> tuple[Verb, list[str]]:

@@ -38,9 +38,10 @@ def register(registry: Registry, services: Services) -> None:
 
         def work() -> Reply:
             reply, rest = listing.page(click.user_id, words, quick=background is not None)
-            if rest is not None and background is not None:
-                _fill_in(background, services, click.response_url, rest)
-            return replace(reply, replace=True)
+            reply = replace(reply, replace=True)
+            if rest is None or background is None:
+                return reply
+            return _quick_then_full(background, services, click.response_url, reply, rest)
 
         return in_background(click, query, work, f"page {query.page}")
 
@@ -103,9 +104,9 @@ def show_list(
 
     def work() -> Reply:
         reply, rest = listing.page(invocation.user_id, words, quick=True)
-        if rest is not None:
-            _fill_in(background, services, url, rest)
-        return reply
+        if rest is None:
+            return reply
+        return _quick_then_full(background, services, url, reply, rest)
 
     return background.answer(
         invocation, work, deadline=DEADLINE, waiting=f"Preparing `/{listing.verb}`…",
@@ -113,9 +114,13 @@ def show_list(
     )  # fmt: skip
 
 
-def _fill_in(
-    background: Background, services: Services, url: str, rest: Callable[[], Reply]
-) -> None:
-    # Started once the quick page is built, so it lands after it: the full build reads
-    # what is slow (health checks take longer than answering the quick page).
+def _quick_then_full(
+    background: Background, services: Services, url: str, quick: Reply, rest: Callable[[], Reply]
+) -> Reply:
+    """Send the quick page now, then build the full one (what is slow: health checks) and
+    edit it in; the returned reply is marked said. The quick page is sent here, before the
+    full build starts, because both replace the message through the response_url: a full
+    build that came back first would otherwise be overwritten by the quick page."""
+    services.notifier.respond(url, quick)
     background.run(lambda: services.notifier.respond(url, replace(rest(), replace=True)))
+    return replace(quick, said=True)

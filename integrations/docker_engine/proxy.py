@@ -192,7 +192,13 @@ class DeploymentProxy:
             ports={f"{LISTEN}/tcp": binding}, network=self.network,
             restart_policy={"Name": "unless-stopped"},
         )  # fmt: skip
-        self._write(created, upstreams)
+        try:
+            self._write(created, upstreams)
+        except Exception:
+            # A proxy left created without its config would be reported down on every later
+            # deploy, with a hint (docker start) that could not help.
+            created.remove(force=True)
+            raise
         try:
             created.start()
         except APIError as error:
@@ -250,6 +256,8 @@ class DeploymentProxy:
         for net in self._client.networks.list(names=[self.network]):
             if net.name != self.network:
                 continue
+            # Names of two namespaces can meet ("a-b" + "c", "a" + "b-c"): the labels say whose.
+            refuse_foreign(self.network, net.attrs.get("Labels"), self._namespace)
             for attempt in range(NETWORK_ATTEMPTS):
                 try:
                     net.remove()

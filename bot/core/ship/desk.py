@@ -1,5 +1,11 @@
 """The ship desk: checks a /ship, stores the pipeline, runs each on a thread of its own,
-cancels, lists, and resumes what a restart left running."""
+cancels, lists, and resumes what a restart left running.
+
+Pipelines run only in the process holding the singletons' lease (between resume() and
+stop()): a watch counts the Monitor stage's check results as this process's check loop
+applies them, and only the lease holder checks, so a pipeline watched anywhere else would see
+no data and roll a healthy deploy back. A /ship that another process answers is stored there
+and taken up by the holder's adopt(), which it runs every lease period."""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from bot.core.ship.model import (
     NewPipeline,
     Pipeline,
     StepKind,
+    StepState,
     overlapping,
     pipeline_envs,
     plan_steps,
@@ -54,13 +61,17 @@ class ShipDesk:
     def __init__(self, deps: ShipDeps) -> None:
         self.deps = deps
         self._stopping = threading.Event()
+        self._stopping.set()  # no pipeline runs here until resume() (the lease holder's)
         self._guard = threading.Lock()
         self._runs: dict[int, tuple[PipelineRun, threading.Thread]] = {}
+        self._shipping: set[int] = set()
+        """Pipelines ship() stored and has not started yet (adopt() leaves them to it)."""
 
     def ship(self, ask: ShipAsk) -> Pipeline:
-        """Check the /ship and start its pipeline. Slow (git, the registry, the engine):
-        call it off the router's workers. Raises what to tell the asker; nothing is
-        stored or started then."""
+        """Check the /ship, store its pipeline and start it here when this process holds
+        the lease (else the holder's adopt() starts it). Slow (git, the registry, the
+        engine): call it off the router's workers. Raises what to tell the asker; nothing
+        is stored or started then."""
         service = self.deps.settings.services.get(ask.service)
         if service is None:
             raise NotFound(f"`{ask.service}` is not a service in opsloop.yml.")
@@ -83,6 +94,18 @@ class ShipDesk:
             pipeline = self.deps.store.create(new, plan_steps(envs))
             pipeline = replace(pipeline, revision=revision)
             self.deps.store.save(pipeline)
+            self._shipping.add(pipeline.id)
+        try:
+            pipeline = self._introduce(pipeline, ask)
+        finally:
+            with self._guard:
+                self._shipping.discard(pipeline.id)
+        self._start(pipeline, resumed=False)
+        return pipeline
+
+    def _introduce(self, pipeline: Pipeline, ask: ShipAsk) -> Pipeline:
+        """Post the pipeline's checklist and announce it (before any run of it starts, so
+        the run edits that checklist)."""
         posted = best_effort(
             f"post pipeline #{pipeline.id}",
             lambda: self.deps.notifier.post(ask.channel, checklist(pipeline)),
@@ -96,7 +119,6 @@ class ShipDesk:
             lambda: self.deps.outbox.post(self.deps.settings.ops_channel, said,
                                           key=f"pipeline-{pipeline.id}-started"),
         )  # fmt: skip
-        self._start(pipeline, resumed=False)
         return pipeline
 
     def _refuse_overlap(self, service: str, envs: tuple[str, ...]) -> None:
@@ -140,15 +162,32 @@ class ShipDesk:
         return self.deps.store.recent(limit)
 
     def resume(self) -> None:
-        """Go on with every pipeline a restart left running (singleton work: call it where
-        the deploy desk's reconcile runs, after it)."""
-        self._stopping.clear()
+        """Run pipelines here from now on (this process took the lease: singleton work, to
+        call where the deploy desk's reconcile runs, after it) and go on with every pipeline
+        left running (a restart, a lost lease)."""
+        with self._guard:
+            if self._stopping.is_set():
+                # A fresh event: runs of an earlier term that did not stop in time still
+                # see theirs set.
+                self._stopping = threading.Event()
+        self.adopt()
+
+    def adopt(self) -> None:
+        """Start every running pipeline that runs nowhere here: left by a restart or a lost
+        lease, or stored by another process's /ship. Nothing while this process does not
+        hold the lease (before resume(), after stop())."""
         for pipeline in self.deps.store.running():
-            self._start(pipeline, resumed=True)
+            with self._guard:
+                if self._stopping.is_set():
+                    return
+                if pipeline.id in self._shipping:
+                    continue
+            begun = any(step.state is not StepState.WAITING for step in pipeline.steps)
+            self._start(pipeline, resumed=begun)
 
     def _start(self, pipeline: Pipeline, *, resumed: bool) -> None:
         with self._guard:
-            if pipeline.id in self._runs:
+            if pipeline.id in self._runs or self._stopping.is_set():
                 return
             run = PipelineRun(self.deps, pipeline, WORK, self._stopping, resumed)
             thread = threading.Thread(
@@ -166,9 +205,10 @@ class ShipDesk:
 
     def stop(self, timeout: float | None = None) -> list[str]:
         """Stop the pipelines at their next safe point (they stay running in the store for
-        the next start); returns those still going after `timeout` seconds."""
-        self._stopping.set()
+        the next start, or the next holder of the lease, to resume); returns those still
+        going after `timeout` seconds."""
         with self._guard:
+            self._stopping.set()
             runs = list(self._runs.values())
         for run, _thread in runs:
             run.wake()

@@ -15,6 +15,8 @@ from bot.core.ship.watching import Sample, Verdict, WatchTally
 
 APPROVAL_POLL = 0.5
 """Seconds between looks at a request waiting for people."""
+ROLLBACK_LINK = "rollback #"
+"""How a watch step links the rollback it filed (a restart sees it through)."""
 _PASSED = (DeployState.APPROVED, DeployState.RUNNING, DeployState.SUCCEEDED,
            DeployState.ROLLED_BACK)  # fmt: skip
 
@@ -63,6 +65,12 @@ def watch_step(run: PipelineRun, index: int) -> StepEnd:
     """Watch the deployment's checks for the window; roll back on a failure."""
     env = run.p.steps[index].env
     assert env is not None
+    link = run.p.steps[index].link
+    if link.startswith(ROLLBACK_LINK):
+        # The watch failed and filed its rollback before a restart: the version it failed
+        # on is not watched again (a pass would promote it), the rollback is seen through.
+        run.say(f":rewind: The watch of `{env}` failed before the restart; {link} goes on.")
+        return _rolled_back(run, env, _request_id(link), "The watch failed before the restart.")
     deployed = next(s for s in run.p.steps if s.kind is StepKind.DEPLOY and s.env == env)
     since = deployed.finished_at or run.deps.clock.now()
     service = run.service
@@ -141,12 +149,18 @@ def _roll_back(
     lag = ""
     if failed_at is not None:
         lag = f" {run.deps.clock.monotonic() - failed_at:.2f}s after the failure was seen"
-    run.link(index, f"rollback #{request.id}")
+    run.link(index, f"{ROLLBACK_LINK}{request.id}")
     run.say(f":rewind: The watch of `{env}` failed; rollback #{request.id} to `{previous}` "
             f"started{lag}.\n{evidence}")  # fmt: skip
-    ended = _settled(run, request.id)
-    outcome = f"rollback #{request.id} to `{previous}` {ended.state.value.replace('_', ' ')}"
-    detail = f"{evidence}\nRollback filed{lag}.\n{outcome}: {ended.detail}"
+    return _rolled_back(run, env, request.id, f"{evidence}\nRollback filed{lag}.")
+
+
+def _rolled_back(run: PipelineRun, env: str, request_id: int, evidence: str) -> StepEnd:
+    """Wait for the rollback `request_id` of `env` to end; the pipeline ends rolled back."""
+    ended = _settled(run, request_id)
+    previous = ended.version
+    outcome = f"rollback #{request_id} to `{previous}` {ended.state.value.replace('_', ' ')}"
+    detail = f"{evidence}\n{outcome}: {ended.detail}"
     run.say(f":rewind: {outcome}.")
     return StepEnd(StepState.FAILED, detail, PipelineState.ROLLED_BACK,
                    f"rolled {env} back to {previous}")  # fmt: skip

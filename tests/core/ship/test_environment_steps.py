@@ -12,10 +12,19 @@ from typing import Any
 
 import pytest
 
+from bot.core.deploy.desk import Ask
 from bot.core.deploy.model import DeployKind, DeployState, Running
 from bot.core.outbox import Outbox
 from bot.core.ship.desk import WORK
-from bot.core.ship.model import NewPipeline, Pipeline, PipelineState, StepState, end, plan_steps
+from bot.core.ship.model import (
+    NewPipeline,
+    Pipeline,
+    PipelineState,
+    StepState,
+    begin,
+    end,
+    plan_steps,
+)
 from bot.core.ship.ports import Firing
 from bot.core.ship.run import PipelineRun, ShipDeps
 from bot.core.ship.watching import Sample, ShipService, ShipSettings
@@ -205,3 +214,23 @@ def test_someone_elses_lock_stops_the_pipeline_with_the_lock_named(setup: Any) -
     assert done.steps[3].state is StepState.FAILED
     assert "<@U0BOB>" in done.steps[3].detail and "migrating the database" in done.steps[3].detail
     assert desk.store.recent(None, 5) == []
+
+
+def test_a_restart_during_the_rollback_sees_it_through_and_never_promotes(setup: Any) -> None:
+    desk, store, feed, deps = setup
+    p = _released(store, ("staging", "prod"))
+    # Before the restart: staging got 1.3.0, its watch failed and filed the rollback.
+    p = end(p, 3, StepState.PASSED, NOW, "none needed")
+    p = end(begin(p, 4, NOW, "deploy #1"), 4, StepState.PASSED, NOW, "deployed")
+    rollback = desk.desk.request_now(
+        Ask(DeployKind.ROLLBACK, "web", "staging", "1.2.0", "U0ALICE", "C0DEV", ""), approvals=0
+    )
+    p = replace(begin(p, 5, NOW, f"rollback #{rollback.id}"), previous=(("staging", "1.2.0"),))
+    store.save(p)
+    _run(deps, p, resumed=True)
+    done = _state(store, p, PipelineState.ROLLED_BACK)
+    assert feed.observers == [], "the version that failed its watch is not watched again"
+    assert done.steps[5].state is StepState.FAILED
+    assert f"rollback #{rollback.id} to `1.2.0` succeeded" in done.steps[5].detail
+    assert [s.state for s in done.steps[6:]] == [StepState.SKIPPED] * 3  # prod untouched
+    assert [r.id for r in desk.store.recent(None, 5)] == [rollback.id], "no second request"
