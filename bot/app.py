@@ -219,7 +219,7 @@ def build(
     directory = SlackDirectory(client, clock)
     base = Services(
         config=config,
-        audit=SqlAuditLog(engine),
+        audit=SqlAuditLog(engine, process_id),
         notifier=notifier,
         clock=clock,
         directory=directory,
@@ -362,11 +362,16 @@ def _start_work(
     # Pipelines stop at a safe point before the jobs and rollouts they wait on are stopped.
     opsloop.bounded_stops.append(ships.stop)
     # Commands a stop left pending (their answer was to follow) get the outcome
-    # "interrupted"; those this process records from its start on are its own to settle.
-    audit, started = SqlAuditLog(engine), opsloop.services.clock.now()
-    keeper.add(
-        Singleton("settle interrupted commands", lambda: ignore(audit.settle_interrupted(started)))
+    # "interrupted", every lease period: those of a process whose heartbeat ran out (or that
+    # stopped), whenever written, and those of no known process from before this start. A
+    # live process's are its own to settle.
+    audit, started = SqlAuditLog(engine, keeper.process_id), opsloop.services.clock.now()
+    interrupted = Periodically(
+        "settle interrupted commands",
+        keeper.period,
+        lambda: audit.settle_interrupted(started, keeper.ttl),
     )
+    keeper.add(Singleton(interrupted.name, interrupted.start, interrupted.stop))
     opsloop.bounded_stops.append(builds.runner.stop)
     keeper.add(
         Singleton(

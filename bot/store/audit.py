@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import Clock
 from bot.core.values import AuditEntry, Outcome
+from bot.store.db_clock import db_now
+from bot.store.leases import process_beats
 from bot.store.tables import audit_log, seen_events
 
 INTERRUPTED_DETAIL = (
@@ -18,10 +20,13 @@ INTERRUPTED_DETAIL = (
 
 
 class SqlAuditLog:
-    """The append-only audit log: no delete, and the one update sets a pending outcome once."""
+    """The append-only audit log: no delete, and the one update sets a pending outcome once.
+    Entries are written as the process `owner`'s (None: unknown), whose heartbeat row
+    (bot.store.leases) tells whether it is still there to settle them."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, owner: str | None = None) -> None:
         self._engine = engine
+        self._owner = owner
 
     def append(self, entry: AuditEntry) -> int:
         """Record one entry and return its id."""
@@ -35,6 +40,7 @@ class SqlAuditLog:
                     arguments=entry.arguments,
                     outcome=entry.outcome,
                     detail=entry.detail,
+                    owner=self._owner,
                 )
             )
         (entry_id,) = result.inserted_primary_key or (0,)
@@ -51,14 +57,19 @@ class SqlAuditLog:
         with self._engine.begin() as connection:
             return connection.execute(query).rowcount == 1
 
-    def settle_interrupted(self, before: datetime) -> int:
-        """Settle as interrupted the entries still pending from before `before` (when this
-        process started): the process that would have settled them is gone. Returns how
-        many were settled."""
+    def settle_interrupted(self, before: datetime, ttl: float) -> int:
+        """Settle as interrupted the pending entries no process is left to settle: those of
+        another process whose heartbeat is older than `ttl` seconds or gone (it stopped,
+        whenever it wrote them), and those of an unknown writer from before `before` (when
+        this process started). A live process's entries are its own. Returns how many."""
+        alive = select(process_beats.c.process_id).where(process_beats.c.seen_at >= db_now(-ttl))
+        unknown = audit_log.c.owner.is_(None) & (audit_log.c.at < before)
+        gone = audit_log.c.owner.is_not(None) & audit_log.c.owner.not_in(alive)
+        if self._owner is not None:
+            gone &= audit_log.c.owner != self._owner
         query = (
             update(audit_log)
-            .where(audit_log.c.outcome == Outcome.PENDING.value)
-            .where(audit_log.c.at < before)
+            .where(audit_log.c.outcome == Outcome.PENDING.value, or_(unknown, gone))
             .values(outcome=Outcome.INTERRUPTED.value, detail=INTERRUPTED_DETAIL)
         )
         with self._engine.begin() as connection:

@@ -21,6 +21,8 @@ audit_log = Table(
     Column("arguments", Text, nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("detail", Text, nullable=False),
+    # The process that wrote the entry (bot.store.leases.process_beats); None before 0007.
+    Column("owner", String(128), nullable=True),
 )
 
 seen_events = Table(

@@ -127,6 +127,25 @@ def test_a_command_left_pending_by_a_crash_is_audited_as_interrupted_at_the_next
     assert "<@U0BOB> in <#C0OPS>: `release` `web 1.0.0` → *interrupted*" in answer, answer
 
 
+def test_a_command_a_gone_process_left_pending_after_the_start_is_audited_as_interrupted(
+    harness: Harness,
+) -> None:
+    # Another process on the store recorded a command after this one started, and stopped
+    # before its answer came: its heartbeat row is gone, so the lease holder settles it at
+    # its next round (every lease period), without a restart.
+    entry_id = SqlAuditLog(harness.bot.engine, "gone-host:4242:abcdef").append(
+        AuditEntry(datetime.now(UTC), "U0BOB", "C0OPS", "release", "web 1.0.0",
+                   Outcome.PENDING.value)
+    )  # fmt: skip
+    deadline = time.monotonic() + harness.settings.lease_seconds
+    while time.monotonic() < deadline:
+        outcomes = {e.id: e.outcome for e in SqlAuditLog(harness.bot.engine).latest(10)}
+        if outcomes[entry_id] != Outcome.PENDING.value:
+            break
+        time.sleep(0.1)
+    assert outcomes[entry_id] == Outcome.INTERRUPTED.value
+
+
 def test_forged_and_stale_requests_get_401_and_run_nothing(harness: Harness) -> None:
     body = b"command=%2Fops&text=audit&user_id=U0ALICE&channel_id=C0DEV&response_url=x"
     forged = harness.slack.send_raw(body, {}, signature="v0=" + "0" * 64)
