@@ -87,7 +87,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Desk, SqlPipelineStore, Feed, ShipDe
 def _released(store: SqlPipelineStore, envs: tuple[str, ...]) -> Pipeline:
     """A pipeline of web 1.3.0 whose build, test and release passed."""
     new = NewPipeline("web", "1.3.0", "HEAD", envs, "U0ALICE", "C0DEV", NOW)
-    p = store.create(new, plan_steps(envs))
+    p, _created = store.create(new, plan_steps(envs))
     for index in range(3):
         p = end(p, index, StepState.PASSED, NOW, "done")
     p = replace(p, message_ts="1700000000.000001", revision="a" * 40)
