@@ -1,5 +1,10 @@
 """/ship pipelines: one row each, its checklist kept as JSON beside it (a pipeline is read
-and written whole, by its own thread)."""
+and written whole, by its own thread).
+
+A running pipeline holds one `pipeline_slots` row per environment it goes through
+("service/env", the primary key), inserted in the transaction that inserts the pipeline and
+deleted in the one that finishes it: the key is what makes "one /ship per service and
+environment while one runs" hold when two processes answer a /ship at the same moment."""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, select
+from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, delete, select
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from bot.core.ship.model import (
     NewPipeline,
@@ -41,6 +47,17 @@ pipelines = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
 )
 
+pipeline_slots = Table(
+    "pipeline_slots",
+    metadata,
+    Column("slot", String(140), primary_key=True),
+    Column("pipeline_id", Integer, nullable=False),
+)
+
+
+def _slot(service: str, env: str) -> str:
+    return f"{service}/{env}"
+
 
 class SqlPipelineStore:
     """bot.core.ship.model.PipelineStore on SQLAlchemy."""
@@ -48,8 +65,10 @@ class SqlPipelineStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, new: NewPipeline, steps: tuple[Step, ...]) -> Pipeline:
-        """Store a new running pipeline."""
+    def create(self, new: NewPipeline, steps: tuple[Step, ...]) -> tuple[Pipeline, bool]:
+        """Store a new running pipeline with its environments' slots, in one transaction;
+        or, when a running pipeline of the service holds one of those environments, store
+        nothing and return that one (and False)."""
         values = {
             "service": new.service, "version": new.version, "ref": new.ref, "revision": "",
             "envs": json.dumps(list(new.envs)), "requester": new.requester,
@@ -57,15 +76,35 @@ class SqlPipelineStore:
             "steps": _steps_json(steps), "previous": "[]", "cancel_requested_by": "",
             "detail": "", "created_at": new.created_at, "finished_at": None,
         }  # fmt: skip
-        with self._engine.begin() as connection:
-            result = connection.execute(pipelines.insert().values(**values))
-            new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        slots = [_slot(new.service, env) for env in new.envs]
+        try:
+            with self._engine.begin() as connection:
+                result = connection.execute(pipelines.insert().values(**values))
+                new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+                connection.execute(
+                    pipeline_slots.insert(), [{"slot": s, "pipeline_id": new_id} for s in slots]
+                )
+        except IntegrityError:
+            holder = self._holder(slots)
+            if holder is None:
+                raise
+            return holder, False
         found = self.get(new_id)
         assert found is not None
-        return found
+        return found, True
+
+    def _holder(self, slots: list[str]) -> Pipeline | None:
+        with self._engine.connect() as connection:
+            held = connection.execute(
+                select(pipeline_slots.c.pipeline_id)
+                .where(pipeline_slots.c.slot.in_(slots))
+                .order_by(pipeline_slots.c.pipeline_id)
+            ).scalars().first()  # fmt: skip
+        return None if held is None else self.get(int(held))
 
     def save(self, pipeline: Pipeline) -> None:
-        """Write the pipeline whole; a cancel asked meanwhile is kept."""
+        """Write the pipeline whole; a cancel asked meanwhile is kept. A finished pipeline
+        frees its environments' slots in the same transaction."""
         values = {
             "revision": pipeline.revision, "message_ts": pipeline.message_ts,
             "state": pipeline.state.value, "steps": _steps_json(pipeline.steps),
@@ -76,6 +115,10 @@ class SqlPipelineStore:
             connection.execute(
                 pipelines.update().where(pipelines.c.id == pipeline.id).values(**values)
             )
+            if pipeline.state.finished:
+                connection.execute(
+                    delete(pipeline_slots).where(pipeline_slots.c.pipeline_id == pipeline.id)
+                )
 
     def get(self, pipeline_id: int) -> Pipeline | None:
         """One pipeline."""

@@ -90,8 +90,11 @@ class ShipDesk:
         new = NewPipeline(ask.service, version, ask.ref, envs, ask.user, ask.channel,
                           self.deps.clock.now())  # fmt: skip
         with self._guard:
-            self._refuse_overlap(ask.service, envs)
-            pipeline = self.deps.store.create(new, plan_steps(envs))
+            # The store decides (another process may be storing one right now); the check
+            # above only spares a refused /ship the registry, git and engine calls.
+            pipeline, created = self.deps.store.create(new, plan_steps(envs))
+            if not created:
+                raise self._overlap(pipeline, ask.service, envs)
             pipeline = replace(pipeline, revision=revision)
             self.deps.store.save(pipeline)
             self._shipping.add(pipeline.id)
@@ -124,13 +127,17 @@ class ShipDesk:
     def _refuse_overlap(self, service: str, envs: tuple[str, ...]) -> None:
         running = overlapping(self.deps.store.running(), service, envs)
         if running is not None:
-            shared = [env for env in envs if env in running.envs]
-            raise Conflict(
-                f"Pipeline #{running.id} of `{service}` `{running.version}` to "
-                f"{', '.join(f'`{e}`' for e in shared)} is running (asked by "
-                f"<@{running.requester}>); one at a time per service and environment. "
-                f"`/ship cancel {running.id}` stops it."
-            )
+            raise self._overlap(running, service, envs)
+
+    @staticmethod
+    def _overlap(running: Pipeline, service: str, envs: tuple[str, ...]) -> Conflict:
+        shared = [env for env in envs if env in running.envs]
+        return Conflict(
+            f"Pipeline #{running.id} of `{service}` `{running.version}` to "
+            f"{', '.join(f'`{e}`' for e in shared)} is running (asked by "
+            f"<@{running.requester}>); one at a time per service and environment. "
+            f"`/ship cancel {running.id}` stops it."
+        )
 
     def cancel(self, pipeline_id: int, user: str, *, admin: bool = False) -> Pipeline:
         """Ask a running pipeline to stop after its running step (a pending approval is

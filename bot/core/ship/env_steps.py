@@ -1,10 +1,17 @@
 """Per environment: the approval and the deploy are one deploy request on the deploy desk
 (the same rules, messages, reactions and buttons as /deploy), then a watch of the Monitor
-stage's checks, which rolls the environment back through the desk when it fails."""
+stage's checks, which rolls the environment back through the desk when it fails.
+
+Before a step files a request it stores its intent with the step (`filing deploy at <time>`),
+so a restart between the filing and the link finds the request it filed (its kind, service,
+environment, version and asker, filed since then; the channel is where the request was
+posted, not asked) instead of filing another, which the desk would refuse while the first
+one waits."""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from bot.core.deploy.desk import Ask
 from bot.core.deploy.model import DeployKind, DeployRequest, DeployState
@@ -17,6 +24,10 @@ APPROVAL_POLL = 0.5
 """Seconds between looks at a request waiting for people."""
 ROLLBACK_LINK = "rollback #"
 """How a watch step links the rollback it filed (a restart sees it through)."""
+INTENT_LINK = "filing "
+"""How a step links a request it is about to file: `filing rollback at <ISO time>`."""
+OWN_LOOKBACK = 200
+"""How many of the environment's newest requests a restarted step looks through for its own."""
 _PASSED = (DeployState.APPROVED, DeployState.RUNNING, DeployState.SUCCEEDED,
            DeployState.ROLLED_BACK)  # fmt: skip
 
@@ -66,6 +77,11 @@ def watch_step(run: PipelineRun, index: int) -> StepEnd:
     env = run.p.steps[index].env
     assert env is not None
     link = run.p.steps[index].link
+    if link.startswith(INTENT_LINK):
+        # The watch failed and was filing its rollback when a restart came: the version it
+        # failed on is not watched again, the rollback it filed (or files now) is seen
+        # through.
+        return _file_rollback(run, index, env, "The watch failed before the restart.", "")
     if link.startswith(ROLLBACK_LINK):
         # The watch failed and filed its rollback before a restart: the version it failed
         # on is not watched again (a pass would promote it), the rollback is seen through.
@@ -131,28 +147,68 @@ def _passed(run: PipelineRun, env: str, tally: WatchTally) -> StepEnd:
 def _roll_back(
     run: PipelineRun, index: int, env: str, tally: WatchTally, failed_at: float | None
 ) -> StepEnd:
-    evidence = tally.evidence()
+    lag = ""
+    if failed_at is not None:
+        lag = f" {run.deps.clock.monotonic() - failed_at:.2f}s after the failure was seen"
+    return _file_rollback(run, index, env, tally.evidence(), lag)
+
+
+def _file_rollback(run: PipelineRun, index: int, env: str, evidence: str, lag: str) -> StepEnd:
+    """File (or, after a restart, find) the rollback of `env` to what ran there before and
+    see it through; the pipeline ends rolled back."""
     previous = run.p.previous_version(env)
     if previous is None:
         detail = f"{evidence}\nNothing ran in `{env}` before, so there is nothing to roll back to."
         run.say(f":x: The watch of `{env}` failed.\n{detail}")
         return StepEnd(StepState.FAILED, detail, PipelineState.FAILED, f"failed its watch in {env}")
-    desk = run.deps.deploys
     ask = Ask(DeployKind.ROLLBACK, run.p.service, env, previous, run.p.requester,
               run.p.channel_id, "")  # fmt: skip
     try:
-        request = desk.request_now(ask, approvals=0)
+        request, filed = _file_once(run, index, ask, approvals=0)
     except OpsloopError as error:
         detail = f"{evidence}\nThe rollback to `{previous}` was refused: {error.message}"
         run.say(f":x: The watch of `{env}` failed.\n{detail}")
         return StepEnd(StepState.FAILED, detail, PipelineState.FAILED, f"failed its watch in {env}")
-    lag = ""
-    if failed_at is not None:
-        lag = f" {run.deps.clock.monotonic() - failed_at:.2f}s after the failure was seen"
     run.link(index, f"{ROLLBACK_LINK}{request.id}")
-    run.say(f":rewind: The watch of `{env}` failed; rollback #{request.id} to `{previous}` "
-            f"started{lag}.\n{evidence}")  # fmt: skip
+    if filed:
+        run.say(f":rewind: The watch of `{env}` failed; rollback #{request.id} to `{previous}` "
+                f"started{lag}.\n{evidence}")  # fmt: skip
+    else:
+        run.say(f":rewind: The watch of `{env}` failed before the restart; rollback "
+                f"#{request.id} to `{previous}` goes on.")  # fmt: skip
     return _rolled_back(run, env, request.id, f"{evidence}\nRollback filed{lag}.")
+
+
+def _file_once(
+    run: PipelineRun, index: int, ask: Ask, *, approvals: int | None = None
+) -> tuple[DeployRequest, bool]:
+    """The request `ask` on the deploy desk, and whether it was filed now: stores the intent
+    with step `index` first; a step whose intent is stored (a restart came while it was
+    filing) takes the request it filed then, when there is one."""
+    link = run.p.steps[index].link
+    if link.startswith(INTENT_LINK):
+        since = datetime.fromisoformat(link.rpartition(" at ")[2])
+        own = _own_request(run, ask, since)
+        if own is not None:
+            return own, False
+    else:
+        run.link(index, f"{INTENT_LINK}{ask.kind.value} at {run.deps.clock.now().isoformat()}")
+    return run.deps.deploys.request_now(ask, approvals=approvals), True
+
+
+def _own_request(run: PipelineRun, ask: Ask, since: datetime) -> DeployRequest | None:
+    """The request of `ask` filed since `since` (by this step, before a restart)."""
+    version = (ask.version or "").removeprefix("v")
+    for request in run.deps.deploys.store.recent(ask.env, OWN_LOOKBACK):
+        if (
+            request.kind is ask.kind
+            and request.service == ask.service
+            and request.version.removeprefix("v") == version
+            and request.requester == ask.user
+            and request.created_at >= since
+        ):
+            return request
+    return None
 
 
 def _rolled_back(run: PipelineRun, env: str, request_id: int, evidence: str) -> StepEnd:
@@ -169,7 +225,7 @@ def _rolled_back(run: PipelineRun, env: str, request_id: int, evidence: str) -> 
 def _request(run: PipelineRun, index: int) -> DeployRequest:
     desk = run.deps.deploys
     link = run.p.steps[index].link
-    if link:
+    if link and not link.startswith(INTENT_LINK):
         found = desk.store.get(_request_id(link))
         if found is not None:
             return found
@@ -177,7 +233,7 @@ def _request(run: PipelineRun, index: int) -> DeployRequest:
     assert env is not None
     ask = Ask(DeployKind.DEPLOY, run.p.service, env, run.p.version, run.p.requester,
               run.p.channel_id, "")  # fmt: skip
-    request = desk.request_now(ask)
+    request, filed = _file_once(run, index, ask)
     run.link(index, f"deploy #{request.id}")
     run.remember_previous(env, request.from_version)
     request = desk.store.get(request.id) or request
@@ -187,7 +243,8 @@ def _request(run: PipelineRun, index: int) -> DeployRequest:
     waits = (
         f", waiting for {request.approvals_needed} approval(s)" if request.approvals_needed else ""
     )
-    run.say(f"Deploy #{request.id} to `{env}` filed{waits}{where}.")
+    said = "filed" if filed else "filed before the restart"
+    run.say(f"Deploy #{request.id} to `{env}` {said}{waits}{where}.")
     return request
 
 

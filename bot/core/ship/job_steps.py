@@ -1,6 +1,8 @@
 """Build, test and release steps: each submits the stage's own job (the same work /build,
 /test and /release run, with its own message in the pipeline's channel) and waits for it.
-After a restart a step waits for the job it started, as the job runner settled it."""
+After a restart a step waits for the job it started, as the job runner settled it (the job's
+id is stored with the step before the job is submitted, so a restart in between submits it
+once, then)."""
 
 from __future__ import annotations
 
@@ -71,16 +73,23 @@ def _job_step(
 ) -> StepEnd:
     builds = run.deps.builds
     job_id = run.p.steps[index].link
-    if not job_id:
+    if not job_id or builds.store.get(job_id) is None:
+        # The job's id is stored before the job is submitted: a restart in between finds
+        # no job of that id and submits it then, and one after finds it and waits for it
+        # (never a second job).
+        if not job_id:
+            job_id = new_job_id(kind)
+            run.link(index, job_id)
         p = run.p
         job = Job(
-            id=new_job_id(kind), kind=kind, service=p.service, ref=p.ref, revision=p.revision,
+            id=job_id, kind=kind, service=p.service, ref=p.ref, revision=p.revision,
             user_id=p.requester, channel_id=p.channel_id, created_at=run.deps.clock.now(),
             log_path="", image=image, version=version,
         )  # fmt: skip
         job, _joined = builds.runner.submit(job, work())
-        job_id = job.id
-        run.link(index, job_id)
+        if job.id != job_id:  # joined the same job, queued or running here
+            job_id = job.id
+            run.link(index, job_id)
         where = (
             f" ({message_link(job.channel_id, job.message_ts, 'its message')})"
             if job.message_ts else ""

@@ -227,8 +227,11 @@ def overlapping(running: Sequence[Pipeline], service: str, envs: Sequence[str]) 
 class PipelineStore(Protocol):
     """Where pipelines are kept."""
 
-    def create(self, new: NewPipeline, steps: tuple[Step, ...]) -> Pipeline:
-        """Store a new running pipeline with its checklist."""
+    def create(self, new: NewPipeline, steps: tuple[Step, ...]) -> tuple[Pipeline, bool]:
+        """Store a new running pipeline with its checklist, and True; or, when a running
+        pipeline of the service goes through one of its environments, store nothing and
+        return that one, and False. Decided in the store (atomically), so two processes
+        answering a /ship at once never both store one."""
         ...
 
     def save(self, pipeline: Pipeline) -> None:

@@ -5,6 +5,7 @@ and taken up by the holder."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,9 +14,10 @@ from typing import Any
 import pytest
 
 from bot.core.clock import FakeClock
+from bot.core.errors import Conflict
 from bot.core.ship import desk as ship_desk
 from bot.core.ship.desk import ShipAsk, ShipDesk
-from bot.core.ship.model import PipelineState, StepKind, StepState
+from bot.core.ship.model import Pipeline, PipelineState, StepKind, StepState
 from bot.core.ship.run import PipelineRun, ShipDeps, StepEnd
 from bot.core.ship.watching import ShipService, ShipSettings
 from bot.core.values import MessageRef
@@ -122,3 +124,55 @@ def test_a_process_that_lost_the_lease_leaves_a_new_pipeline_to_the_next_holder(
     former.resume()  # it took the lease again
     eventually(lambda: _state(deps, pipeline.id) is PipelineState.SUCCEEDED, "it ran again")
     former.stop(5.0)
+
+
+class ReadBeforeTheOther:
+    """A store whose every running() reads before another process's /ship stores its
+    pipeline, which that process does at this one's first read (two processes answering at
+    the same moment: each checks, then each inserts)."""
+
+    def __init__(self, store: SqlPipelineStore, other: ShipDesk) -> None:
+        self._store = store
+        self._other = other
+        self.others: list[Pipeline] = []
+
+    def running(self) -> list[Pipeline]:
+        if not self.others:
+            self.others.append(self._other.ship(ASK))
+        hidden = {p.id for p in self.others}
+        return [p for p in self._store.running() if p.id not in hidden]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_two_processes_shipping_at_once_store_one_pipeline_and_refuse_the_other(
+    tmp_path: Path, steps: Steps
+) -> None:
+    deps = _deps(tmp_path)
+    first = ShipDesk(deps)
+    # The second process: a store of its own (its own engine) on the same database.
+    own = SqlPipelineStore(open_store(f"sqlite:///{tmp_path / 'ship.db'}"))
+    store: Any = ReadBeforeTheOther(own, first)
+    second = ShipDesk(replace(deps, store=store))
+    with pytest.raises(Conflict) as refused:
+        second.ship(ASK)
+    (stored,) = store.others
+    assert (
+        f"Pipeline #{stored.id} of `web` `1.3.0` to `staging` is running" in refused.value.message
+    )
+    assert [p.id for p in deps.store.running()] == [stored.id]
+    assert steps.ran == []
+
+
+def test_a_finished_pipeline_frees_its_environments_for_the_next_ship(
+    tmp_path: Path, steps: Steps
+) -> None:
+    deps = _deps(tmp_path)
+    holder = ShipDesk(deps)
+    holder.resume()
+    done = holder.ship(ASK)
+    eventually(lambda: _state(deps, done.id) is PipelineState.SUCCEEDED, "the first one ran")
+    again = holder.ship(ASK)
+    eventually(lambda: _state(deps, again.id) is PipelineState.SUCCEEDED, "the next one ran")
+    holder.stop(5.0)

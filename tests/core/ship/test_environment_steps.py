@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 
-from bot.core.deploy.desk import Ask
-from bot.core.deploy.model import DeployKind, DeployState, Running
+from bot.core.deploy.desk import Ask, DeployDesk
+from bot.core.deploy.model import DeployKind, DeployRequest, DeployState, Running
 from bot.core.outbox import Outbox
 from bot.core.ship.desk import WORK
 from bot.core.ship.model import (
     NewPipeline,
     Pipeline,
     PipelineState,
+    StepKind,
     StepState,
     begin,
     end,
@@ -87,7 +88,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Desk, SqlPipelineStore, Feed, ShipDe
 def _released(store: SqlPipelineStore, envs: tuple[str, ...]) -> Pipeline:
     """A pipeline of web 1.3.0 whose build, test and release passed."""
     new = NewPipeline("web", "1.3.0", "HEAD", envs, "U0ALICE", "C0DEV", NOW)
-    p = store.create(new, plan_steps(envs))
+    p, _created = store.create(new, plan_steps(envs))
     for index in range(3):
         p = end(p, index, StepState.PASSED, NOW, "done")
     p = replace(p, message_ts="1700000000.000001", revision="a" * 40)
@@ -234,3 +235,89 @@ def test_a_restart_during_the_rollback_sees_it_through_and_never_promotes(setup:
     assert f"rollback #{rollback.id} to `1.2.0` succeeded" in done.steps[5].detail
     assert [s.state for s in done.steps[6:]] == [StepState.SKIPPED] * 3  # prod untouched
     assert [r.id for r in desk.store.recent(None, 5)] == [rollback.id], "no second request"
+
+
+class Crash(BaseException):
+    """The process dies here (nothing after it runs, nothing catches it)."""
+
+
+class CrashAfterFiling:
+    """The deploy desk of a process that dies right after filing a request, before the
+    pipeline links it."""
+
+    def __init__(self, desk: DeployDesk) -> None:
+        self._desk = desk
+
+    def request_now(self, ask: Ask, *, approvals: int | None = None) -> DeployRequest:
+        self._desk.request_now(ask, approvals=approvals)
+        raise Crash()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._desk, name)
+
+
+def _crash_in(deps: ShipDeps, p: Pipeline, index: int) -> None:
+    """Run step `index` of `p` in a process that dies right after filing its request."""
+    p = begin(p, index, NOW)
+    deps.store.save(p)
+    crashing = replace(deps, deploys=CrashAfterFiling(deps.deploys))  # type: ignore[arg-type]
+    with pytest.raises(Crash):
+        WORK[p.steps[index].kind](PipelineRun(crashing, p, WORK, threading.Event()), index)
+
+
+def test_a_restart_right_after_filing_the_deploy_waits_for_that_request(setup: Any) -> None:
+    desk, store, feed, deps = setup
+    p = _released(store, ("prod",))
+    _crash_in(deps, p, 3)
+    (filed,) = desk.store.recent(None, 5)
+    assert filed.state is DeployState.PENDING
+    _run(deps, store.get(p.id), resumed=True)  # type: ignore[arg-type]
+    said = f"Deploy #{filed.id} to `prod` filed before the restart"
+    eventually(lambda: any(said in text for _c, text in desk.slack.posts), "it took it up")
+    assert desk.desk.vote(filed, "U0BOB", "white_check_mark", True) is None
+    feed.emit(True, "ok")
+    feed.emit(True, "ok")
+    desk.clock.advance(5)
+    done = _state(store, p, PipelineState.SUCCEEDED)
+    assert done.steps[3].detail == "approved by <@U0BOB>"
+    assert done.steps[3].link == done.steps[4].link == f"deploy #{filed.id}"
+    assert done.previous == (("prod", "1.2.0"),)
+    assert [r.id for r in desk.store.recent(None, 5)] == [filed.id], "no second request"
+
+
+def test_a_restart_right_after_filing_the_rollback_sees_that_one_through(setup: Any) -> None:
+    desk, store, feed, deps = setup
+    p = _released(store, ("staging", "prod"))
+    p = end(p, 3, StepState.PASSED, NOW, "none needed")
+    p = end(begin(p, 4, NOW, "deploy #1"), 4, StepState.PASSED, NOW, "deployed")
+    p = replace(p, previous=(("staging", "1.2.0"),))
+    feed.alerts.append(Firing("HighErrorRate", "alertmanager", "5% of requests fail"))
+    _crash_in(deps, p, 5)
+    (rollback,) = desk.store.recent(None, 5)
+    assert (rollback.kind, rollback.version) == (DeployKind.ROLLBACK, "1.2.0")
+    _run(deps, store.get(p.id), resumed=True)  # type: ignore[arg-type]
+    done = _state(store, p, PipelineState.ROLLED_BACK)
+    assert done.steps[5].link == f"rollback #{rollback.id}"
+    assert f"rollback #{rollback.id} to `1.2.0` succeeded" in done.steps[5].detail
+    assert [s.state for s in done.steps[6:]] == [StepState.SKIPPED] * 3  # prod untouched
+    assert [r.id for r in desk.store.recent(None, 5)] == [rollback.id], "no second request"
+
+
+def test_a_restart_before_the_rollback_was_filed_files_it_without_watching_again(
+    setup: Any,
+) -> None:
+    desk, store, feed, deps = setup
+    p = _released(store, ("staging", "prod"))
+    p = end(p, 3, StepState.PASSED, NOW, "none needed")
+    p = end(begin(p, 4, NOW, "deploy #1"), 4, StepState.PASSED, NOW, "deployed")
+    p = replace(begin(p, 5, NOW, f"filing rollback at {NOW.isoformat()}"),
+                previous=(("staging", "1.2.0"),))  # fmt: skip
+    store.save(p)
+    _run(deps, p, resumed=True)
+    done = _state(store, p, PipelineState.ROLLED_BACK)
+    assert feed.observers == [], "the version that failed its watch is not watched again"
+    (rollback,) = desk.store.recent(None, 5)
+    assert (rollback.kind, rollback.version, rollback.state) == (
+        DeployKind.ROLLBACK, "1.2.0", DeployState.SUCCEEDED)  # fmt: skip
+    assert done.steps[5].link == f"rollback #{rollback.id}"
+    assert StepKind.WATCH is done.steps[5].kind
