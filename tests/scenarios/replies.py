@@ -21,6 +21,25 @@ def reply_to(harness: Harness, user_id: str, channel_id: str = "C0DEV", nth: int
     return answers()[nth - 1]
 
 
+def settled_reply(
+    harness: Harness,
+    user_id: str,
+    unsettled: tuple[str, ...] = ("Looking up", "being checked"),
+    channel_id: str = "C0DEV",
+) -> str:
+    """The newest ephemeral answer `user_id` got once it says none of `unsettled`: a list
+    that answers with a quick page first edits its slower parts (health) in after it."""
+
+    def newest() -> str | None:
+        said = [_readable(e) for e in harness.workspace.ephemerals(channel_id, user_id)]
+        if said and not any(word in said[-1] for word in unsettled):
+            return said[-1]
+        return None
+
+    found: str = harness.workspace.wait_for(newest, timeout=DEADLINE)
+    return found
+
+
 def _readable(ephemeral: object) -> str:
     text = str(getattr(ephemeral, "text", ""))
     blocks = getattr(ephemeral, "blocks", None) or []

@@ -26,7 +26,7 @@ from bot.core.naming import (
 from bot.settings import Settings
 from bot.workspace import SlackWorkspace
 from tests.scenarios.conftest import Harness, start_bot
-from tests.scenarios.replies import reply_to
+from tests.scenarios.replies import reply_to, settled_reply
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 from tests.support.repos import commit, make_repo
 
@@ -122,9 +122,7 @@ def test_services_shows_version_endpoint_and_health_per_environment(
     )
     try:
         harness.slack.slash("/services", "")
-        answer = reply_to(harness, "U0ALICE", nth=1)
-        if "Looking up" in answer:
-            answer = reply_to(harness, "U0ALICE", nth=2)
+        answer = settled_reply(harness, "U0ALICE")
         assert "1 services: 0 unhealthy, 0 deploying, 0 locked" in answer
         cells = answer.replace("\n", " · ").split(" · ")
         prod = next(cell for cell in cells if "`prod`" in cell)
