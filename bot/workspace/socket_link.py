@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.workspace.changes import ChangeFeed
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
 DEADLINE = 10.0
 # The Socket Mode envelope type for each kind of act.
 ENVELOPE_TYPES = {"command": "slash_commands", "event": "events_api", "interaction": "interactive"}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one envelope went: the connection it was sent on and the one its ack came on
+    (connections are numbered from 1 in the order they opened)."""
+
+    envelope_id: str
+    sent_on: int
+    acked_on: int
 
 
 class SocketModeLink:
@@ -40,6 +51,8 @@ class SocketModeLink:
         self._lock = threading.Lock()
         self._server: SocketModeServer | None = None
         self._envelopes: dict[str, JsonDict] = {}
+        self.routes: list[Route] = []
+        """Every envelope delivered and acked, in order."""
         self.verification_token = DEFAULT_VERIFICATION_TOKEN
         self._actions = Actions(people, self)
         self.command = self._actions.command
@@ -79,6 +92,16 @@ class SocketModeLink:
     def wait_connected(self, timeout: float = DEADLINE) -> None:
         """Block until an app has connected (TimeoutError after ``timeout`` seconds)."""
         self._changes.wait_until(lambda: self.connected, timeout, "a Socket Mode connection")
+
+    def wait_connections(self, count: int, timeout: float = DEADLINE) -> list[int]:
+        """Block until ``count`` connections take envelopes (TimeoutError after ``timeout``
+        seconds); their numbers, oldest first."""
+        self._changes.wait_until(
+            lambda: len(self.server.connection_numbers) == count,
+            timeout,
+            f"{count} Socket Mode connections",
+        )
+        return self.server.connection_numbers
 
     @property
     def acks(self) -> list[SocketAck]:
@@ -131,7 +154,11 @@ class SocketModeLink:
 
     def _deliver(self, envelope: JsonDict, timeout: float) -> SocketAck:
         server = self.server
-        return server.wait_ack(server.deliver(envelope), timeout)
+        delivery = server.deliver(envelope)
+        ack = server.wait_ack(delivery, timeout)
+        with self._lock:
+            self.routes.append(Route(ack.envelope_id, delivery.connection, ack.connection))
+        return ack
 
 
 def _app_ack(ack: SocketAck) -> AppAck:

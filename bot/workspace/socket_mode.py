@@ -3,9 +3,15 @@
 ``apps.connections.open`` hands out ``ws://127.0.0.1:PORT/link/?ticket=...`` URLs from
 :meth:`SocketModeServer.new_url`; each ticket opens one connection (401 otherwise). On
 connect the server sends Slack's ``hello``; :meth:`SocketModeServer.deliver` sends an
-envelope (``slash_commands``, ``events_api``, ``interactive``) to the newest connection,
-and every ``{"envelope_id", "payload"?}`` the app sends back is kept as a
-:class:`SocketAck`. The WebSocket protocol itself is the ``websockets`` library's.
+envelope (``slash_commands``, ``events_api``, ``interactive``) to exactly one open
+connection, and every ``{"envelope_id", "payload"?}`` the app sends back is kept as a
+:class:`SocketAck`, with the connection it came on. The WebSocket protocol itself is the
+``websockets`` library's.
+
+With several connections (one app run as several processes, each connecting), Slack sends
+each envelope to one of them, and a retry of an event may go to another; here they take
+turns, in the order they connected. A connection that was told to ``disconnect`` gets no
+more envelopes (its app is opening a new one).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class SocketAck:
 
     envelope_id: str
     payload: JsonDict | None
+    connection: int
+    """The connection the ack came on (numbered from 1 in the order they connected)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,8 @@ class Delivery:
 
     envelope_id: str
     nth: int
+    connection: int
+    """The connection it was sent on (numbered from 1 in the order they connected)."""
 
 
 class SocketModeServer:
@@ -68,6 +78,10 @@ class SocketModeServer:
         self._cond = threading.Condition()
         self._tickets: set[str] = set()
         self._connections: list[ServerConnection] = []
+        self._numbers: dict[ServerConnection, int] = {}
+        self._retiring: set[ServerConnection] = set()
+        self._turn = 0
+        self._opened = 0
         self._acks: list[SocketAck] = []
         self._sent: dict[str, int] = {}
         # Slack pings its apps, but a local endpoint has no dead peers to find: no keepalive.
@@ -102,8 +116,15 @@ class SocketModeServer:
 
     @property
     def connections(self) -> int:
-        """How many apps are connected now (a connection that is closing no longer counts)."""
+        """How many connections take envelopes now (one that is closing, or was told to
+        disconnect, no longer counts)."""
         return len(self._open())
+
+    @property
+    def connection_numbers(self) -> list[int]:
+        """The numbers of the connections that take envelopes now, oldest first."""
+        with self._cond:
+            return [self._numbers[c] for c in self._open_locked()]
 
     @property
     def acks(self) -> list[SocketAck]:
@@ -112,17 +133,19 @@ class SocketModeServer:
             return list(self._acks)
 
     def deliver(self, envelope: JsonDict) -> Delivery:
-        """Send ``envelope`` (it must carry an ``envelope_id``) to the newest connection.
-        RuntimeError when no app is connected."""
+        """Send ``envelope`` (it must carry an ``envelope_id``) to one connection: the next
+        in turn of those that take envelopes. RuntimeError when no app is connected."""
         envelope_id = str(envelope["envelope_id"])
-        connections = self._open()
-        if not connections:
-            raise RuntimeError("no Socket Mode app is connected to the workspace")
-        connection = connections[-1]
         with self._cond:
+            connections = self._open_locked()
+            if not connections:
+                raise RuntimeError("no Socket Mode app is connected to the workspace")
+            connection = connections[self._turn % len(connections)]
+            self._turn += 1
             nth = self._sent[envelope_id] = self._sent.get(envelope_id, 0) + 1
+            number = self._numbers[connection]
         connection.send(json.dumps(envelope))
-        return Delivery(envelope_id, nth)
+        return Delivery(envelope_id, nth, number)
 
     def wait_ack(self, delivery: Delivery, timeout: float) -> SocketAck:
         """The app's ack of ``delivery``; TimeoutError if none comes within ``timeout`` s."""
@@ -138,14 +161,25 @@ class SocketModeServer:
     def disconnect_all(self, reason: str = "refresh_requested") -> None:
         """Ask every app to reconnect, as Slack does before it recycles a connection
         (slack_sdk answers with a new apps.connections.open)."""
-        connections = self._open()
+        with self._cond:
+            connections = self._open_locked()
+            # Told to go: Slack sends it nothing more while its app opens the next one.
+            self._retiring.update(connections)
         message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-local"}}
         for connection in connections:
             connection.send(json.dumps(message))
+        self._changed()
 
     def _open(self) -> list[ServerConnection]:
         with self._cond:
-            return [c for c in self._connections if c.protocol.state is State.OPEN]
+            return self._open_locked()
+
+    def _open_locked(self) -> list[ServerConnection]:
+        return [
+            c
+            for c in self._connections
+            if c.protocol.state is State.OPEN and c not in self._retiring
+        ]
 
     # -- the opening handshake -----------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -180,6 +214,8 @@ class SocketModeServer:
     def _serve(self, connection: ServerConnection) -> None:
         with self._cond:
             self._connections.append(connection)
+            self._opened += 1
+            number = self._numbers[connection] = self._opened
             count = len(self._connections)
         try:
             connection.send(json.dumps(self._hello(count)))
@@ -188,12 +224,14 @@ class SocketModeServer:
                 if isinstance(message, bytes):
                     connection.close(1003, "only text messages are accepted")
                     break
-                self._on_text(message)
+                self._on_text(message, number)
         except ConnectionClosed:
             pass  # the app went away or broke the protocol; the library sent the close
         finally:
             with self._cond:
                 self._connections.remove(connection)
+                self._retiring.discard(connection)
+                del self._numbers[connection]
             self._changed()
 
     def _hello(self, count: int) -> JsonDict:
@@ -208,7 +246,7 @@ class SocketModeServer:
             "connection_info": {"app_id": self.app_id},
         }
 
-    def _on_text(self, text: str) -> None:
+    def _on_text(self, text: str, number: int) -> None:
         try:
             message = json.loads(text)
         except ValueError:
@@ -218,7 +256,9 @@ class SocketModeServer:
             log.warning("a Socket Mode app sent a message without envelope_id; ignored")
             return
         payload = message.get("payload")
-        ack = SocketAck(message["envelope_id"], payload if isinstance(payload, dict) else None)
+        ack = SocketAck(
+            message["envelope_id"], payload if isinstance(payload, dict) else None, number
+        )
         with self._cond:
             self._acks.append(ack)
             self._cond.notify_all()

@@ -168,6 +168,61 @@ def test_an_unmasked_client_frame_is_a_protocol_error(app_workspace: SlackWorksp
         client.close()
 
 
+def test_two_connections_take_turns_and_each_envelope_goes_to_one_of_them(
+    app_workspace: SlackWorkspace,
+) -> None:
+    link = app_workspace.socket_mode
+    first, second = RawClient(_url(app_workspace)), RawClient(_url(app_workspace))
+    try:
+        assert [first.receive_json()["type"], second.receive_json()["type"]] == ["hello"] * 2
+        assert link.wait_connections(2, DEADLINE) == [1, 2]
+        sent = [
+            link.server.deliver({"envelope_id": f"e-{n}", "type": "events_api", "payload": {}})
+            for n in range(4)
+        ]
+        assert [d.connection for d in sent] == [1, 2, 1, 2]
+        # Each client got exactly its two, in order, and acks them on its own connection.
+        assert [first.receive_json()["envelope_id"] for _ in range(2)] == ["e-0", "e-2"]
+        assert [second.receive_json()["envelope_id"] for _ in range(2)] == ["e-1", "e-3"]
+        for client, ids in ((first, ("e-0", "e-2")), (second, ("e-1", "e-3"))):
+            for envelope_id in ids:
+                client.send(0x1, json.dumps({"envelope_id": envelope_id}).encode())
+        acks = [link.server.wait_ack(d, DEADLINE) for d in sent]
+        assert [(a.envelope_id, a.connection) for a in acks] == [
+            ("e-0", 1), ("e-1", 2), ("e-2", 1), ("e-3", 2),
+        ]  # fmt: skip
+        assert len(link.server.acks) == 4  # nothing was sent twice
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_connection_told_to_disconnect_gets_no_more_envelopes(
+    app_workspace: SlackWorkspace,
+) -> None:
+    link = app_workspace.socket_mode
+    old = RawClient(_url(app_workspace))
+    try:
+        old.receive_json()  # hello
+        link.wait_connections(1, DEADLINE)
+        link.server.disconnect_all()
+        assert old.receive_json()["type"] == "disconnect"
+        assert not link.connected  # open, but on its way out
+        with pytest.raises(RuntimeError, match="no Socket Mode app is connected"):
+            link.server.deliver({"envelope_id": "e-lost", "type": "events_api", "payload": {}})
+        new = RawClient(_url(app_workspace))  # what the app does on "disconnect"
+        try:
+            new.receive_json()
+            assert link.wait_connections(1, DEADLINE) == [2]
+            delivery = link.server.deliver({"envelope_id": "e-5", "type": "events_api"})
+            assert new.receive_json()["envelope_id"] == "e-5"
+            assert delivery.connection == 2
+        finally:
+            new.close()
+    finally:
+        old.close()
+
+
 def test_bad_upgrades_and_tickets_are_refused(app_workspace: SlackWorkspace) -> None:
     url = _url(app_workspace)
     used = RawClient(url)
