@@ -22,12 +22,18 @@ DEADLINE = 30.0
 LISTENING = re.compile(r"opsloop listening on (http://\S+)/slack/events")
 
 
-class Served:
-    """An `opsloop serve` subprocess and the lines it logged so far."""
+SERVE = ("serve", "--port", "0")
+RUN = ("run",)
+"""`opsloop run`: Socket Mode."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+
+class Served:
+    """An `opsloop serve` (or, with `command` RUN, `opsloop run`) subprocess and the lines
+    it logged so far."""
+
+    def __init__(self, env: dict[str, str], command: tuple[str, ...] = SERVE) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", "0"],
+            [sys.executable, "-m", "bot.cli", *command],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
@@ -81,9 +87,10 @@ def serve_env(
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str]) -> Iterator[Served]:
-    """An `opsloop serve` started with `env`; killed on the way out if it is still running."""
-    started = Served(env)
+def serving(env: dict[str, str], command: tuple[str, ...] = SERVE) -> Iterator[Served]:
+    """An `opsloop serve` (or `command`) started with `env`; killed on the way out if it is
+    still running."""
+    started = Served(env, command)
     try:
         yield started
     finally:
