@@ -154,3 +154,28 @@ def test_a_stop_waits_for_a_rollout_only_as_long_as_it_is_given(tmp_path: Path) 
     assert made.desk.stop_background(DEADLINE) == []
     assert made.engine.closed
     assert _states(made) == [DeployState.SUCCEEDED]
+
+
+def test_a_late_sweep_in_a_second_process_neither_expires_again_nor_posts(tmp_path: Path) -> None:
+    """Two processes' sweepers on one store (one of them may have lost the lease and not
+    know it yet): the request that ran out is expired once, and the late sweep changes,
+    posts and edits nothing (tests/store/test_fencing.py has the race inside one sweep)."""
+    holder = make_desk(tmp_path, Images("1.2.0"), Releases("1.2.0"))
+    late = make_desk(tmp_path, Images("1.2.0"), Releases("1.2.0"))
+    try:
+        _ask(holder, "1.2.0", env="prod")
+        answer(holder)
+        assert _states(holder) == [DeployState.PENDING]
+        for made in (holder, late):
+            made.clock.advance(24 * 3600)
+        holder.desk.sweep()
+        [expired] = holder.store.recent(None, 10)
+        late.desk.sweep()
+        [after] = late.store.recent(None, 10)
+    finally:
+        holder.desk.stop_background()
+        late.desk.stop_background()
+    assert expired.state is DeployState.EXPIRED
+    assert after == expired  # the late sweep changed nothing
+    assert (late.slack.posts, late.slack.edits, late.slack.ephemerals) == ([], [], [])
+    assert holder.slack.edits and "expired" in holder.slack.edits[-1][1].lower()
