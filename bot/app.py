@@ -25,7 +25,7 @@ from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
 from bot.core.build.stages import BuildStages, StageDeps, pushed_release
-from bot.core.clock import Clock, SystemClock
+from bot.core.clock import Clock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.deploy.model import DeployKind
@@ -56,6 +56,7 @@ from bot.slack.notifier import SlackNotifier, retry_handlers
 from bot.store.audit import SqlAuditLog, SqlEventLedger
 from bot.store.autoscale import SqlAutoscaleStore
 from bot.store.db import open_store
+from bot.store.db_clock import DatabaseClock
 from bot.store.deploys import SqlDeployStore, SqlLockStore
 from bot.store.jobs import SqlJobStore
 from bot.store.outbox import SqlOutboxStore
@@ -185,7 +186,6 @@ def build(
     singleton work, which a lone process takes at once. With verify_token, the Slack
     token is checked with auth.test now, so a bad token stops the start, not the first command.
     StoreInUse when another process has the SQLite database open."""
-    clock = clock or SystemClock()
     sqlite_claim = claim_store(settings.database_url)
     # Acks wait on the interpreter lock while workers run stage code; a shorter switch
     # interval (default 5 ms) lets the acknowledging thread in sooner.
@@ -195,6 +195,13 @@ def build(
     metrics = Metrics(process_id)
     engine = open_store(settings.database_url)
     keeper = lease_keeper(engine, settings, metrics, process_id)
+    if clock is None:
+        # Processes sharing the store tell time by the database's clock, so a machine whose
+        # clock is off neither expires locks and approvals early nor paces posts wrongly.
+        shared = DatabaseClock(engine)
+        best_effort("read the database's clock", shared.sync)
+        keeper.add_beat(shared.sync)
+        clock = shared
     # Singleton work writes only while this process holds the lease (fencing), and the jobs
     # and deploys this process runs carry its heartbeat (work ownership).
 
