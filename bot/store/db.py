@@ -33,7 +33,7 @@ def open_store(url: str) -> Engine:
 
 
 STORE_DOWN_MESSAGE = (
-    "opsloop cannot reach its database right now, so nothing was done. Try again in a minute."
+    "opsloop cannot reach its store right now, so nothing was done. Try again in a minute."
 )
 
 

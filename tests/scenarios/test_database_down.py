@@ -9,6 +9,7 @@ import secrets
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,6 +39,23 @@ def _answer(workspace: SlackWorkspace, text: str, command: str = "/ops") -> str:
     return str(answers[0].text)
 
 
+def _click(
+    workspace: SlackWorkspace, client: SignedClient, ts: str, blocks: list[dict[str, Any]]
+) -> str:
+    """Click the first button under alice's list answer; the answer she got to the click."""
+    button = next(
+        element for block in blocks if block["type"] == "actions"
+        for element in block["elements"] if element["type"] == "button"
+    )  # fmt: skip
+    before = len(workspace.ephemerals("C0DEV", "U0ALICE"))
+    client.block_action("U0ALICE", "C0DEV", ts, button["action_id"], button.get("value"))
+    answers = workspace.wait_for(
+        lambda: workspace.ephemerals("C0DEV", "U0ALICE")[before:], timeout=DEADLINE,
+        description="an answer to the click",
+    )  # fmt: skip
+    return str(answers[0].text)
+
+
 def test_a_process_answers_while_its_database_is_down_and_recovers_when_it_returns(
     workspace: SlackWorkspace, tmp_path: Path, database: ThrowawayPostgres
 ) -> None:
@@ -52,13 +70,22 @@ def test_a_process_answers_while_its_database_is_down_and_recovers_when_it_retur
         client = SignedClient(base + "/slack/events", secret, workspace)
         workspace.connect_bot(client)
         assert "cannot reach" not in _answer(workspace, "list", "/deploy")
+        workspace.user_command("U0ALICE", "C0DEV", "/lock", "staging")
+        workspace.wait_for(
+            lambda: any("locked `staging`" in m.text for m in workspace.messages("C0DEV")),
+            timeout=DEADLINE, description="the lock announced",
+        )  # fmt: skip
+        assert "1 environment(s) locked" in _answer(workspace, "list", "/lock")
+        listed = workspace.ephemerals("C0DEV", "U0ALICE")[-1]
 
         database.stop()
+        clicked = _click(workspace, client, listed.ts, listed.blocks or [])
         down = _answer(workspace, "list", "/deploy")
         helped = _answer(workspace, "help")
         audit = _answer(workspace, "audit")
         health = httpx.get(base + "/healthz").json()
         assert "cannot reach its store right now, so nothing was done" in down
+        assert "cannot reach its store right now, so nothing was done" in clicked
         assert helped.startswith("opsloop verbs:") and "deploy" in helped
         assert "cannot reach" in audit
         assert health["ok"] is False
