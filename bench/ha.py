@@ -1,7 +1,7 @@
 """Two opsloop processes on one PostgreSQL: failover time and ack latency, in one run.
 
     .venv/bin/python -m bench.ha [--ttl 3] [--failovers 5] [--default-failovers 3]
-                                 [--latency-runs 3] [--requests 1200] [--rounds 4]
+                                 [--latency-runs 3] [--requests 1200] [--rounds 24]
 
 Failover: two `opsloop serve` processes share a fresh schema; the lease holder is killed
 (SIGKILL), an approval-free lock that ran out is put in the store at that moment, and the
@@ -14,7 +14,9 @@ Ack latency: signed `/ops help` commands from a load process (bench/load.py) thr
 round-robin TCP proxy on loopback (bench/rr_proxy.py) with both processes behind it, against
 the same proxy with one process behind it, in alternating rounds. --latency-runs separate
 runs, each with a fresh pair of processes, give one p99 ratio each (the machine is shared, so
-one run says little). Goal: p99 no worse than 1.1x. Slack is the local workspace in its own
+one run says little; the rounds are short, so that a stall of the shared machine falls on
+both setups alike, and each run notes the machine's load average). Goal: p99 no worse than
+1.1x. Slack is the local workspace in its own
 process. PostgreSQL: --postgres, else OPSLOOP_TEST_POSTGRES_URL (scripts/ensure-postgres
 starts one). Writes bench/results/ha.{md,json}.
 """
@@ -126,7 +128,8 @@ def main() -> int:
                         help=f"runs at the default ttl ({DEFAULT_TTL:g} s)")  # fmt: skip
     parser.add_argument("--latency-runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1200, help="per setup and run")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=24,
+                        help="alternations per run")  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--postgres", default=os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
                         or DEFAULT_POSTGRES)  # fmt: skip
@@ -189,6 +192,7 @@ def _ack_latency(
         Target("two processes", f"http://127.0.0.1:{two.port}/slack/events", secret),
     ]
     samples: dict[str, list[float]] = {target.name: [] for target in targets}
+    samples["load"] = [os.getloadavg()[0]]
     try:
         for proxy in (one, two):
             proxy.start()
@@ -198,6 +202,7 @@ def _ack_latency(
         for index in range(options.rounds):
             for target in targets if index % 2 == 0 else targets[::-1]:
                 samples[target.name] += load(target, per_round, options.concurrency, response_url)
+        samples["load"].append(os.getloadavg()[0])
     finally:
         one.stop()
         two.stop()
@@ -271,13 +276,21 @@ def _failover_lines(ttl: float, runs: list[dict[str, float]]) -> list[str]:
     ]
 
 
+def _load(latency: dict[str, list[float]]) -> str:
+    """The 1-minute load average at the run's start and end ("" when pooled)."""
+    if "load" not in latency:
+        return ""
+    start, end = latency["load"]
+    return f"{start:.1f} → {end:.1f}"
+
+
 def _latency_row(run: int, latency: dict[str, list[float]]) -> tuple[str, float]:
     one, two = latency["one process"], latency["two processes"]
     ratio = percentile(two, 0.99) / percentile(one, 0.99)
     row = (
         f"| {run} | {percentile(one, 0.5) * 1000:.2f} | {percentile(one, 0.99) * 1000:.2f} | "
         f"{percentile(two, 0.5) * 1000:.2f} | {percentile(two, 0.99) * 1000:.2f} | "
-        f"{ratio:.2f} |"
+        f"{ratio:.2f} | {_load(latency)} |"
     )
     return row, ratio
 
@@ -314,8 +327,8 @@ def report(
         f"{len(latency[0]['one process'])} requests each in {options.rounds} alternating "
         "rounds, with a fresh pair of processes.",
         "",
-        "| run | one p50 ms | one p99 ms | two p50 ms | two p99 ms | p99 ratio |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| run | one p50 ms | one p99 ms | two p50 ms | two p99 ms | p99 ratio | load (1 min) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
         *(row for row, _ratio in rows),
         pooled_row.replace("| 0 |", "| all |", 1),
         "",
@@ -339,6 +352,7 @@ def report(
                 "two_p50_ms": percentile(run["two processes"], 0.5) * 1000,
                 "two_p99_ms": percentile(run["two processes"], 0.99) * 1000,
                 "p99_ratio": ratio,
+                "load_1min": run["load"],
             }
             for run, ratio in zip(latency, ratios, strict=True)
         ],
