@@ -192,6 +192,7 @@ def _ack_latency(
         Target("two processes", f"http://127.0.0.1:{two.port}/slack/events", secret),
     ]
     samples: dict[str, list[float]] = {target.name: [] for target in targets}
+    samples |= {f"{target.name} round": [] for target in targets}
     samples["load"] = [os.getloadavg()[0]]
     try:
         for proxy in (one, two):
@@ -201,7 +202,9 @@ def _ack_latency(
         per_round = max(1, options.requests // options.rounds)
         for index in range(options.rounds):
             for target in targets if index % 2 == 0 else targets[::-1]:
-                samples[target.name] += load(target, per_round, options.concurrency, response_url)
+                got = load(target, per_round, options.concurrency, response_url)
+                samples[target.name] += got
+                samples[f"{target.name} round"] += [float(index)] * len(got)
         samples["load"].append(os.getloadavg()[0])
     finally:
         one.stop()
@@ -276,6 +279,20 @@ def _failover_lines(ttl: float, runs: list[dict[str, float]]) -> list[str]:
     ]
 
 
+def _stall_rounds(latency: dict[str, list[float]], name: str) -> int:
+    """In how many rounds the slowest 1% of `name`'s requests fell: few rounds mean the
+    tail is a few stalls of the machine, not a cost every request pays."""
+    values, rounds = latency[name], latency[f"{name} round"]
+    slowest = sorted(range(len(values)), key=values.__getitem__)[-max(1, len(values) // 100) :]
+    return len({rounds[i] for i in slowest})
+
+
+def _rounds(latency: dict[str, list[float]]) -> str:
+    if "load" not in latency:
+        return ""
+    return " / ".join(str(_stall_rounds(latency, n)) for n in ("one process", "two processes"))
+
+
 def _load(latency: dict[str, list[float]]) -> str:
     """The 1-minute load average at the run's start and end ("" when pooled)."""
     if "load" not in latency:
@@ -290,7 +307,7 @@ def _latency_row(run: int, latency: dict[str, list[float]]) -> tuple[str, float]
     row = (
         f"| {run} | {percentile(one, 0.5) * 1000:.2f} | {percentile(one, 0.99) * 1000:.2f} | "
         f"{percentile(two, 0.5) * 1000:.2f} | {percentile(two, 0.99) * 1000:.2f} | "
-        f"{ratio:.2f} | {_load(latency)} |"
+        f"{ratio:.2f} | {_load(latency)} | {_rounds(latency)} |"
     )
     return row, ratio
 
@@ -325,10 +342,13 @@ def report(
         "",
         "Both setups behind the same round-robin TCP proxy on loopback; per run, "
         f"{len(latency[0]['one process'])} requests each in {options.rounds} alternating "
-        "rounds, with a fresh pair of processes.",
+        "rounds, with a fresh pair of processes. The load average counts this bench's own "
+        "processes (the load generator, the proxy, the opsloop processes) with everything "
+        "else the machine runs.",
         "",
-        "| run | one p50 ms | one p99 ms | two p50 ms | two p99 ms | p99 ratio | load (1 min) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | one p50 ms | one p99 ms | two p50 ms | two p99 ms | p99 ratio | load (1 min) "
+        "| rounds with the slowest 1% (one / two) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(row for row, _ratio in rows),
         pooled_row.replace("| 0 |", "| all |", 1),
         "",
@@ -353,6 +373,9 @@ def report(
                 "two_p99_ms": percentile(run["two processes"], 0.99) * 1000,
                 "p99_ratio": ratio,
                 "load_1min": run["load"],
+                "rounds_with_slowest_1pct": {
+                    n: _stall_rounds(run, n) for n in ("one process", "two processes")
+                },
             }
             for run, ratio in zip(latency, ratios, strict=True)
         ],
