@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.leases import CurrentLease
@@ -21,6 +21,7 @@ from bot.core.monitor.model import (
     AlertState,
     CheckKind,
     CheckRecord,
+    CheckRestart,
     CheckState,
     DeployFacts,
     NewAlert,
@@ -30,6 +31,7 @@ from bot.store.fencing import check_lease
 from bot.store.monitor_tables import (
     alertmanager_receipts,
     monitor_alerts,
+    monitor_check_restarts,
     monitor_checks,
     monitor_silences,
 )
@@ -57,18 +59,29 @@ class SqlMonitorStore:
 
     def save_check(self, record: CheckRecord) -> None:
         """Insert or replace a check's state."""
-        values = {
-            "key": record.key, "service": record.service, "env": record.env,
-            "instance": record.instance, "kind": record.kind.value, "state": record.state.value,
-            "failures": record.failures, "passes": record.passes, "since": record.since,
-            "last_detail": record.last_detail[:2000], "last_at": record.last_at,
-            "latency_ms": record.latency_ms,
-        }  # fmt: skip
         with self._engine.begin() as connection:
             if self._fence is not None:
                 check_lease(connection, self._fence())
-            connection.execute(delete(monitor_checks).where(monitor_checks.c.key == record.key))
-            connection.execute(insert(monitor_checks).values(**values))
+            _replace_check(connection, record)
+
+    def restarts(self) -> list[CheckRestart]:
+        """The restarts asked for and not taken yet, oldest first."""
+        query = select(monitor_check_restarts).order_by(monitor_check_restarts.c.id)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [CheckRestart(row["id"], row["key"], row["alert_id"], as_utc(row["asked_at"]))
+                for row in rows]  # fmt: skip
+
+    def restarted(self, restart_id: int, record: CheckRecord | None) -> None:
+        """Forget the request and save the check as it starts over (fenced like save_check)."""
+        with self._engine.begin() as connection:
+            if self._fence is not None:
+                check_lease(connection, self._fence())
+            connection.execute(
+                delete(monitor_check_restarts).where(monitor_check_restarts.c.id == restart_id)
+            )
+            if record is not None:
+                _replace_check(connection, record)
 
     # -- alerts ------------------------------------------------------------------------------
     def open_alert(
@@ -141,10 +154,12 @@ class SqlMonitorStore:
         sources: Sequence[AlertState],
         target: AlertState,
         at: datetime,
+        *,
+        restart_check: bool = False,
         **fields: Any,
     ) -> bool:
-        """Compare-and-set the alert's state; a resolved alert lets go of its key."""
-        del at
+        """Compare-and-set the alert's state; a resolved alert lets go of its key. With
+        `restart_check`, the same transaction asks for the alert's check to start over."""
         values = {"state": target.value, **fields}
         if target is AlertState.RESOLVED:
             values["open_key"] = None
@@ -155,7 +170,15 @@ class SqlMonitorStore:
                 .where(monitor_alerts.c.state.in_([s.value for s in sources]))
                 .values(**values)
             )
-        return result.rowcount == 1
+            moved = result.rowcount == 1
+            if moved and restart_check:
+                key = connection.execute(
+                    select(monitor_alerts.c.key).where(monitor_alerts.c.id == alert_id)
+                ).scalar_one()
+                connection.execute(
+                    insert(monitor_check_restarts).values(key=key, alert_id=alert_id, asked_at=at)
+                )
+        return moved
 
     def set_message(self, alert_id: int, channel_id: str, ts: str) -> None:
         """Remember where the alert's message is."""
@@ -251,6 +274,18 @@ class SqlMonitorStore:
             connection.execute(
                 update(monitor_alerts).where(monitor_alerts.c.id == alert_id).values(**values)
             )
+
+
+def _replace_check(connection: Connection, record: CheckRecord) -> None:
+    values = {
+        "key": record.key, "service": record.service, "env": record.env,
+        "instance": record.instance, "kind": record.kind.value, "state": record.state.value,
+        "failures": record.failures, "passes": record.passes, "since": record.since,
+        "last_detail": record.last_detail[:2000], "last_at": record.last_at,
+        "latency_ms": record.latency_ms,
+    }  # fmt: skip
+    connection.execute(delete(monitor_checks).where(monitor_checks.c.key == record.key))
+    connection.execute(insert(monitor_checks).values(**values))
 
 
 def _pairs(text: str) -> tuple[tuple[str, str], ...]:

@@ -85,3 +85,14 @@ alertmanager_receipts = Table(
     Column("digest", String(64), primary_key=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
+
+monitor_check_restarts = Table(
+    "monitor_check_restarts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("alert_id", Integer, nullable=False),
+    Column("asked_at", DateTime(timezone=True), nullable=False),
+)
+"""A check's alert resolved by hand, for whichever process runs the checks to start the
+check over: the process that took the command may not be the one that checks."""

@@ -1,7 +1,8 @@
 """The check loop over its store (SQLite and PostgreSQL), with the engine and HTTP replaced
 by fakes: a steady check is not written again on every result, what a restart needs is
 (first result, each change of state, the failures counting towards fail_after), and a
-firing check is neither announced again nor forgotten after a restart."""
+firing check is neither announced again nor forgotten after a restart; an alert resolved by
+hand in a process that does not run the checks starts the checking process's count over."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 
 from bot.core.clock import SystemClock
 from bot.core.monitor.model import (
+    Alert,
     CheckPolicy,
     CheckRecord,
     CheckState,
@@ -104,6 +106,17 @@ def alert_posts(engine: Engine) -> int:
     return sum(store.by_key(f"alert-{n}") is not None for n in range(1, 20))
 
 
+def newest_alert(engine: Engine, key: str, good: Callable[[Alert], bool]) -> Alert:
+    """Poll the newest alert with this key until there is one and `good` holds for it."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        alert = SqlMonitorStore(engine).last_alert_for(key)
+        if alert is not None and good(alert):
+            return alert
+        assert time.monotonic() < deadline, f"no such alert; the newest: {alert}"
+        threading.Event().wait(0.02)  # poll again; the deadline above bounds it
+
+
 def test_steady_results_are_not_written_and_a_firing_check_survives_a_restart(
     engine: Engine,
 ) -> None:
@@ -129,3 +142,29 @@ def test_steady_results_are_not_written_and_a_firing_check_survives_a_restart(
     assert stored(engine)["broken"].state is CheckState.RESOLVED
     alert = SqlMonitorStore(engine).last_alert_for("broken/prod/container/http")
     assert alert is not None and not alert.open
+
+
+def test_a_resolve_by_hand_in_the_process_without_the_checks_starts_the_check_over(
+    engine: Engine,
+) -> None:
+    # Two processes on one database: `holder` runs the checks (it holds the lease), `other`
+    # only answers commands (its check loop is not started, as in a standby).
+    http = Http(up={"steady"})
+    holder, other = monitoring(engine, http), monitoring(engine, http)
+    holder.start()
+    try:
+        key = "broken/prod/container/http"
+        first = newest_alert(engine, key, lambda alert: True)
+        other.desk.resolve(first.id, "U0DAVE")
+
+        # The target still fails: the holder counts fail_after failures again and fires a
+        # new alert, as one process does. Before, its memory kept the check firing, so a
+        # still-failing check never fired again after someone resolved it elsewhere.
+        latest = newest_alert(engine, key, lambda alert: alert.id != first.id)
+        assert latest.open and latest.previous_id == first.id
+        assert alert_posts(engine) == 2
+        resolved = SqlMonitorStore(engine).alert(first.id)
+        assert resolved is not None and resolved.resolved_by == "U0DAVE"
+        assert SqlMonitorStore(engine).restarts() == []  # taken once
+    finally:
+        holder.stop()

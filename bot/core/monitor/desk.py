@@ -18,6 +18,7 @@ from bot.core.monitor.model import (
     MAX_SILENCE,
     Alert,
     AlertMove,
+    AlertSource,
     AlertState,
     DeployFacts,
     NewAlert,
@@ -61,8 +62,6 @@ class AlertDesk:
         self._clock = clock
         self._window = deploy_window
         self._silencer = silencer
-        self.on_user_resolve: Callable[[Alert], None] | None = None
-        """Called when someone resolves an alert by hand (the checks start over)."""
 
     # -- raised by checks and Alertmanager ---------------------------------------------------
     def raise_alert(self, new: NewAlert) -> Alert:
@@ -80,8 +79,9 @@ class AlertDesk:
             return alert
         silence = next((s for s in self.store.silences(now) if s.covers(alert)), None)
         if silence is not None:
-            quiet = {"silenced_by": silence.created_by, "silenced_until": silence.until}
-            self.store.move(alert.id, (AlertState.OPEN,), AlertState.SILENCED, now, **quiet)
+            by, until = silence.created_by, silence.until
+            self.store.move(alert.id, (AlertState.OPEN,), AlertState.SILENCED, now,
+                            silenced_by=by, silenced_until=until)  # fmt: skip
             return self._load(alert.id)
         self._later(self._announce, alert.id, facts)
         return alert
@@ -100,13 +100,13 @@ class AlertDesk:
                           acknowledged_at=self._clock.now())  # fmt: skip
 
     def resolve(self, alert_id: int, user: str) -> Alert:
-        """Someone says it is over; a check that still fails fires again later."""
+        """Someone says it is over. A check's alert also asks, in the store, for its check
+        to start over: whichever process runs the checks (maybe not this one) counts its
+        failures from zero, so a check that still fails fires again after fail_after."""
         alert = self.find(alert_id)
-        done = self._move(alert, AlertMove.RESOLVE, resolved_by=user,
+        restart = alert.source is AlertSource.CHECK
+        return self._move(alert, AlertMove.RESOLVE, restart_check=restart, resolved_by=user,
                           resolved_at=self._clock.now())  # fmt: skip
-        if self.on_user_resolve is not None:
-            self.on_user_resolve(done)
-        return done
 
     def silence(
         self,
@@ -178,14 +178,17 @@ class AlertDesk:
         """Nothing waits here: what is for Slack is in the outbox already."""
 
     # -- inside ----------------------------------------------------------------------------
-    def _move(self, alert: Alert, move: AlertMove, **fields: Any) -> Alert:
+    def _move(
+        self, alert: Alert, move: AlertMove, *, restart_check: bool = False, **fields: Any
+    ) -> Alert:
         target = move_target(alert.state, move)
         if target is None:
             raise InvalidTransition(
                 f"Alert #{alert.id} is {alert.state.value}: it cannot {move.value} now."
             )
-        sources, _ = (alert.state,), target
-        if not self.store.move(alert.id, sources, target, self._clock.now(), **fields):
+        now = self._clock.now()
+        if not self.store.move(alert.id, (alert.state,), target, now,
+                               restart_check=restart_check, **fields):  # fmt: skip
             raise InvalidTransition(f"Alert #{alert.id} changed meanwhile; look again.")
         moved = self._load(alert.id)
         self._later(self._show_change, alert.id)

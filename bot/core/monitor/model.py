@@ -109,6 +109,17 @@ class CheckRecord:
     latency_ms: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckRestart:
+    """Someone resolved a check's alert by hand: the process that runs the checks starts
+    that check's count over (a check that still fails fires again after fail_after)."""
+
+    id: int
+    key: str
+    alert_id: int
+    asked_at: datetime
+
+
 def check_key(service: str, env: str, instance: str, kind: CheckKind) -> str:
     """`web/prod/container/http`: stable across deploys, so a check follows its deployment."""
     return f"{service}/{env}/{instance}/{kind.value}"

@@ -13,6 +13,7 @@ from bot.core.monitor.model import (
     Alert,
     AlertState,
     CheckRecord,
+    CheckRestart,
     DeployFacts,
     NewAlert,
     Result,
@@ -85,6 +86,15 @@ class MonitorStore(Protocol):
         """Insert or replace a check's state."""
         ...
 
+    def restarts(self) -> list[CheckRestart]:
+        """The restarts asked for and not taken yet, oldest first."""
+        ...
+
+    def restarted(self, restart_id: int, record: CheckRecord | None) -> None:
+        """Take a restart: forget the request and, when given, save the check as it starts
+        over, in one transaction."""
+        ...
+
     def open_alert(self, new: NewAlert, facts: DeployFacts | None, state: AlertState,
                    at: datetime, previous_id: int | None) -> tuple[Alert, bool]:  # fmt: skip
         """Store a new alert and say True; or return the unresolved alert with the same key
@@ -108,9 +118,11 @@ class MonitorStore(Protocol):
         ...
 
     def move(self, alert_id: int, sources: Sequence[AlertState], target: AlertState,
-             at: datetime, **fields: Any) -> bool:  # fmt: skip
+             at: datetime, *, restart_check: bool = False, **fields: Any) -> bool:  # fmt: skip
         """Compare-and-set the alert's state, with the fields that record who and when;
-        False when it was in none of `sources`."""
+        False when it was in none of `sources`. With `restart_check`, the same transaction
+        asks whichever process runs the checks to start the alert's check over (a
+        CheckRestart, taken through `restarts` and `restarted`)."""
         ...
 
     def set_message(self, alert_id: int, channel_id: str, ts: str) -> None:

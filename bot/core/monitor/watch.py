@@ -4,7 +4,8 @@ One scheduler thread keeps the timetable. Asking the engine what runs (and its s
 on a small pool of its own, and HTTP checks go to the HttpChecker, which waits on many at once:
 a slow or hung target costs its own timeout and never delays the others' turn. Results are
 applied on one thread, in order: the check's state machine, the store when something changed,
-and the alert desk on fire and resolve.
+and the alert desk on fire and resolve. An alert resolved by hand reaches the loop through
+the store (a CheckRestart, read every sweep), whichever process took the command.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -23,11 +24,12 @@ from bot.core.clock import Clock
 from bot.core.errors import OpsloopError
 from bot.core.monitor.desk import AlertDesk
 from bot.core.monitor.model import (
-    Alert,
     AlertSource,
     CheckKind,
     CheckMove,
     CheckRecord,
+    CheckRestart,
+    CheckState,
     NewAlert,
     Result,
     Watched,
@@ -81,7 +83,10 @@ class CheckLoop:
         self._clock = clock
         self._records: dict[str, CheckRecord] = {}
         self._records_lock = threading.Lock()
-        self._inbox: deque[_Observed] = deque()
+        self._inbox: deque[_Observed | CheckRestart] = deque()
+        self._restarting: set[int] = set()
+        """Restarts handed to the results thread and not taken yet (the sweep reads them
+        again every second until they are)."""
         self._arrived = threading.Event()
         self._busy: set[int] = set()
         self._busy_lock = threading.Lock()
@@ -90,7 +95,6 @@ class CheckLoop:
         self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="opsloop-monitor")
         self._threads: list[threading.Thread] = []
         self._observers: list[Observer] = []
-        desk.on_user_resolve = self._start_over
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Tell `observer` every check result from now on (on the results thread: it must
@@ -116,6 +120,7 @@ class CheckLoop:
         self._threads = []
         with self._records_lock:
             self._records = {r.key: r for r in self._store.checks()}
+            self._restarting = set()
         for target, name in ((self._schedule, "schedule"), (self._apply_results, "results")):
             thread = threading.Thread(target=target, name=f"opsloop-monitor-{name}", daemon=True)
             thread.start()
@@ -170,6 +175,18 @@ class CheckLoop:
             self._desk.sweep()
         except Exception:
             log.exception("silence sweep failed")
+        try:
+            self._hand_in_restarts()
+        except Exception:
+            log.exception("could not read the checks to start over")
+
+    def _hand_in_restarts(self) -> None:
+        for restart in self._store.restarts():
+            with self._records_lock:
+                if restart.id in self._restarting:
+                    continue
+                self._restarting.add(restart.id)
+            self._hand_in(restart)
 
     def _turn(self, index: int) -> None:
         watched = self.watched[index]
@@ -226,7 +243,7 @@ class CheckLoop:
                 self._hand_in(_Observed(w, record.instance, CheckKind.HTTP, result))
 
     # -- results -----------------------------------------------------------------------------
-    def _hand_in(self, observed: _Observed) -> None:
+    def _hand_in(self, observed: _Observed | CheckRestart) -> None:
         # Called for every result (on the HTTP checker's thread): a wake-up of the results
         # thread per result cost more than applying it, so they are gathered and applied
         # in batches; deque.append needs no lock.
@@ -240,8 +257,12 @@ class CheckLoop:
             self._arrived.clear()
             self._stop.wait(GATHER_SECONDS)  # let a burst gather (a stop ends the wait)
             while self._inbox:
+                item = self._inbox.popleft()
                 try:
-                    self._apply(self._inbox.popleft())
+                    if isinstance(item, CheckRestart):
+                        self._start_over(item)
+                    else:
+                        self._apply(item)
                 except Exception:
                     log.exception("could not apply a check result")
             if self._stop.is_set():
@@ -270,18 +291,28 @@ class CheckLoop:
         elif move is CheckMove.RESOLVE:
             self._desk.resolve_key(key)
 
-    def _start_over(self, alert: Alert) -> None:
-        if alert.source is not AlertSource.CHECK or self._stop.is_set():
-            return  # not checking here: the process that checks loads the state it had
-        with self._records_lock:
-            record = self._records.get(alert.key)
-            if record is None:
-                return
-            fresh = CheckRecord(record.key, record.service, record.env, record.instance,
-                                record.kind, last_detail=record.last_detail,
-                                last_at=record.last_at, latency_ms=record.latency_ms)  # fmt: skip
-            self._records[alert.key] = fresh
-        self._store.save_check(fresh)
+    def _start_over(self, restart: CheckRestart) -> None:
+        # Only a check still firing on the alert that was resolved starts over: one that
+        # resolved (or fired a new alert) since the request has started over on its own.
+        try:
+            with self._records_lock:
+                record = self._records.get(restart.key)
+            fresh = None
+            if (
+                record is not None
+                and record.state is CheckState.FIRING
+                and self._store.open_alert_for(restart.key) is None
+            ):
+                fresh = replace(record, state=CheckState.OK, failures=0, passes=0, since=None)
+            self._store.restarted(restart.id, fresh)
+            if fresh is not None:
+                with self._records_lock:
+                    self._records[restart.key] = fresh
+                log.info("check %s starts over: alert #%s was resolved by hand",
+                         restart.key, restart.alert_id)  # fmt: skip
+        finally:
+            with self._records_lock:
+                self._restarting.discard(restart.id)
 
 
 def _new_alert(record: CheckRecord, observed: _Observed, now: datetime) -> NewAlert:
