@@ -1,6 +1,8 @@
 """The Monitor stage's HTTP checker against real loopback servers: a hung target costs only
-its own timeout (the others' results come first), statuses and refusals are told apart, and
-many checks share the pooled client."""
+its own timeout (the others' results come first), statuses and refusals are told apart, a
+redirect passes unfollowed, checks of one address share a kept connection (one the server
+closed is replaced without a failure), a chunked body is read to its end, a large one is
+not read at all, and an answer that is not HTTP or stalls fails saying so."""
 
 from __future__ import annotations
 
@@ -119,3 +121,174 @@ def test_a_status_of_400_or_more_and_a_refused_connection_fail_with_what_was_see
     seen = dict(results.wait(2))
     assert not seen["missing"].passed and "HTTP 404" in seen["missing"].detail
     assert not seen["closed"].passed and "unreachable" in seen["closed"].detail
+
+
+class Raw:
+    """A loopback server answering each request with bytes a test chose: `answers[path]`
+    is what is sent (a list: sent piece by piece), then the connection stays open for the
+    next request unless `close` names the path. It counts connections and requests."""
+
+    def __init__(self, answers: dict[str, list[bytes]], close: frozenset[str] = frozenset()):
+        self.answers = answers
+        self.close = close
+        self.paths: list[str] = []
+        self.connections = 0
+        self.ended = threading.Event()
+        """Set when the checker closed a connection the server still held open."""
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._release = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}{path}"
+
+    def stop(self) -> None:
+        self._release.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection:
+            buffer = b""
+            while not self._release.is_set():
+                while b"\r\n\r\n" not in buffer:
+                    try:
+                        data = connection.recv(65536)
+                    except OSError:
+                        data = b""  # reset by the checker
+                    if not data:
+                        self.ended.set()
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                path = head.split(b" ")[1].decode()
+                self.paths.append(path)
+                try:
+                    for piece in self.answers[path]:
+                        connection.sendall(piece)
+                except OSError:
+                    self.ended.set()
+                    return
+                if path in self.close:
+                    return
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[..., Raw]]:
+    made: list[Raw] = []
+
+    def make(answers: dict[str, list[bytes]], close: frozenset[str] = frozenset()) -> Raw:
+        made.append(Raw(answers, close))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+def check(checker: AsyncHttpChecker, url: str, timeout: float = 2.0) -> Result:
+    """One check, waited for."""
+    results = Results()
+    checker.submit(url, timeout, results.done_for("one"))
+    seen = results.wait(1)
+    assert seen, f"no result for {url}"
+    return seen[0][1]
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def test_a_redirect_passes_and_is_not_followed(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    moved = b"HTTP/1.1 301 Moved\r\nLocation: /gone\r\nContent-Length: 0\r\n\r\n"
+    server = raw({"/moved": [moved]})
+    result = check(checker, server.url("/moved"))
+    assert result.passed and result.detail.startswith("HTTP 301 from")
+    assert server.paths == ["/moved"]
+
+
+def test_checks_of_one_address_share_one_kept_connection(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    server = raw({"/health": [OK], "/broken": [b"HTTP/1.1 503 No\r\nContent-Length: 0\r\n\r\n"]})
+    for _ in range(20):
+        assert check(checker, server.url("/health")).passed
+    broken = check(checker, server.url("/broken"))
+    assert not broken.passed and "HTTP 503" in broken.detail
+    assert len(server.paths) == 21 and server.connections == 1
+
+
+def test_a_chunked_body_in_pieces_is_read_to_its_end_and_the_connection_kept(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    chunked = [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+        b"lo\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n",
+        b"\r\n",
+    ]
+    server = raw({"/chunked": chunked})
+    for _ in range(3):
+        result = check(checker, server.url("/chunked"))
+        assert result.passed and "HTTP 200" in result.detail
+    assert server.connections == 1 and len(server.paths) == 3
+
+
+def test_a_large_body_is_not_read_and_its_connection_is_closed(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    # Bodies far past what a health answer needs, of which only a part ever arrives: the
+    # status is the answer, long before the timeout, and the connection is dropped.
+    declared = b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n" + b"x" * 1000
+    chunks = (
+        b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + (b"4000\r\n" + b"y" * 0x4000 + b"\r\n") * 8
+    )
+    server = raw({"/declared": [declared], "/chunks": [chunks]})
+    long = check(checker, server.url("/declared"), timeout=20.0)
+    assert long.passed and "HTTP 200" in long.detail
+    assert server.ended.wait(DEADLINE)
+    failing = check(checker, server.url("/chunks"), timeout=20.0)
+    assert not failing.passed and "HTTP 500" in failing.detail
+    assert long.latency_ms is not None and long.latency_ms < 20_000
+    assert server.connections == 2
+
+
+def test_a_body_that_runs_until_the_close_passes(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    server = raw({"/old": [b"HTTP/1.0 200 OK\r\n\r\nall of it"]}, close=frozenset({"/old"}))
+    assert check(checker, server.url("/old")).passed
+    assert check(checker, server.url("/old")).passed
+    assert server.connections == 2
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_without_a_failure(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    # The server says nothing about closing, then closes after each answer (as a server
+    # whose keep-alive timeout passed between two checks).
+    server = raw({"/health": [OK]}, close=frozenset({"/health"}))
+    for _ in range(3):
+        assert check(checker, server.url("/health")).passed
+    assert server.connections == 3
+
+
+def test_an_answer_that_is_not_http_or_stalls_fails_with_what_was_wrong(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    stalled = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf"
+    server = raw({"/ssh": [b"SSH-2.0-OpenSSH_9.2\r\n\r\n"], "/stalled": [stalled]})
+    ssh = check(checker, server.url("/ssh"))
+    assert not ssh.passed and "no valid HTTP answer" in ssh.detail and "status line" in ssh.detail
+    slow = check(checker, server.url("/stalled"), timeout=0.5)
+    assert not slow.passed and "no answer" in slow.detail and "within 0.5s" in slow.detail
