@@ -118,8 +118,10 @@ class AsyncHttpChecker:
     """monitor.ports.HttpChecker on asyncio transports. start() before submit(); stop()
     once."""
 
-    def __init__(self, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, max_in_flight: int = MAX_IN_FLIGHT, max_idle: int = MAX_IDLE) -> None:
+        """`max_idle` connections are kept for later checks (0: a new one for each)."""
         self._max = max_in_flight
+        self._max_idle = max_idle
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="opsloop-http-checks", daemon=True
@@ -248,9 +250,9 @@ class AsyncHttpChecker:
         return None
 
     def _keep(self, address: tuple[str, str, int], wire: _Wire) -> None:
-        if self._idle_count >= MAX_IDLE:
+        if self._idle_count >= self._max_idle:
             self._prune()
-        if self._idle_count >= MAX_IDLE:
+        if self._idle_count >= self._max_idle:
             wire.close()
             return
         wire.idle_since = time.monotonic()
