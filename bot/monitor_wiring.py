@@ -1,5 +1,6 @@
 """The Monitor stage's part of the composition root: opsloop.yml into the frozen values core
-reads, and the stage built over its adapters (store, engine, httpx, Alertmanager)."""
+reads, and the stage built over its adapters (store, engine, the HTTP check client,
+Alertmanager)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from bot.core.code.catalogue import (
 )
 from bot.core.deploy.model import DeployState
 from bot.core.errors import EngineUnavailable, IntegrationError, NotFound
-from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filters
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary
 from bot.core.values import Block, Invocation, Reply
 from bot.core.verbs import Arg, ArgKind, Registry, Verb
 from commands.dependencies import Services
@@ -79,9 +79,8 @@ class _Code:
 
     def catalogue(self, listing: ListVerb, invocation: Invocation) -> Reply:
         """`/services [filters]`."""
-        words = invocation.words("filters")
-        parse_filters(words, listing.vocabulary())  # a bad filter is answered before slow work
-        return show_list(self._s, invocation, listing, words)
+        asked = listing.parse(invocation.words("filters"))  # answered before any slow work
+        return show_list(self._s, invocation, listing, asked)
 
     def vocabulary(self) -> Vocabulary:
         """/services filters on environments, services, prefixes and service states."""

@@ -7,12 +7,12 @@ A list with a quick first build (ListVerb.first) answers with it, and its full b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 
 from bot.core.background import Background
 from bot.core.errors import NotAvailableYet, NotFound
-from bot.core.listing import ListAction, ListQuery, ListVerb
+from bot.core.listing import FilterWords, ListAction, ListQuery, ListVerb
 from bot.core.values import AuditEntry, Click, Invocation, Outcome, Reply
 from bot.core.verbs import Registry
 from commands.dependencies import Services
@@ -37,7 +37,8 @@ def register(registry: Registry, services: Services) -> None:
         background = services.background
 
         def work() -> Reply:
-            reply, rest = listing.page(click.user_id, words, quick=background is not None)
+            asked = listing.parse(words)
+            reply, rest = listing.page(click.user_id, asked, quick=background is not None)
             reply = replace(reply, replace=True)
             if rest is None or background is None:
                 return reply
@@ -93,17 +94,18 @@ def _as_invocation(click: Click, query: ListQuery) -> Invocation:
 
 
 def show_list(
-    services: Services, invocation: Invocation, listing: ListVerb, words: Sequence[str]
+    services: Services, invocation: Invocation, listing: ListVerb, asked: FilterWords
 ) -> Reply:
-    """`/<verb> [filters]`: the page on the Background threads (within DEADLINE), the
-    quick build first when the list has one, the full build edited in after it."""
+    """`/<verb> [filters]`, the filters parsed already (`listing.parse`, before any slow
+    read): the page on the Background threads (within DEADLINE), the quick build first when
+    the list has one, the full build edited in after it."""
     background = services.background
     if background is None:
         raise NotAvailableYet(f"`/{listing.verb}` is not wired in this bot.")
     url = invocation.response_url
 
     def work() -> Reply:
-        reply, rest = listing.page(invocation.user_id, words, quick=True)
+        reply, rest = listing.page(invocation.user_id, asked, quick=True)
         if rest is None:
             return reply
         return _quick_then_full(background, services, url, reply, rest)

@@ -24,8 +24,6 @@ from bot.core.listing import (
     Listing,
     ListVerb,
     Vocabulary,
-    parse_filters,
-    refuse_unknown_service,
 )
 from bot.core.monitor.listings import ALERT_STATES, CHECK_STATES, alerts_listing, checks_listing
 from bot.core.monitor.model import Alert, Silence
@@ -77,7 +75,8 @@ def register(registry: Registry, services: Services) -> None:
              args=(Arg("silence", help="a silence number or a service"),
                    Arg("env", ArgKind.ENVIRONMENT, optional=True))),
     )  # fmt: skip
-    checks = ListVerb("monitor", stage.checks_vocabulary, stage.checks_listing)
+    checks = ListVerb("monitor", stage.checks_vocabulary, stage.checks_listing,
+                      service_first=True)  # fmt: skip
     registry.add_list(
         Verb("monitor", "Every check and its state, a page at a time; naming a service shows "
              "its checks' last results and latency.", STAGE, partial(stage.monitor, checks),
@@ -109,9 +108,7 @@ class _MonitorStage:
 
     def monitor(self, listing: ListVerb, invocation: Invocation) -> Reply:
         """`/monitor [filters]`: every check under the filters."""
-        words = invocation.words("filters")
-        refuse_unknown_service(words, listing.vocabulary())
-        return self._page(listing, invocation, words)
+        return self._page(listing, invocation, invocation.words("filters"))
 
     def alerts(self, listing: ListVerb, invocation: Invocation) -> Reply:
         """`/alerts [filters]`: open alerts and the silences in force."""
@@ -120,8 +117,8 @@ class _MonitorStage:
     def _page(self, listing: ListVerb, invocation: Invocation, words: list[str]) -> Reply:
         if self._services.monitor is None:
             raise NotAvailableYet("Monitoring is not wired in this bot.")
-        parse_filters(words, listing.vocabulary())
-        return show_list(self._services, invocation, listing, words)
+        asked = listing.parse(words)  # a bad word is answered before the slow read
+        return show_list(self._services, invocation, listing, asked)
 
     def checks_vocabulary(self) -> Vocabulary:
         """/monitor filters on environments, services, prefixes and check states."""

@@ -20,14 +20,12 @@ from functools import partial
 from bot.core.background import Background
 from bot.core.code.catalogue import Deployment
 from bot.core.deploy.model import DeployState
-from bot.core.errors import EngineUnavailable, NotAvailableYet, NotFound, UsageError
+from bot.core.errors import EngineUnavailable, NotAvailableYet, UsageError
 from bot.core.listing import (
     Filters,
     Listing,
     ListVerb,
     Vocabulary,
-    parse_filters,
-    refuse_unknown_service,
 )
 from bot.core.operate.desk import Asker, OperateDesk
 from bot.core.operate.logs import DEFAULT_TAIL, MAX_TAIL, LogQuery
@@ -76,7 +74,7 @@ def register(registry: Registry, services: Services) -> None:
                       Option("tail", value="lines", kind=ArgKind.COUNT, help="per task, 200"),
                       Option("grep", value="text", help="lines containing this text"))),
     )  # fmt: skip
-    listing = ListVerb("status", stage.vocabulary, stage.listing)
+    listing = ListVerb("status", stage.vocabulary, stage.listing, service_first=True)
     registry.add_list(
         Verb("status", "What runs where and whether it is healthy: every deployment a page "
              "at a time, or one service's tasks.", STAGE, partial(stage.status, listing),
@@ -112,26 +110,18 @@ class _OperateStage:
         one = self._one_service(words)
         if one is not None:
             return self._service_status(invocation, *one)
-        vocabulary = self.vocabulary()
-        refuse_unknown_service(words, vocabulary)
-        parse_filters(words, vocabulary)  # a bad filter is answered before the engine is read
-        return show_list(self._services, invocation, listing, words)
+        asked = listing.parse(words)  # a bad word is answered before the engine is read
+        return show_list(self._services, invocation, listing, asked)
 
     def _one_service(self, words: list[str]) -> tuple[str, str | None] | None:
-        """(service, env) when the words are a service, maybe with one of its environments;
-        NotFound for an environment that does not exist."""
+        """(service, env) when the words are a service, maybe with one of its environments
+        (any other word after it is the list's to judge)."""
         config = self._services.config
         if not words or len(words) > 2 or words[0] not in config.services:
             return None
         if len(words) == 1:
             return words[0], None
-        env = words[1]
-        if env in config.environments:
-            return words[0], env
-        if env.lower() in self.vocabulary().states or env.lower() in ("mine", "page"):
-            return None
-        known = ", ".join(f"`{name}`" for name in sorted(config.environments)) or "none"
-        raise NotFound(f"Unknown environment `{env[:40]}`. Known environments: {known}.")
+        return (words[0], words[1]) if words[1] in config.environments else None
 
     def _service_status(self, invocation: Invocation, service: str, env: str | None) -> Reply:
         """What it knows within the deadline, with open alerts; CPU and memory edited in

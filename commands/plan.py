@@ -17,7 +17,7 @@ from functools import partial
 from bot.core.background import Patience, answer_slowly
 from bot.core.blocks import escape
 from bot.core.errors import NotAvailableYet, OpsloopError, UsageError
-from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filters
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary
 from bot.core.plan import views
 from bot.core.plan.model import DigestMemory, Tracker, mine, pick_transition, progress
 from bot.core.values import Invocation, Reply
@@ -104,10 +104,9 @@ class _Plan:
 
     def show_backlog(self, backlog: ListVerb, invocation: Invocation) -> Reply:
         """`/plan backlog [filters]`."""
-        words = invocation.words("filters")
-        parse_filters(words, self.backlog_vocabulary())  # a bad filter is answered at once
+        asked = backlog.parse(invocation.words("filters"))  # a bad filter is answered at once
         return self._ask(
-            invocation, "the backlog", lambda _t: backlog.reply(invocation.user_id, words)
+            invocation, "the backlog", lambda _t: backlog.page(invocation.user_id, asked)[0]
         )
 
     def backlog_vocabulary(self) -> Vocabulary:

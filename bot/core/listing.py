@@ -5,7 +5,9 @@ and everything at once as a CSV file on request.
     /services prod web-* unhealthy      /deploy list mine running      /ops audit denied
 
 A filter word is an environment, a service name or a prefix ending in `*`, a state the list
-knows, or `mine`; `page N` opens page N. Anything else is refused with what the list takes.
+knows, or `mine`; `page N` opens page N. Anything else is refused with what the list takes;
+an unknown word right after a service, in a list that filters on environments, as an
+unknown environment (`/monitor web prood`), whatever the list.
 """
 
 from __future__ import annotations
@@ -95,20 +97,26 @@ def parse_filters(words: Sequence[str], vocabulary: Vocabulary) -> Filters:
     states: set[str] = set()
     mine, page = False, 1
     rest = [w.lower() for w in words]
+    after_service = False
     while rest:
         word = rest.pop(0)
+        follows_service, after_service = after_service, False
         if word == "page" and rest:
             page = _page_number(rest.pop(0))
         elif word in vocabulary.envs:
             envs.add(word)
         elif word in vocabulary.services:
             services.add(word)
+            after_service = True
         elif vocabulary.services and word.endswith("*") and len(word) > 1:
             prefixes.append(word[:-1])
+            after_service = True
         elif word in vocabulary.states:
             states.add(word)
         elif vocabulary.mine and word == "mine":
             mine = True
+        elif follows_service and vocabulary.envs:
+            raise unknown_environment(word, vocabulary.envs)
         else:
             raise UsageError(
                 f"`{escape(word[:40])}` is not a filter of this list.",
@@ -116,6 +124,12 @@ def parse_filters(words: Sequence[str], vocabulary: Vocabulary) -> Filters:
             )
     return Filters(frozenset(envs), frozenset(services), tuple(prefixes), frozenset(states),
                    mine, page)  # fmt: skip
+
+
+def unknown_environment(word: str, known: Collection[str]) -> NotFound:
+    """The answer to a word where an environment was meant (after a service) that is none."""
+    names = ", ".join(f"`{name}`" for name in sorted(known)) or "none"
+    return NotFound(f"Unknown environment `{escape(word[:40])}`. Known environments: {names}.")
 
 
 def refuse_unknown_service(words: Sequence[str], vocabulary: Vocabulary) -> None:
@@ -278,6 +292,15 @@ QuickLister = Callable[[str, Filters], tuple[Listing, Callable[[], Listing] | No
 
 
 @dataclass(frozen=True, slots=True)
+class FilterWords:
+    """The words typed after a list's verb and the filters they name, parsed once (before
+    any slow read, so that a bad word is answered at once) and used to build the page."""
+
+    words: tuple[str, ...]
+    filters: Filters
+
+
+@dataclass(frozen=True, slots=True)
 class ListVerb:
     """A verb that shows a list: its filter words and how to build the list."""
 
@@ -287,19 +310,30 @@ class ListVerb:
     first: QuickLister | None = None
     """A quicker build for the first answer, which leaves what is slow to read (health)
     `pending` and hands back how to finish it (see `page`)."""
+    service_first: bool = False
+    """The list used to take a service first (`/status web`): a first word that reads like
+    a service's name and is no filter word is refused as an unknown service."""
+
+    def parse(self, words: Sequence[str]) -> FilterWords:
+        """The filters the words name; NotFound for an unknown service (`service_first`) or
+        environment (after a service), UsageError for any other word the list does not take."""
+        vocabulary = self.vocabulary()
+        if self.service_first:
+            refuse_unknown_service(words, vocabulary)
+        return FilterWords(tuple(words), parse_filters(words, vocabulary))
 
     def reply(self, user: str, words: Sequence[str]) -> Reply:
         """The page the words ask for (`page N` among them), for `user`."""
-        return self.page(user, words)[0]
+        return self.page(user, self.parse(words))[0]
 
     def page(
-        self, user: str, words: Sequence[str], quick: bool = False
+        self, user: str, asked: FilterWords, quick: bool = False
     ) -> tuple[Reply, Callable[[], Reply] | None]:
-        """The page the words ask for, and, when `quick` and the list has a `first` build
-        that left parts pending, how to build the same page in full (reusing what the quick
-        build read), for the caller to edit in. Otherwise the page is the full one."""
-        filters = parse_filters(words, self.vocabulary())
-        query = ListQuery(self.verb, tuple(_without_page(words)), filters.page)
+        """The page `asked` names, and, when `quick` and the list has a `first` build that
+        left parts pending, how to build the same page in full (reusing what the quick build
+        read), for the caller to edit in. Otherwise the page is the full one."""
+        filters = asked.filters
+        query = ListQuery(self.verb, tuple(_without_page(asked.words)), filters.page)
         if not quick or self.first is None:
             return page_reply(self.build(user, filters), query), None
         listing, rest = self.first(user, filters)
@@ -310,8 +344,7 @@ class ListVerb:
 
     def export(self, user: str, words: Sequence[str]) -> tuple[str, bytes, int]:
         """The whole list as (file name, CSV, item count)."""
-        filters = parse_filters(words, self.vocabulary())
-        listing = self.build(user, filters)
+        listing = self.build(user, self.parse(words).filters)
         name = self.verb.replace(" ", "-") + ".csv"
         return name, listing.csv(), len(listing.records)
 

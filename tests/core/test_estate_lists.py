@@ -164,10 +164,10 @@ def test_a_quick_first_build_answers_and_says_how_to_finish() -> None:
         )
 
     verb = ListVerb("things", Vocabulary, full, quick)  # type: ignore[arg-type]
-    first, rest = verb.page("U0A", [], quick=True)
+    first, rest = verb.page("U0A", verb.parse([]), quick=True)
     assert built == ["quick"] and "Checking…" in str(first.blocks) and rest is not None
     assert "0 down" in rest().text and built == ["quick", "full"]
-    plain, none = verb.page("U0A", [])
+    plain, none = verb.page("U0A", verb.parse([]))
     assert none is None and "0 down" in plain.text
 
 

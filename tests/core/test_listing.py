@@ -19,8 +19,8 @@ from bot.core.code.catalogue import (
     Probe,
     services_listing,
 )
-from bot.core.errors import UsageError
-from bot.core.listing import Filters, Listing, Vocabulary, parse_filters
+from bot.core.errors import NotFound, UsageError
+from bot.core.listing import Filters, Listing, ListVerb, Vocabulary, parse_filters
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -33,6 +33,37 @@ def test_filter_words_are_read_by_kind_and_anything_else_is_refused() -> None:
     with pytest.raises(UsageError, match="`moon` is not a filter") as refused:
         parse_filters(["moon"], words)
     assert "an environment (prod)" in (refused.value.hint or "")
+
+
+def test_an_unknown_word_right_after_a_service_is_an_unknown_environment() -> None:
+    words = Vocabulary(envs={"prod", "staging"}, services={"web"}, states={"firing"})
+    for typed in (["web", "prood"], ["we*", "prood"], ["web", "Prood", "firing"]):
+        with pytest.raises(NotFound) as refused:
+            parse_filters(typed, words)
+        assert refused.value.message == (
+            "Unknown environment `prood`. Known environments: `prod`, `staging`."
+        )
+    # Elsewhere it stays a word the list does not take; a list without environments too.
+    with pytest.raises(UsageError, match="`prood` is not a filter"):
+        parse_filters(["firing", "prood"], words)
+    with pytest.raises(UsageError, match="`prood` is not a filter"):
+        parse_filters(["web", "prood"], Vocabulary(services={"web"}))
+    assert parse_filters(["web", "prod", "firing"], words).envs == {"prod"}
+
+
+def test_a_list_that_took_a_service_first_refuses_an_unknown_one_as_such() -> None:
+    def vocabulary() -> Vocabulary:
+        return Vocabulary(envs={"prod"}, services={"web"})
+
+    def build(user: str, filters: Filters) -> Listing:
+        return Listing("Things", "none", ())
+
+    with pytest.raises(NotFound, match="Unknown service `nosuch`"):
+        ListVerb("status", vocabulary, build, service_first=True).parse(["nosuch"])
+    with pytest.raises(UsageError, match="`nosuch` is not a filter"):
+        ListVerb("services", vocabulary, build).parse(["nosuch"])
+    asked = ListVerb("status", vocabulary, build, service_first=True).parse(["web", "page", "2"])
+    assert asked.words == ("web", "page", "2") and asked.filters.page == 2
 
 
 def test_an_exported_cell_that_looks_like_a_formula_stays_text() -> None:

@@ -95,9 +95,10 @@ def test_bad_input_gets_a_clear_answer_and_changes_nothing(monitored: Monitored)
     assert "Unknown environment `prood`" in ask("/alerts", f"unsilence {m.service} prood")
     assert f"No silence of `{m.service}`" in ask("/alerts", f"unsilence {m.service}")
     assert "Unknown service" in ask("/monitor", "nosuch")
-    # /monitor is a list: an unknown word is refused with what the list takes.
+    # /monitor is a list: an unknown word after a service is an unknown environment (as in
+    # every list), naming the known ones.
     refused = ask("/monitor", f"{m.service} prood")
-    assert "`prood` is not a filter" in refused and "an environment (staging)" in refused
+    assert "Unknown environment `prood`. Known environments: `staging`." in refused
     listing = ask("/alerts")
     assert "No open alerts." in listing and "Silence #" not in listing
     assert not alert_messages(m.ws)

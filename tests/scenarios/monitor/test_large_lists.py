@@ -183,3 +183,14 @@ def test_bad_filters_and_a_page_past_the_end_are_refused(estate: Harness) -> Non
     assert "There is no page 9: Checks has 300 item(s) on 8 page(s)." in said
     said = lists.answer("/alerts", "page 0")
     assert "a page is a whole number from 1" in said
+
+
+@pytest.mark.parametrize("command", ["/status", "/monitor", "/alerts", "/services"])
+def test_an_unknown_word_after_a_service_is_an_unknown_environment_in_every_list(
+    estate: Harness, command: str
+) -> None:
+    # One check for every list: before, /status said "Unknown environment" and /monitor,
+    # /alerts and /services "`prood` is not a filter".
+    said = Lists(estate).answer(command, f"{name(1)} prood")
+    assert "Unknown environment `prood`. Known environments: `prod`, `staging`." in said
+    assert "is not a filter" not in said
