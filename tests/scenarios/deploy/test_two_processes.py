@@ -1,7 +1,8 @@
 """Two `opsloop serve` processes on one PostgreSQL schema and the real engine: kill -9 of
 the process running a deploy after its approval, and the other settles the deploy from the
 engine (the service keeps serving one version) and says so in the thread; kill -9 of the
-lease holder, and the other runs Monitor's checks; an alert is posted once across them."""
+lease holder, and the other runs Monitor's checks; an alert is posted once across them, and
+one resolved by hand in a process that does not check fires again while its check fails."""
 
 from __future__ import annotations
 
@@ -157,13 +158,23 @@ def test_kill_9_of_a_deploy_and_of_the_lease_holder_the_other_process_settles_an
             container.exec_run(["/bin/rm", "-f", "/www/health"])
             _wait_alerts(ws, "firing")
             with serving(envs[0]) as third:
-                third.wait_for_line(LISTENING)
+                third_url = third.wait_for_line(LISTENING).group(1)
                 container.exec_run(["/bin/sh", "-c", f"echo {GOOD} > /www/health"])
                 _wait_alerts(ws, "resolved")
                 container.exec_run(["/bin/rm", "-f", "/www/health"])
                 _wait_alerts(ws, "resolved", "firing")
+                # Resolved by hand in the process that does not check: the checking one
+                # starts that check over, and the health path, still broken, fires again.
+                found = re.search(r"Alert #(\d+):", _alerts(ws)[-1])
+                assert found is not None
+                by_third = SignedClient(third_url + "/slack/events", secret, ws)
+                ws.connect_bot(by_third)
+                ws.user_command("U0BOB", "C0DEV", "/alerts", f"resolve {found.group(1)}")
+                _wait_alerts(ws, "resolved", "resolved", "firing")
+                ws.connect_bot(clients[1])
+                by_third.close()
                 assert third.end(signal.SIGTERM) == 0
-            assert len(_alerts(ws)) == 2  # each posted once, whichever process checked
+            assert len(_alerts(ws)) == 3  # each posted once, whichever process checked
             for client in clients:
                 client.close()
             assert standby.end(signal.SIGTERM) == 0
