@@ -7,7 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.blocks import clip, context, escape, section
-from bot.core.monitor.model import Alert, AlertSource, AlertState, CheckState, Silence
+from bot.core.monitor.model import (
+    Alert,
+    AlertSource,
+    AlertState,
+    CheckKind,
+    CheckRecord,
+    CheckState,
+    NewAlert,
+    Silence,
+)
 from bot.core.values import Block, Reply
 
 ACK, SILENCE, RESOLVE, ROLLBACK = (
@@ -153,4 +162,24 @@ def silence_line(silence: Silence) -> str:
     return (
         f":mute: Silence #{silence.id}: {what} until {stamp(silence.until)} by "
         f"<@{silence.created_by}>{why}{remote}"
+    )
+
+
+def check_alert(record: CheckRecord, health: str, detail: str, now: datetime) -> NewAlert:
+    """The alert a check fires: what failed (on which instance), the last result, since
+    when its failures began."""
+    titles = {
+        CheckKind.HTTP: f"health check of `{health}` fails",
+        CheckKind.CPU: "CPU above its threshold",
+        CheckKind.MEMORY: "memory above its threshold",
+    }
+    on = "" if record.instance == "container" else f" ({record.instance})"
+    return NewAlert(
+        source=AlertSource.CHECK,
+        key=record.key,
+        service=record.service,
+        env=record.env,
+        title=titles[record.kind] + on,
+        detail=detail,
+        since=record.since or now,
     )

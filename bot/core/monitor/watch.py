@@ -17,20 +17,17 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
 from functools import partial
 
 from bot.core.clock import Clock
 from bot.core.errors import OpsloopError
 from bot.core.monitor.desk import AlertDesk
 from bot.core.monitor.model import (
-    AlertSource,
     CheckKind,
     CheckMove,
     CheckRecord,
     CheckRestart,
     CheckState,
-    NewAlert,
     Result,
     Watched,
     check_key,
@@ -38,6 +35,7 @@ from bot.core.monitor.model import (
     step,
 )
 from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, MonitorStore
+from bot.core.monitor.views import check_alert
 from bot.core.replies import best_effort
 
 log = logging.getLogger(__name__)
@@ -287,7 +285,7 @@ class CheckLoop:
         if must_store(record, updated):
             self._store.save_check(updated)
         if move is CheckMove.FIRE:
-            self._desk.raise_alert(_new_alert(updated, o, now))
+            self._desk.raise_alert(check_alert(updated, w.health, o.result.detail, now))
         elif move is CheckMove.RESOLVE:
             self._desk.resolve_key(key)
 
@@ -313,21 +311,3 @@ class CheckLoop:
         finally:
             with self._records_lock:
                 self._restarting.discard(restart.id)
-
-
-def _new_alert(record: CheckRecord, observed: _Observed, now: datetime) -> NewAlert:
-    titles = {
-        CheckKind.HTTP: f"health check of `{observed.watched.health}` fails",
-        CheckKind.CPU: "CPU above its threshold",
-        CheckKind.MEMORY: "memory above its threshold",
-    }
-    on = "" if observed.instance == "container" else f" ({observed.instance})"
-    return NewAlert(
-        source=AlertSource.CHECK,
-        key=record.key,
-        service=record.service,
-        env=record.env,
-        title=titles[record.kind] + on,
-        detail=observed.result.detail,
-        since=record.since or now,
-    )
