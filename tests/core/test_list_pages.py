@@ -48,7 +48,7 @@ def test_the_full_page_is_left_in_place_when_it_is_built_before_the_quick_one_is
     services: Any = SimpleNamespace(background=background, notifier=notifier)
     invocation = Invocation("services", {}, {}, "U0A", "C0A", "T0", URL, "", "/services")
     try:
-        reply = show_list(services, invocation, listing, [])
+        reply = show_list(services, invocation, listing, listing.parse([]))
         with notifier.changed:
             notifier.changed.wait_for(
                 lambda: any("checking health" not in sent for sent in notifier.sent), timeout=10
