@@ -266,19 +266,20 @@ def run(seconds: float, count: int, folder: Path, keep: bool) -> dict[str, objec
     }  # fmt: skip
 
 
-PROFILE = """Where the CPU goes (py-spy, 100 samples a second, over a 60 s run of this bench
-on 2026-12-01, samples of idle waits left out). Before this client, with httpx: about 60% in
-httpx and httpcore's request path on the checker's event loop (the connection pool's
-bookkeeping, anyio, h11, reading and closing the response), 9% the rest of the event loop,
-9% the store, 6% the scheduler and the engine pool handing turns to the checker; that run
-took 37.8% of a core against the exporter's 15.4%. With the check client of its own
-(integrations/http_checker.py: a GET over asyncio's transports, the connection kept per
-address): the bench process's samples are mostly its start (imports, migrations: before the
-measured window), then the event loop's socket reads and writes and the check client
-(together about a third of the rest), the store (the first result of each of the 1,000
-checks, inside the window) and the check loop's scheduling and state machine. Before
-either (61.7% of a core), 70% of the samples were in httpcore's pool, with all 1,000 checks
-due in the same instant; the first turns have been spread over the interval since."""
+PROFILE = """Where the CPU goes (py-spy, 100 samples a second, over one run of this bench each
+on 2026-12-01, idle waits and the main thread's start left out). Before this client, with
+httpx (a 45 s run): of the samples on the bench's working threads, 78% httpx's path (httpx,
+httpcore's pool and connections, anyio, h11, and the checker around them), 9% the rest of
+the event loop, 11% the store, 2% the check loop; that run took 37.8% of a core against
+the exporter's 15.4%. With the check client of its own (a 60 s run;
+integrations/http_checker.py: a GET over asyncio's transports, the connection kept per
+address), of those samples: 34% the check client with its
+socket calls, 14% the rest of the event loop, 35% the store (the first result of each of
+the 1,000 checks, written inside the measured window, and the failing ones' results), 9%
+the check loop's scheduling and state machine; that run took 13.5% of a core (py-spy's
+sampling included) against the exporter's 21.0%. Before either (61.7% of a core), 70% of
+the samples were in httpcore's pool, with all 1,000 checks due in the same instant; the
+first turns have been spread over the interval since."""
 
 
 def write(runs: list[dict[str, object]], name: str) -> None:
