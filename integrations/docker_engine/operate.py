@@ -27,11 +27,10 @@ from bot.core.naming import LABEL_DEPLOY_ID, LABEL_VERSION, deployment_name, pro
 from bot.core.operate.model import LogBatch, LogLine, Placement, ProxyState, Status, Usage
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.failures import NOT_SWARM
-from integrations.docker_engine.log_reading import read_bounded
+from integrations.docker_engine.log_reading import read_all
 from integrations.docker_engine.operate_reads import (
     container_status,
     image_revision,
-    parse_time,
     swarm_status,
     usage_of,
 )
@@ -39,10 +38,10 @@ from integrations.docker_engine.ownership import container_of, swarm_service_of
 from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
 from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.rollout_common import POLL, SWARM_DEADLINE
+from integrations.docker_engine.task_logs import container_log_source, task_log_sources
 
 T = TypeVar("T")
 LOG_BYTES = 2_000_000
-LOG_LINE_CHARS = 1000
 LOG_SECONDS = 10.0
 STATS_THREADS = 8
 
@@ -114,27 +113,25 @@ class DockerOperations:
     def _logs(
         self, client: docker.DockerClient, placement: Placement, since: int | None, tail: int
     ) -> LogBatch:
-        name = deployment_name(self.namespace, placement.service, placement.env)
         after = int(self._clock.now().timestamp()) - since if since else None
         options: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": True,
-                                   "tail": tail}  # fmt: skip
+                                   "tail": tail, "follow": False}  # fmt: skip
         if after is not None:
             options["since"] = after
         if placement.swarm:
             service = swarm_service_of(client, self.namespace, placement.service, placement.env)
             if service is None:
                 return LogBatch(())
-            stream = client.api.service_logs(service.id, details=True, **options)
+            sources = task_log_sources(client, service.tasks(), options)
         else:
             container = container_of(client, self.namespace, placement.service, placement.env)
             if container is None:
                 return LogBatch(())
-            name = str(container.name)
-            stream = container.logs(stream=True, **options)
-        task = name if not placement.swarm else None
-        found = read_bounded(
-            stream, lambda raw: _log_line(raw, task), max_bytes=LOG_BYTES,
-            seconds=LOG_SECONDS, monotonic=self._clock.monotonic,
+            source = container_log_source(client, str(container.id), str(container.name), options)
+            sources = [source] if source is not None else []
+        found = read_all(
+            sources, max_bytes=LOG_BYTES, seconds=LOG_SECONDS,
+            monotonic=self._clock.monotonic,
         )  # fmt: skip
         return LogBatch(tuple(sorted(found.lines, key=_when)), found.capped)
 
@@ -304,17 +301,6 @@ def _running_containers(
         if state.get("State") == "running" and container:
             found.append((str(task["ID"])[:12], str(container)))
     return found
-
-
-def _log_line(raw: str, task: str | None) -> LogLine:
-    # Swarm: "<time> com.docker.swarm.node.id=…,…,com.docker.swarm.task.id=<id> <text>";
-    # a container: "<time> <text>".
-    stamp, _, rest = raw.partition(" ")
-    if task is None:
-        details, _, rest = rest.partition(" ")
-        fields = dict(p.partition("=")[::2] for p in details.split(","))
-        task = fields.get("com.docker.swarm.task.id", "?")[:12]
-    return LogLine(task, parse_time(stamp), rest[:LOG_LINE_CHARS])
 
 
 def _when(line: LogLine) -> datetime:

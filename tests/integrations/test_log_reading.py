@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.core.operate.model import LogLine
-from integrations.docker_engine.log_reading import Bounded, read_bounded
+from integrations.docker_engine.log_reading import Bounded, Source, read_all, read_bounded
 
 
 def _line(raw: str) -> LogLine:
@@ -68,3 +68,25 @@ def test_an_error_of_the_stream_reaches_the_caller() -> None:
 
     with pytest.raises(ConnectionResetError):
         read_bounded(broken(), _line, max_bytes=1000, seconds=10)
+
+
+def test_streams_still_open_at_the_time_limit_are_cut_off() -> None:
+    release = threading.Event()
+    cut: list[str] = []
+
+    def stalling(name: str) -> Iterator[bytes]:
+        yield f"{name} first\n".encode()
+        release.wait(120)
+
+    sources = [
+        Source(stalling(name), _line, cancel=lambda name=name: cut.append(name))
+        for name in ("a", "b")
+    ]
+    sources.append(Source(iter([b"c done\n"]), _line, cancel=lambda: cut.append("c")))
+    try:
+        found = read_all(sources, max_bytes=1000, seconds=0.5)
+    finally:
+        release.set()
+    assert found.capped
+    assert sorted(line.text for line in found.lines) == ["a first", "b first", "c done"]
+    assert sorted(cut) == ["a", "b"]  # the stream that ended is not cut off

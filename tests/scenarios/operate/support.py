@@ -1,6 +1,7 @@
 """Shared pieces for the Operate scenarios: busybox images (a web service that logs a line
 with a secret in it every tenth of a second, one that crashes at once, one that burns CPU
-until a given time, one that writes 1,500 lines of 3,000 characters at start), Swarm
+until a given time, one that writes 1,500 lines of 3,000 characters at start, one that
+writes 600 short lines at start), Swarm
 services and containers created straight on the engine under the names opsloop gives
 them, a bot on those settings, and cleanup of what the tests made."""
 
@@ -58,16 +59,23 @@ _LOUD = (
     "CMD pad=$(printf %3000s x); i=0; while [ $i -lt 1500 ]; do i=$((i+1)); "
     'echo "loud $i $pad"; done; exec /bin/busybox sleep 100000\n'
 )
+_BURST = (
+    'CMD ["/bin/sh", "-c", "i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo burst $i; done; '
+    'exec /bin/busybox sleep 100000"]\n'
+)
+BURST_LINES = 600
 
 
 @dataclass(frozen=True)
 class Images:
-    """The pushed test images: web (serves /health, logs), crash, burn, loud."""
+    """The pushed test images: web (serves /health, logs), crash, burn, loud, burst (600
+    short lines at start, then quiet)."""
 
     web: str
     crash: str
     burn: str
     loud: str
+    burst: str
 
 
 NAMESPACE = "optest"
@@ -84,7 +92,7 @@ def operate_images(
     """The images, built and pushed once for the Operate scenarios."""
     root = tmp_path_factory.mktemp("operate-images")
     repository = f"{registry_addr}/opsloop-operate-{uuid.uuid4().hex[:8]}"
-    tails = {"web": _WEB, "crash": _CRASH, "burn": _BURN, "loud": _LOUD}
+    tails = {"web": _WEB, "crash": _CRASH, "burn": _BURN, "loud": _LOUD, "burst": _BURST}
     refs = {}
     for name, tail in tails.items():
         files = {"www/health": "ok"} if name == "web" else {}

@@ -7,6 +7,7 @@ import time
 
 from bot.workspace.model import Message
 from tests.scenarios.operate.support import (
+    BURST_LINES,
     DEADLINE,
     SECRET,
     Bot,
@@ -132,6 +133,36 @@ def test_long_logs_come_as_a_file_in_a_thread(bot: Bot, operate_images: Images) 
     files = len(bot.ws.files())
     assert "41 line(s): uploaded as" in _ask(bot, "/logs", f"{bot.service} staging --tail 41")
     bot.ws.wait_for(lambda: len(bot.ws.files()) == files + 1, timeout=DEADLINE)
+
+
+def test_every_task_of_a_service_gives_its_lines_in_full(bot: Bot, operate_images: Images) -> None:
+    # 5 tasks of 600 lines: a read through the engine's service-wide log endpoint (what
+    # `docker service logs` uses) never ends on this engine for that much output; some
+    # tasks' lines never arrive and the answer was cut short at the time limit.
+    create_service(bot.client, bot.service, "staging", operate_images.burst, 5)
+    tasks = wait_running(bot.ws, bot.client, bot.service, "staging", 5)
+
+    def written(task: str) -> bool:
+        found = bot.client.api.inspect_task(task)["Status"]["ContainerStatus"]["ContainerID"]
+        return bot.client.api.logs(found, tail=BURST_LINES).count(b"\n") >= BURST_LINES
+
+    poll(lambda: all(written(task) for task in tasks), DEADLINE, "every task's lines")
+    files = len(bot.ws.files())
+    bot.say("U0ALICE", "/logs", f"{bot.service} staging --tail 1000")
+    # The answer (after "Reading the engine…" when the read is slow) names the file.
+    said = bot.ws.wait_for(
+        lambda: next((a for a in _answers(bot) if "uploaded as" in a), None), timeout=DEADLINE
+    )
+    assert f"{5 * BURST_LINES} line(s): uploaded as" in said, said
+    bot.ws.wait_for(lambda: len(bot.ws.files()) == files + 1, timeout=DEADLINE)
+    note = [m for m in bot.ws.messages("C0DEV") if m.is_bot and "Logs of" in m.text][-1]
+    assert "Cut short" not in note.text
+    lines = bytes(bot.ws.files()[-1].content).decode().splitlines()
+    assert len(lines) == 5 * BURST_LINES
+    assert {line.split()[0] for line in lines} == {task[:12] for task in tasks}
+    for task in tasks:
+        mine = [line.split()[-1] for line in lines if line.startswith(task[:12])]
+        assert sorted(mine, key=int) == [str(n) for n in range(1, BURST_LINES + 1)]
 
 
 def test_a_chatty_service_is_cut_at_the_size_cap(bot: Bot, operate_images: Images) -> None:
