@@ -248,21 +248,24 @@ class SqlDeployStore:
         return self._many(query)
 
     def last_succeeded(self, service: str, env: str, limit: int) -> list[DeployRequest]:
-        """The newest succeeded deploys of `service` to `env`, newest first."""
+        """The newest succeeded deploys and rollbacks of `service` to `env`, newest first
+        (not scales or restarts: they ship no version)."""
         query = (
             select(deploy_requests)
             .where(deploy_requests.c.service == service, deploy_requests.c.env == env)
             .where(deploy_requests.c.state == DeployState.SUCCEEDED.value)
+            .where(deploy_requests.c.kind.in_(_SHIPPING))
             .order_by(deploy_requests.c.id.desc())
             .limit(limit)
         )
         return self._many(query)
 
     def latest_succeeded(self) -> dict[tuple[str, str], DeployRequest]:
-        """Every (service, environment)'s newest succeeded request, in one query."""
+        """Every (service, environment)'s newest succeeded deploy or rollback, in one query."""
         newest = (
             select(func.max(deploy_requests.c.id))
             .where(deploy_requests.c.state == DeployState.SUCCEEDED.value)
+            .where(deploy_requests.c.kind.in_(_SHIPPING))
             .group_by(deploy_requests.c.service, deploy_requests.c.env)
         )
         found = self._many(select(deploy_requests).where(deploy_requests.c.id.in_(newest)))
@@ -343,3 +346,5 @@ def _votes_of(connection: Any, request_ids: list[int]) -> dict[int, list[tuple[s
 
 _IN_CHUNK = 500
 """Ids in one IN list (SQLite takes at most 32,766 parameters; PostgreSQL 65,535)."""
+_SHIPPING = [kind.value for kind in DeployKind if kind.ships]
+"""Request kinds that roll out a version: what "the last deploy" means."""

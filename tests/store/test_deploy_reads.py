@@ -3,6 +3,7 @@ list reads them together, and every placement's newest succeeded request in one 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.core.deploy.model import DeployKind, DeployState, NewDeploy
@@ -56,3 +57,19 @@ def test_the_newest_succeeded_request_of_every_placement_at_once(database_url: s
     assert set(latest) == {("web", "prod"), ("web", "staging")}
     assert (latest["web", "prod"].version, latest["web", "prod"].requester) == ("1.1.0", "U0BOB")
     assert latest["web", "staging"].id == staging.id
+
+
+def test_scales_and_restarts_are_not_the_last_deploy(database_url: str) -> None:
+    store = SqlDeployStore(open_store(database_url))
+    shipped, _ = store.create(_new("web", "prod", "1.1.0", user="U0BOB"))
+    _finish(store, shipped.id, DeployState.SUCCEEDED)
+    for kind in (DeployKind.SCALE, DeployKind.RESTART):
+        later, _ = store.create(replace(_new("web", "prod", "1.1.0"), kind=kind, replicas=3))
+        _finish(store, later.id, DeployState.SUCCEEDED)
+    scaled, _ = store.create(replace(_new("api", "prod", "2.0.0"), kind=DeployKind.SCALE))
+    _finish(store, scaled.id, DeployState.SUCCEEDED)
+
+    assert [r.id for r in store.last_succeeded("web", "prod", 5)] == [shipped.id]
+    assert store.last_succeeded("api", "prod", 5) == []
+    latest = store.latest_succeeded()
+    assert set(latest) == {("web", "prod")} and latest["web", "prod"].id == shipped.id

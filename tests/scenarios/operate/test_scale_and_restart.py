@@ -63,6 +63,13 @@ def test_scale_without_approval_sets_the_replicas_and_is_announced(
     assert "1 → 3 replicas" in announced and "traffic spike" in announced
     assert "<@U0ALICE>" in announced
     assert replicas(bot.client, bot.service, "staging") == 3
+    # A scale ships no version: /status names no "last deploy" after it, and the list
+    # does not count it as alice's deploy.
+    status = _ask(bot, "/status", f"{bot.service} staging")
+    assert "3/3 running" in status and "Last deploy" not in status
+    everything = _ask(bot, "/status", "staging")
+    assert "swarm 3/3 running" in everything and "deployed by" not in everything
+    assert "No deployment" in _ask(bot, "/status", "mine")
 
 
 def test_scale_with_approval_refuses_self_approval_then_runs_once(

@@ -165,6 +165,18 @@ def test_every_task_of_a_service_gives_its_lines_in_full(bot: Bot, operate_image
         assert sorted(mine, key=int) == [str(n) for n in range(1, BURST_LINES + 1)]
 
 
+def test_since_leaves_out_older_lines(bot: Bot, operate_images: Images) -> None:
+    # The burst's 600 lines are written at start, then the task is quiet.
+    create_service(bot.client, bot.service, "staging", operate_images.burst, 1)
+    wait_running(bot.ws, bot.client, bot.service, "staging", 1)
+
+    _ask_until(bot, f"{bot.service} staging --since 1h --tail 1000",
+               f"{BURST_LINES} line(s): uploaded as")  # fmt: skip
+    # Once the burst is more than three seconds old, --since 3s shows none of it.
+    quiet = _ask_until(bot, f"{bot.service} staging --since 3s --tail 1000", ": 0 line(s)")
+    assert "burst" not in quiet
+
+
 def test_a_chatty_service_is_cut_at_the_size_cap(bot: Bot, operate_images: Images) -> None:
     # 1,500 lines of 3,000 characters: the last 1,000 are 3 MB, over the 2 MB cap.
     create_service(bot.client, bot.service, "staging", operate_images.loud, 1)
