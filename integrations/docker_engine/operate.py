@@ -155,9 +155,13 @@ class DockerOperations:
             if proxy is not None:
                 proxy.follow(service)
             status = self._status(client, placement)
+            if not status.exists:
+                return status  # removed meanwhile: nothing will ever run
             return status if status.running == replicas and status.desired == replicas else None
 
         reached = self._wait(settled, SWARM_DEADLINE)
+        if reached is not None and not reached.exists:
+            return Outcome(DeployState.FAILED, "The service was removed while it scaled.")
         if proxy is not None:
             proxy.follow(service)
         if reached is not None:

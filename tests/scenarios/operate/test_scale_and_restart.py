@@ -170,3 +170,27 @@ def test_restart_of_a_container_is_health_gated(bot: Bot, operate_images: Images
     second = poll(lambda: bot.client.containers.get(name).id, DEADLINE, "the new container")
     assert second != first
     assert bot.client.containers.get(name).status == "running"
+
+
+def test_a_scale_whose_service_is_removed_meanwhile_ends_there(
+    bot: Bot, operate_images: Images
+) -> None:
+    # A crashing service never reaches 3 running, so the scale is still waiting when the
+    # service goes; the wait ends then, not at its 120 s deadline (the autoscaler makes
+    # the same call on its one thread, and every other service waited with it).
+    create_service(bot.client, bot.service, "staging", operate_images.crash, 1)
+    assert "from 1 to 3" in _ask(bot, "/scale", f"{bot.service} staging 3")
+    request = _request(bot, "Scale")
+    poll(lambda: replicas(bot.client, bot.service, "staging") == 3, DEADLINE, "the scale")
+    bot.client.services.get(deployment_name(NAMESPACE, bot.service, "staging")).remove()
+
+    def said() -> str | None:
+        for channel in ("C0DEV", "C0OPS"):
+            for message in bot.ws.messages(channel):
+                for line in [message, *bot.ws.thread(channel, message.ts)[1:]]:
+                    if "removed while it scaled" in text_of(line):
+                        return text_of(line)
+        return None
+
+    bot.ws.wait_for(said, timeout=DEADLINE, description="the scale ending")
+    wait_state(bot.ws, request, "failed")  # type: ignore[arg-type]
