@@ -20,7 +20,6 @@ Goals: medians at most 1.25x the CLI's; reaction at most 2 intervals + the engin
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import secrets
@@ -36,6 +35,8 @@ from pathlib import Path
 import docker
 from docker.types import Resources, ServiceMode
 
+from bench.operate_baselines import SHORT_BASELINES, per_task, service_wide
+from bench.operate_report import write_report
 from bot.app import AUTOSCALE_SECONDS, build
 from bot.config import parse_config
 from bot.core.naming import LABEL_VERSION, deployment_name
@@ -51,8 +52,6 @@ TOKEN = "xoxb-bench"
 _CHATTY = (
     'CMD ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"]\n'
 )
-SHORT_BASELINES: list[list[int]] = []
-"""Per-task baseline rounds whose tasks did not each give 200 lines (should stay empty)."""
 _BURN = 'CMD ["/bin/sh", "-c", "while true; do :; done"]\n'
 
 
@@ -114,7 +113,7 @@ environments: {{prod: {{}}, auto: {{}}}}
                 lambda: _cli(["docker", "service", "ps", name]),
             )
             print("status:", results["status"], flush=True)
-            results["service_logs_cli"] = _service_wide(name)
+            results["service_logs_cli"] = service_wide(name)
             print("service-wide:", results["service_logs_cli"], flush=True)
 
             def bot_logs() -> float:
@@ -122,10 +121,8 @@ environments: {{prod: {{}}, auto: {{}}}}
                 return _ask(workspace, "/logs", f"{service} prod --tail 200",
                             lambda t: every in t, file_wanted=True)  # fmt: skip
 
-            results["logs"] = _compare(args.rounds, bot_logs, lambda: _per_task(name, False))
-            results["logs_parallel"] = _compare(
-                args.rounds, bot_logs, lambda: _per_task(name, True)
-            )
+            results["logs"] = _compare(args.rounds, bot_logs, lambda: per_task(name, False))
+            results["logs_parallel"] = _compare(args.rounds, bot_logs, lambda: per_task(name, True))
             print("logs:", results["logs"], results["logs_parallel"], flush=True)
             results["autoscaler"] = _reactions(
                 client, workspace, config.namespace, service, f"{repository}:burn", args=args
@@ -140,7 +137,7 @@ environments: {{prod: {{}}, auto: {{}}}}
                     found.remove()
     results["load_after"] = round(os.getloadavg()[0], 2)
     results["per_task_rounds_short"] = SHORT_BASELINES
-    _report(results)
+    write_report(results, RESULTS)
 
 
 def _service(client: docker.DockerClient, name: str, image: str, replicas: int,
@@ -186,43 +183,6 @@ def _cli(argv: list[str]) -> float:
         # `docker service logs` on this engine sometimes never returns: counted as a miss.
         return math.inf
     return time.perf_counter() - started
-
-
-def _service_wide(name: str) -> dict[str, object]:
-    """One `docker service logs --tail 200` of the whole service, cut at 20 s."""
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(["docker", "service", "logs", "--tail", "200", name],
-                              check=False, capture_output=True, timeout=20)  # fmt: skip
-        lines, returned = done.stdout.count(b"\n"), True
-    except subprocess.TimeoutExpired as cut:
-        lines, returned = (cut.stdout or b"").count(b"\n"), False
-    return {"returned": returned, "lines": lines, "of": 2000,
-            "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
-
-
-def _per_task(name: str, at_once: bool) -> float:
-    """`docker service ps -q` for the running tasks, then `docker service logs --tail 200`
-    of each: one after the other, or all at once. Checks every task gave 200 lines."""
-    started = time.perf_counter()
-    listed = subprocess.run(
-        ["docker", "service", "ps", "-q", "--filter", "desired-state=running", name],
-        check=True, capture_output=True, text=True, timeout=CLI_TIMEOUT,
-    )  # fmt: skip
-    argvs = [["docker", "service", "logs", "--tail", "200", task]
-             for task in listed.stdout.split()]  # fmt: skip
-    if at_once:
-        running = [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                   for a in argvs]  # fmt: skip
-        outputs = [p.communicate(timeout=CLI_TIMEOUT)[0] for p in running]
-    else:
-        outputs = [subprocess.run(a, check=True, capture_output=True,
-                                  timeout=CLI_TIMEOUT).stdout for a in argvs]  # fmt: skip
-    took = time.perf_counter() - started
-    counts = [o.count(b"\n") for o in outputs]
-    if counts != [200] * 10:  # recorded, not fatal: the run's other numbers still stand
-        SHORT_BASELINES.append(counts)
-    return took
 
 
 def _ask(workspace: SlackWorkspace, command: str, text: str, done: Callable[[str], bool], *,
@@ -323,47 +283,6 @@ def _reactions(client: docker.DockerClient, workspace: SlackWorkspace, namespace
 
 def _announced(workspace: SlackWorkspace) -> list[str]:
     return [m.text for m in workspace.messages("C0OPS") if "Autoscaler scaled" in m.text]
-
-
-def _report(results: dict[str, object]) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "operate.json").write_text(json.dumps(results, indent=2) + "\n")
-    status, logs, parallel, auto, wide = (
-        results[k] for k in ("status", "logs", "logs_parallel", "autoscaler", "service_logs_cli")
-    )
-    for part in (status, logs, parallel, auto, wide):
-        assert isinstance(part, dict)
-
-    def row(label: str, r: dict[str, object]) -> str:
-        if r["met"] is None:
-            return f"| {label} | — | {r['bot_seconds']} s | — | not measured: {r['note']} |\n"
-        return (f"| {label} | {r['cli_median']} s | {r['bot_median']} s | {r['ratio']}x | "
-                f"{'met' if r['met'] else 'NOT met'} |\n")  # fmt: skip
-
-    (RESULTS / "operate.md").write_text(
-        "# Operate through the bot vs the Docker CLI\n\n"
-        f"`{results['command']}`, {results['when']}; load average (1 min) "
-        f"{results['load_before']} before, {results['load_after']} after, on a 2-core machine "
-        "shared with other engineers' test runs.\n\n"
-        "Bot: from the slash command to the answer in Slack (`/logs`: to the file in its "
-        "thread). CLI: the commands run to completion.\n\n"
-        "| | CLI median | bot median | ratio | goal ≤ 1.25x |\n| --- | --- | --- | --- | --- |\n"
-        + row("`/status` of 10 replicas vs `docker service ps`", status)
-        + row(
-            "`/logs --tail 200` (10 replicas) vs `docker service ps -q`, then "
-            "`docker service logs --tail 200 <task>` per task, one after the other",
-            logs,
-        )
-        + row("the same, the per-task calls all at once", parallel)
-        + f"\n`docker service logs --tail 200` of the whole service, once: returned "
-        f"{wide['returned']} after {wide['seconds']} s with {wide['lines']} of "
-        f"{wide['of']} lines (cut at 20 s).\n"
-        + f"\nAutoscaler reaction (CPU over target from the first task's start → second task "
-        f"running): {auto['reaction_seconds']} s; the engine alone scales 1 → 2 in "
-        f"{auto['engine_seconds']} s; budget 2 x {auto['interval']} s + engine median = "
-        f"{auto['budget']} s: {'met' if auto['met'] else 'NOT met'}.\n"
-    )
-    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
