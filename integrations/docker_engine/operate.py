@@ -36,6 +36,7 @@ from integrations.docker_engine.operate_reads import (
     usage_of,
 )
 from integrations.docker_engine.ownership import container_of, swarm_service_of
+from integrations.docker_engine.placement import refuse_unplaceable
 from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
 from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.rollout_common import POLL, SWARM_DEADLINE
@@ -87,6 +88,7 @@ class DockerOperations:
                 return Status(name=name, kind="container", exists=False)
             name = str(container.name)
             status = container_status(name, container.attrs)
+            status = replace(status, proxy=_proxy_state(client, self.namespace, placement))
         return _with_revision(client, status)
 
     def usage(self, placement: Placement) -> list[Usage]:
@@ -171,6 +173,13 @@ class DockerOperations:
             f"Swarm runs {now.running} of {replicas} replica(s) after {SWARM_DEADLINE:.0f} s; "
             f"`/status {placement.service} {placement.env}` shows the tasks.",
         )
+
+    def placeable(self, placement: Placement, replicas: int) -> None:
+        """UsageError (integrations.docker_engine.placement) when host-mode ports would
+        need more nodes than the Swarm has for `replicas`; nothing is changed."""
+        if placement.swarm and placement.target is not None:
+            target = placement.target
+            self._call(lambda client: refuse_unplaceable(client, target, replicas))
 
     def restart(self, placement: Placement, progress: Progress) -> Outcome:
         """Swarm: a forced update under the service's update config (one task at a time,

@@ -112,6 +112,8 @@ class Target:
     """How the port is published: `proxy` (a reverse proxy opsloop owns forwards to the
     tasks or the container, which publish nothing), `host` (each task, or the container,
     binds the host port) or `ingress` (Swarm's routing mesh; Swarm only)."""
+    autoscale_max: int | None = None
+    """The most replicas the autoscaler may set, when it scales the deployment."""
 
     @property
     def proxied(self) -> bool:
