@@ -25,6 +25,7 @@ from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.operate import DockerOperations
 from integrations.docker_engine.proxy import ProxyDown
+from integrations.docker_engine.proxy_follower import ProxyFollower
 from tests.integrations.zero_downtime_support import (
     FAST,
     NS,
@@ -174,3 +175,38 @@ def test_host_mode_ports_with_more_replicas_than_nodes_are_refused_before_approv
         engine.preflight(crowded)
     assert "1 ready node" in refused.value.message
     engine.preflight(replace(crowded, replicas=1))  # one replica a node fits
+    autoscaled = replace(crowded, replicas=1, autoscale_max=3)
+    with pytest.raises(UsageError, match="autoscale up to 3") as refused:
+        engine.preflight(autoscaled)
+    assert "`autoscale.max` of at most 1" in refused.value.message
+    assert swarm.services.list(filters={"name": f"opsloop-{NS}-{target.service}"}) == []
+
+
+def test_the_proxy_follows_a_task_swarm_replaced_on_its_own(
+    swarm: docker.DockerClient, engine: DockerDeployments, target: Target
+) -> None:
+    two = replace(target, replicas=2)
+    assert deploy(engine, two, "1").startswith("succeeded")
+    before = upstreams(swarm, two)
+    follower = ProxyFollower(EngineConnection(None), NS, lambda: [two])
+    service = swarm.services.get(f"opsloop-{NS}-{two.service}-prod")
+    task = next(t for t in service.tasks() if t["Status"]["State"] == "running")
+    with LoadLoop(url(two)) as load:
+        load.wait_for(10)
+        # The task's container dies outside any deploy; Swarm starts a replacement.
+        swarm.containers.get(task["Status"]["ContainerStatus"]["ContainerID"]).kill()
+        until = time.monotonic() + 60
+        followed: list[str] = []
+        while time.monotonic() < until:
+            followed += follower.follow_all()
+            now = upstreams(swarm, two)
+            if len(now) == 2 and now != before:
+                break
+            threading.Event().wait(0.5)
+        load.wait_for(20)
+    assert set(followed) == {f"{two.service}/prod"}
+    after = upstreams(swarm, two)
+    assert len(after) == 2 and len(set(after) & set(before)) == 1, (before, after)
+    assert load.failures == []
+    assert load.served() == ["1"]
+    assert follower.follow_all() == []  # nothing more to follow: the proxy is right
