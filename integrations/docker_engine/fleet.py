@@ -22,7 +22,7 @@ from typing import Any
 import docker
 from docker.errors import APIError, NotFound
 
-from bot.core.monitor.ports import Instance, Usage
+from bot.core.monitor.ports import PROXY, Instance, Usage
 from bot.core.naming import LABEL_VERSION, deployment_name, proxy_name
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import service_named as find_service
@@ -111,7 +111,7 @@ class DockerFleet:
             host = "127.0.0.1"
         where = f"[{host}]" if ":" in host else host
         url = f"http://{where}:{port}{health}" if port else None
-        return Instance("proxy", str(container.id), url, None)
+        return Instance(PROXY, str(container.id), url, None)
 
     @staticmethod
     def _tasks(
