@@ -1,13 +1,15 @@
-"""The reverse proxy in front of a published Swarm deployment (README, Design: zero-downtime
+"""The reverse proxy in front of a published deployment (README, Design: zero-downtime
 deploys).
 
 One Caddy container per deployment, named proxy_name(...) and labelled with the namespace,
 service, env and opsloop.role=proxy, publishes the deployment's host port (its address
 honoured) and forwards to the service's tasks over an attachable overlay network of their
-own (network_name(...)); the tasks publish no host port.
+own (network_name(...)), or to a container target's one container over a bridge network
+of that name; the tasks or the container publish no host port.
 
 The upstreams are the addresses of the tasks Swarm reports running (healthy, since the
-service has a healthcheck) and wants running. They are written to the proxy's config file
+service has a healthcheck) and wants running, or of the container a rollout made healthy
+(integrations.docker_engine.proxied_container). They are written to the proxy's config file
 and loaded with `caddy reload` run inside the proxy container, against Caddy's admin API on
 the container's own loopback: the admin API is never published, not even on the host's
 loopback, and this works the same over every kind of engine connection. A reload keeps
