@@ -59,6 +59,19 @@ def publishes_itself(container: Any, port: int) -> bool:
     return bool(bindings)
 
 
+def last_health_check(container: Any) -> str:
+    """What the engine's last healthcheck of `container` said, as a clause (" (the engine's
+    last check said: …)"), or "" when there is none: it tells a missing /bin/busybox or a
+    container that exited from a health path that answers an error."""
+    container.reload()
+    state = container.attrs.get("State") or {}
+    if state.get("Status") in ("exited", "dead"):
+        return f" (the container exited with code {state.get('ExitCode')})"
+    checks = (state.get("Health") or {}).get("Log") or []
+    output = str(checks[-1].get("Output") or "").strip() if checks else ""
+    return f" (the engine's last check said: {output[-200:]})" if output else ""
+
+
 def settle_proxied(
     client: docker.DockerClient,
     name: str,
@@ -166,12 +179,14 @@ class ProxiedContainerRollout(Rollout):
         candidate = self._start_candidate(proxy.network)
         self.say(f"Started the new version beside the old one; waiting for `{t.health}`…")
         if not self.healthy(candidate):
+            said = last_health_check(candidate)
             candidate.remove(force=True)
             if made_proxy and old is None:
                 proxy.remove(network=made_network)
             return Outcome(
                 DeployState.FAILED,
-                f"The new version never answered `{t.health}`; the running version keeps serving.",
+                f"The new version never answered `{t.health}`{said}; the running version "
+                "keeps serving.",
             )
         if own_port:
             return self._move_behind_proxy(proxy, old, candidate)

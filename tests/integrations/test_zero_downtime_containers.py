@@ -110,6 +110,7 @@ def test_a_candidate_that_never_answers_leaves_the_old_version_serving(
         said = deploy(engine, target, "broken")
         load.wait_for(10)
     assert said.startswith("failed") and "keeps serving" in said, said
+    assert "404" in said, said  # what the engine's last health check saw
     assert load.failures == []
     assert load.served() == ["1"]
     assert upstreams(docker_client, target) == before
