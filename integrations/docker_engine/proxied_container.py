@@ -176,7 +176,7 @@ class ProxiedContainerRollout(Rollout):
                 raise
             if old is not None and not made_proxy:
                 proxy.follow_container(old)  # derived from the engine again
-        candidate = self._start_candidate(proxy.network)
+        candidate = self.start_candidate(proxy.network)
         self.say(f"Started the new version beside the old one; waiting for `{t.health}`…")
         if not self.healthy(candidate):
             said = last_health_check(candidate)
@@ -196,7 +196,8 @@ class ProxiedContainerRollout(Rollout):
         """Whether the engine reports `container` healthy within the health window."""
         return engine_healthy(container, self.e.wait, health_window(self.t.probe))
 
-    def _start_candidate(self, network: str) -> Any:
+    def start_candidate(self, network: str) -> Any:
+        """The new version as `<name>-next` on `network`, with the engine's healthcheck."""
         run: Any = self.client.containers.run
         return run(
             self.image_ref, name=self.name + CANDIDATE, detach=True, labels=self.labels,

@@ -14,11 +14,21 @@ import pytest
 
 from bot.core.clock import SystemClock
 from bot.core.deploy.model import DeployState, Target
-from bot.core.naming import deployment_name, proxy_name
+from bot.core.naming import (
+    LABEL_DEPLOY_ID,
+    LABEL_ENV,
+    LABEL_NAMESPACE,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    deployment_name,
+    network_name,
+    proxy_name,
+)
 from bot.core.operate.model import Placement
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.operate import DockerOperations
+from integrations.docker_engine.proxied_container import ProxiedContainerRollout
 from tests.integrations.zero_downtime_support import (
     FAST,
     NS,
@@ -140,3 +150,33 @@ def test_a_container_on_its_own_port_moves_behind_the_proxy_with_one_short_gap(
         load.wait_for(10)
     assert load.failures == []
     assert load.served() == ["2", "1"]
+
+
+def test_a_rollout_cut_short_before_the_switch_is_settled_onto_the_new_container(
+    docker_client: docker.DockerClient, engine: DockerDeployments, target: Target
+) -> None:
+    assert deploy(engine, target, "1").startswith("succeeded")
+    name = deployment_name(NS, target.service, target.env)
+    labels = {LABEL_NAMESPACE: NS, LABEL_SERVICE: target.service, LABEL_ENV: target.env,
+              LABEL_VERSION: "2", LABEL_DEPLOY_ID: "cut"}  # fmt: skip
+    rollout = ProxiedContainerRollout(
+        engine, target, f"{target.image}:2", labels, lambda _said: None
+    )
+    candidate = rollout.start_candidate(network_name(NS, target.service, target.env))
+    assert rollout.healthy(candidate)
+    # The bot dies after the renames, before it points the proxy at the new container.
+    docker_client.containers.get(name).rename(f"{name}-old")
+    candidate.rename(name)
+    with LoadLoop(url(target)) as load:
+        load.wait_for(10)
+        settled = engine.settle(target)  # what the next start does
+        load.wait_for(10)
+    assert (settled.version, settled.healthy) == ("2", True)
+    assert load.failures == []
+    assert load.served() == ["1", "2"]
+    assert _containers(docker_client, target) == [name]
+    candidate.reload()
+    address = candidate.attrs["NetworkSettings"]["Networks"][
+        network_name(NS, target.service, "prod")
+    ]
+    assert upstreams(docker_client, target) == [f"{address['IPAddress']}:8080"]
