@@ -215,9 +215,10 @@ class DeploymentProxy:
 
     def follow_container(self, container: Any) -> bool:
         """Point the proxy at `container` alone (a container target's one copy); True
-        when that changed the upstreams."""
+        when that changed the upstreams. A container that is not on the deployment's
+        network (one that publishes its own port) changes nothing."""
         address = self.address_of(container)
-        return self.point_at([address] if address else [])
+        return self.point_at([address]) if address else False
 
     def address_of(self, container: Any) -> str | None:
         """`ip:port` of `container` on the deployment's network, None when it is not on it
