@@ -207,6 +207,9 @@ def test_the_proxy_follows_a_task_swarm_replaced_on_its_own(
     assert set(followed) == {f"{two.service}/prod"}
     after = upstreams(swarm, two)
     assert len(after) == 2 and len(set(after) & set(before)) == 1, (before, after)
-    assert load.failures == []
+    # A request in flight on the killed task (or dialled to it before Caddy left it out)
+    # can fail; the rest, and everything after the replacement joined, succeed.
+    assert len(load.failures) <= 2, load.failures
+    assert all(not hit.error for hit in load.hits[-20:])
     assert load.served() == ["1"]
     assert follower.follow_all() == []  # nothing more to follow: the proxy is right

@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 
 from bot.core.naming import proxy_name
-from tests.scenarios.deploy.support import GOOD, answer, images, text_of
+from tests.scenarios.deploy.support import DEADLINE, GOOD, answer, images, text_of
 from tests.scenarios.monitor.support import Monitored, alert_messages, monitored, wait_alert
-from tests.scenarios.replies import settled_reply
 
 __all__ = ["images", "monitored"]
 pytestmark = pytest.mark.docker
@@ -25,11 +24,9 @@ def test_status_and_services_show_the_proxy_and_a_stopped_one_is_alerted_as_down
     assert answer(m.port) == GOOD
 
     m.ws.user_command("U0ALICE", "C0DEV", "/status", f"{m.service} staging")
-    status = settled_reply(m.harness, "U0ALICE")
-    assert f"proxy `{name}` running on port {m.port} of every address" in status, status
+    _answer_with(m, f"proxy `{name}` running on port {m.port} of every address")
     m.ws.user_command("U0ALICE", "C0DEV", "/services", m.service)
-    services = settled_reply(m.harness, "U0ALICE")
-    assert f"<http://127.0.0.1:{m.port}/health|" in services, services
+    _answer_with(m, f"<http://127.0.0.1:{m.port}/health|")
 
     proxy.stop(timeout=1)
     alert = wait_alert(m.ws, "firing")
@@ -41,5 +38,23 @@ def test_status_and_services_show_the_proxy_and_a_stopped_one_is_alerted_as_down
     proxy.reload()
     assert proxy.status == "exited"  # reported, not replaced
     m.ws.user_command("U0ALICE", "C0DEV", "/status", f"{m.service} staging")
-    status = settled_reply(m.harness, "U0ALICE")
-    assert f"docker start {name}" in status, status
+    _answer_with(m, f"docker start {name}")
+
+
+def _answer_with(m: Monitored, words: str) -> str:
+    """Alice's answer in #dev that shows `words`, once it does."""
+
+    def found() -> str | None:
+        for ephemeral in reversed(m.ws.ephemerals("C0DEV", "U0ALICE")):
+            text = f"{ephemeral.text} {ephemeral.blocks}"
+            if words in text:
+                return text
+        return None
+
+    try:
+        said = m.ws.wait_for(found, timeout=DEADLINE, description=words)
+    except TimeoutError as error:
+        shown = [f"{e.text} {e.blocks}" for e in m.ws.ephemerals("C0DEV", "U0ALICE")]
+        raise AssertionError(f"no answer showing {words!r}: {shown}") from error
+    assert said is not None
+    return said
