@@ -26,7 +26,7 @@ from bot.core.monitor.ports import PROXY, Instance, Usage
 from bot.core.naming import LABEL_VERSION, deployment_name, proxy_name
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import service_named as find_service
-from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
+from integrations.docker_engine.proxy_config import published
 
 GATEWAY_BRIDGE = "docker_gwbridge"
 
@@ -103,10 +103,7 @@ class DockerFleet:
             container = client.containers.get(name)
         except NotFound:
             return None
-        bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(
-            f"{PROXY_LISTEN}/tcp"
-        ) or [{}]
-        host, port = bindings[0].get("HostIp") or "", bindings[0].get("HostPort")
+        host, port = published(container.attrs)
         if not host or ip_address(host).is_unspecified:
             host = "127.0.0.1"
         where = f"[{host}]" if ":" in host else host

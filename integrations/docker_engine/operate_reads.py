@@ -14,7 +14,7 @@ from docker.errors import NotFound
 
 from bot.core.naming import LABEL_VERSION, OCI_REVISION, proxy_name
 from bot.core.operate.model import Placement, ProxyState, Status, TaskState, Usage
-from integrations.docker_engine.proxy_config import LISTEN as PROXY_LISTEN
+from integrations.docker_engine.proxy_config import published
 
 NANO = 1_000_000_000
 
@@ -166,9 +166,6 @@ def proxy_state(
         container = client.containers.get(name)
     except NotFound:
         return None
-    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(
-        f"{PROXY_LISTEN}/tcp"
-    ) or [{}]
-    port, host = bindings[0].get("HostPort"), bindings[0].get("HostIp")
+    host, port = published(container.attrs)
     address = (f"{host}:{port}" if host else f"port {port} of every address") if port else None
     return ProxyState(name, str(container.status), address)

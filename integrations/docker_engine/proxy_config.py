@@ -71,3 +71,13 @@ def task_upstreams(tasks: Sequence[dict[str, Any]], network_id: str, port: int) 
             for address in attachment.get("Addresses") or []:
                 found.append(f"{str(address).partition('/')[0]}:{port}")
     return sorted(found)
+
+
+def published(container_attrs: dict[str, Any]) -> tuple[str, str | None]:
+    """The host address ("" for every address) and host port a proxy container publishes
+    LISTEN on, from its attributes (None when it publishes none)."""
+    bindings = ((container_attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(
+        f"{LISTEN}/tcp"
+    ) or [{}]
+    port = bindings[0].get("HostPort")
+    return str(bindings[0].get("HostIp") or ""), str(port) if port else None
