@@ -111,7 +111,7 @@ def test_scale_one_three_one_and_restart_under_load_fail_no_request(
     assert load.served() == ["1"]
 
 
-def test_the_proxy_outlives_a_bot_restart_and_serves_the_nextdeploy(
+def test_the_proxy_outlives_a_bot_restart_and_serves_the_next_deploy(
     swarm: docker.DockerClient, engine: DockerDeployments, target: Target
 ) -> None:
     assert deploy(engine, target, "1").startswith("succeeded")
