@@ -1,13 +1,16 @@
 """Requests failed and latency under steady load while opsloop deploys, for both targets, and
 the Swarm deploy's duration against `docker service update --image`, in one run (issue 12).
 
-For each target a load loop (20 GETs a second on new connections, tests/support/http_load)
-runs through the published port, first with nothing happening (the quiet p99), then while
-opsloop's engine adapter (DockerDeployments.deploy, what an approved /deploy runs) rolls the
-deployment between two busybox httpd versions, alternating. For Swarm the same service is
-then updated with `docker service update --image` directly, with the load still running, as
-the duration's baseline. Goals: no failed request; p99 during deploys at most 2x the quiet
-p99; deploy duration at most 1.15x the baseline's (medians).
+The container target is first deployed on its own host port (publish_mode host, as before
+proxies) and moved behind its proxy by the next deploy, under the load: the one gap that
+move costs is reported apart. For each target a load loop (20 GETs a second on new
+connections, tests/support/http_load) runs through the published port, first with nothing
+happening (the quiet p99), then while opsloop's engine adapter (DockerDeployments.deploy,
+what an approved /deploy runs) rolls the deployment between two busybox httpd versions,
+alternating. For Swarm the same service is then updated with `docker service update
+--image` directly, with the load still running, as the duration's baseline. Goals: no
+failed request; p99 during deploys at most 2x the quiet p99; deploy duration at most 1.15x
+the baseline's (medians).
 
     python -m bench.zero_downtime [--rounds 3] [--quiet-seconds 10]
 """
@@ -21,7 +24,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,8 +106,19 @@ def _measure(
     client: docker.DockerClient, engine: DockerDeployments, target: Target, rounds: int,
     quiet_seconds: float,
 ) -> dict[str, object]:  # fmt: skip
-    _deploy(engine, target, VERSIONS[0])
     url = f"http://127.0.0.1:{target.publish}{target.health}"
+    move: dict[str, object] | None = None
+    if target.kind == "container":
+        # First deployed on its own host port, as before proxies; the next deploy moves it.
+        _deploy(engine, replace(target, publish_mode="host"), VERSIONS[1])
+        with LoadLoop(url) as load:
+            load.wait_for(20)
+            _deploy(engine, target, VERSIONS[0])
+            load.wait_for(20)
+        move = {"requests": len(load.hits), "failed": len(load.failures),
+                "silent_seconds": round(load.failed_for(), 3)}  # fmt: skip
+    else:
+        _deploy(engine, target, VERSIONS[0])
     with LoadLoop(url) as load:
         load.wait_for(int(quiet_seconds * 20))
     quiet = Phase(load.hits)
@@ -123,6 +137,8 @@ def _measure(
         "deploy_seconds": [round(x, 2) for x in deploy_times],
         "failures": sorted({hit.error for hit in during.hits if hit.error})[:5],
     }  # fmt: skip
+    if move is not None:
+        result["move_behind_proxy"] = move
     if target.kind == "swarm":
         name = deployment_name(NAMESPACE, target.service, target.env)
         base_times = []
@@ -208,9 +224,21 @@ def _report(results: dict[str, dict[str, object]], rounds: int) -> None:
         f"{swarm['baseline_seconds']} on the same service: {swarm['duration_ratio']}x "
         f"(goal ≤ {DURATION_GOAL}x: {'met' if duration_met else 'NOT met'}); the baseline's "
         f"updates failed {swarm['baseline_failed']} request(s) under the same load (no "
-        "proxy following them).\n"
+        "proxy following them).\n" + _move_line(results["container"])
     )
     print(json.dumps(document, indent=2))
+
+
+def _move_line(container: dict[str, object]) -> str:
+    move = container.get("move_behind_proxy")
+    if not isinstance(move, dict):
+        return ""
+    return (
+        "\nMoving the container from its own host port (publish_mode host) behind its proxy, "
+        f"once, under the same load: {move['failed']} of {move['requests']} requests failed, "
+        f"the port silent for {move['silent_seconds']} s (first failed request sent to last "
+        "one answered).\n"
+    )
 
 
 if __name__ == "__main__":

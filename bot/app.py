@@ -48,7 +48,7 @@ from bot.monitor_wiring import MonitorParts, build_monitor
 from bot.router import Router, RouterDeps
 from bot.settings import Settings
 from bot.ship_wiring import build_ship_desk
-from bot.singletons import digest_schedule, ignore, lease_keeper
+from bot.singletons import digest_schedule, ignore, lease_keeper, proxy_follower
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.http_server import PostRoute, SlackHttpServer
@@ -242,6 +242,7 @@ def build(
     )
     operations = DockerOperations(docker, clock, rollouts, namespace=config.namespace)
     fleet = operate_fleet(config)
+    follower = proxy_follower(docker, config.namespace, fleet)
     deploys = _deploy_desk(
         base, engine, outbox=outbox, rollouts=rollouts, fleet=fleet, operations=operations,
         owner=process_id, fence=fence,
@@ -328,6 +329,7 @@ def build(
         opsloop, courier=courier, keeper=keeper, builds=builds, deploys=deploys, ships=ships,
         engine=engine, autoscaler=autoscaler, operations=operations, background=background,
         probe=probe, monitor=monitor, sqlite_claim=sqlite_claim, ownership=ownership,
+        follower=follower,
     )  # fmt: skip
     return opsloop
 
@@ -348,6 +350,7 @@ def _start_work(
     monitor: MonitorParts,
     sqlite_claim: SqliteClaim | None,
     ownership: SqlOwnership,
+    follower: Periodically,
 ) -> None:
     """Start the stages' own threads, each with its stop hook, in the order they must stop."""
     # Messages earlier runs left undelivered go out first.
@@ -408,6 +411,8 @@ def _start_work(
     # Checks start from the states the store kept: a firing check is not announced again.
     keeper.add(Singleton("monitor checks", monitor.monitoring.start, monitor.monitoring.loop.stop))
     keeper.add(Singleton("autoscaler", autoscaler.start, autoscaler.stop))
+    # Proxies follow the tasks Swarm replaces on its own (docker_engine/proxy_follower.py).
+    keeper.add(Singleton(follower.name, follower.start, follower.stop))
     keeper.start()
     # The lease is given up only once the work in hand ended, so the next holder does not
     # settle deploys this process is still finishing; what was cut short is disowned, so

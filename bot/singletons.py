@@ -11,11 +11,15 @@ from sqlalchemy import Engine
 import commands
 from bot.core.lease_keeper import LeaseKeeper
 from bot.core.leases import SINGLETONS, Lease
+from bot.core.operate.model import Fleet
+from bot.core.ownership import Periodically
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store.leases import SqlLeaseStore
 from bot.store.schedules import SqlFireLedger
 from commands.dependencies import Services
+from integrations.docker_engine.connection import EngineConnection
+from integrations.docker_engine.proxy_follower import FOLLOW_SECONDS, ProxyFollower
 from integrations.scheduler import CronScheduler
 
 
@@ -42,6 +46,14 @@ def lease_keeper(
         ttl=settings.lease_seconds,
         on_change=changed,
     )
+
+
+def proxy_follower(docker: EngineConnection, namespace: str, fleet: Fleet) -> Periodically:
+    """Every FOLLOW_SECONDS, each proxied deployment's proxy is pointed at what the engine
+    runs (integrations.docker_engine.proxy_follower)."""
+    targets = [p.target for p in fleet.placements.values() if p.target and p.target.proxied]
+    follower = ProxyFollower(docker, namespace, lambda: targets)
+    return Periodically("proxy follower", FOLLOW_SECONDS, follower.follow_all)
 
 
 def digest_schedule(services: Services, engine: Engine) -> CronScheduler | None:

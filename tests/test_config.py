@@ -948,7 +948,7 @@ def test_a_bad_publish_address_is_named() -> None:
         assert said in problem.message, problem
 
 
-def test_a_swarm_target_is_published_through_its_proxy_unless_told_otherwise() -> None:
+def test_a_target_is_published_through_its_proxy_unless_told_otherwise() -> None:
     base = "slack: {ops_channel: C0OPS}\nenvironments: {a: {}}\nservices:\n  web:\n"
     base += "    repo: .\n    image: web\n    port: 8080\n    deploy:\n      a: {%s}\n"
     proxied = parse_config(base % 'target: swarm, publish: "127.0.0.1:18080", replicas: 3', {})
@@ -956,8 +956,12 @@ def test_a_swarm_target_is_published_through_its_proxy_unless_told_otherwise() -
     assert (settings.publish_mode, settings.publish_host) == ("proxy", "127.0.0.1")
     ingress = parse_config(base % "target: swarm, publish: 18080, publish_mode: ingress", {})
     assert ingress.services["web"].deploy["a"].publish_mode == "ingress"
+    container = parse_config(base % 'target: container, publish: "127.0.0.1:18080"', {})
+    assert container.services["web"].deploy["a"].publish_mode == "proxy"
+    own_port = parse_config(base % "target: container, publish: 18080, publish_mode: host", {})
+    assert own_port.services["web"].deploy["a"].publish_mode == "host"
     for body, key, said in (
-        ("target: container, publish_mode: host", "publish_mode", "is for target swarm"),
+        ("target: container, publish_mode: ingress", "publish_mode", "proxy (the default) or host"),
         ("target: swarm, publish_mode: mesh", "publish_mode", "proxy"),
     ):
         problem = only_problem(base % body)

@@ -39,6 +39,7 @@ def deploy_estate(config: Config) -> Estate:
                     replicas=settings.replicas,
                     publish_host=settings.publish_host,
                     publish_mode=settings.publish_mode,
+                    autoscale_max=settings.autoscale.max if settings.autoscale else None,
                     probe=HealthTimings(
                         start_period=service.health.start_period,
                         interval=service.health.interval,

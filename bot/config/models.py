@@ -88,7 +88,8 @@ class DeploySettings(BaseModel):
     publish: PublishAddress | None = None
     """`18080` (every address) or `127.0.0.1:18080`; read it as publish_port, publish_host."""
     publish_mode: Literal["proxy", "host", "ingress"] = "proxy"
-    """Swarm only: how the port is published (README, Design: zero-downtime deploys)."""
+    """How the port is published (README, Design: zero-downtime deploys); `ingress` is
+    Swarm's only."""
     replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(default=10, ge=1)
     autoscale: AutoscaleConfig | None = None
@@ -118,9 +119,9 @@ class DeploySettings(BaseModel):
                 "default) to bind one address",
                 "publish",
             )
-        if self.target == "container" and self.publish_mode != "proxy":
-            raise fail("is for target swarm (a container publishes its own port)",
-                       "publish_mode")  # fmt: skip
+        if self.target == "container" and self.publish_mode == "ingress":
+            raise fail("ingress is Swarm's routing mesh: a container takes proxy (the "
+                       "default) or host", "publish_mode")  # fmt: skip
         return self
 
     @property

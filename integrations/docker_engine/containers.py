@@ -51,14 +51,14 @@ def settle_swap(
     - the old one put back but not yet started again: started."""
     done = []
     for suffix in ("", CANDIDATE, ASIDE):
-        found = _get(client, name + suffix)
+        found = get_container(client, name + suffix)
         if found is not None:
             refuse_foreign(name + suffix, found.labels, namespace)
-    candidate = _get(client, name + CANDIDATE)
+    candidate = get_container(client, name + CANDIDATE)
     if candidate is not None:
         candidate.remove(force=True)
         done.append("removed a leftover candidate")
-    current, aside = _get(client, name), _get(client, name + ASIDE)
+    current, aside = get_container(client, name), get_container(client, name + ASIDE)
     if aside is None:
         if current is not None and current.status != "running":
             current.start()
@@ -76,7 +76,8 @@ def settle_swap(
     return "; ".join(done)
 
 
-def _get(client: docker.DockerClient, name: str) -> Any:
+def get_container(client: docker.DockerClient, name: str) -> Any:
+    """The container `name`, None when there is none."""
     try:
         return client.containers.get(name)
     except NotFound:

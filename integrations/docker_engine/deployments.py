@@ -44,6 +44,7 @@ from integrations.docker_engine.ownership import (
     swarm_service_of,
 )
 from integrations.docker_engine.placement import refuse_unplaceable
+from integrations.docker_engine.proxied_container import ProxiedContainerRollout, settle_proxied
 from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.proxy_image import caddy_available, proxy_image
 from integrations.docker_engine.rollout_common import (
@@ -52,6 +53,8 @@ from integrations.docker_engine.rollout_common import (
     PROBE_TIMEOUT,
     SWARM_DEADLINE,
     SWARM_SETTLED,
+    engine_healthy,
+    health_window,
     host_port,
 )
 from integrations.docker_engine.swarm import SwarmRollout
@@ -87,7 +90,7 @@ class DockerDeployments:
 
     def preflight(self, target: Target) -> None:
         """Before approval: the engine answers; for a Swarm target it is an active Swarm
-        manager, host-mode ports fit its nodes, and a proxied one's proxy is not down
+        manager and host-mode ports fit its nodes; a proxied one's proxy is not down
         (ProxyDown) and can be built; the deployment's name is not another installation's
         (ForeignDeployment)."""
         name = deployment_name(self.namespace, target.service, target.env)
@@ -100,12 +103,12 @@ class DockerDeployments:
                     raise IntegrationError(NOT_MANAGER)
                 swarm_service_of(client, self.namespace, target.service, target.env)
                 refuse_unplaceable(client, target)
-                if target.proxied:
-                    DeploymentProxy(client, self.namespace, target).check()
-                    if self._proxy_image is None:
-                        caddy_available()
             else:
                 container_of(client, self.namespace, target.service, target.env)
+            if target.proxied:
+                DeploymentProxy(client, self.namespace, target).check()
+                if self._proxy_image is None:
+                    caddy_available()
 
     def proxy(self, target: Target) -> DeploymentProxy:
         """The target's reverse proxy on the shared client; its image is built (or the
@@ -132,6 +135,10 @@ class DockerDeployments:
             if target.kind == "swarm":
                 self.wait(lambda: _swarm_settled(client, self.namespace, target), SWARM_DEADLINE)
                 self._follow(client, target)
+            elif target.proxied:
+                proxy = DeploymentProxy(client, self.namespace, target)
+                healthy = partial(_engine_healthy, self.wait, target)
+                settle_proxied(client, name, proxy, self.namespace, healthy)
             else:
                 answers = partial(self._answers, target)
                 settle_swap(client, name, answers, self.namespace)
@@ -179,6 +186,9 @@ class DockerDeployments:
             with self._engine.call(f"deploy `{image_ref}`"):
                 if target.kind == "swarm":
                     return SwarmRollout(self, target, image_ref, labels, progress).run()
+                if target.proxied:
+                    rollout = ProxiedContainerRollout(self, target, image_ref, labels, progress)
+                    return rollout.run()
                 return ContainerRollout(self, target, image_ref, labels, progress).run()
         except ForeignDeployment as error:
             return Outcome(DeployState.FAILED, f"{error.message} Nothing was deployed.")
@@ -242,6 +252,10 @@ def _running(client: docker.DockerClient, namespace: str, target: Target) -> Run
     except NotFound:
         return Running(None, None, False)
     return Running(labels.get(LABEL_VERSION), labels.get(LABEL_DEPLOY_ID), healthy)
+
+
+def _engine_healthy(wait: Any, target: Target, container: Any) -> bool:
+    return engine_healthy(container, wait, health_window(target.probe))
 
 
 def _swarm_settled(client: docker.DockerClient, namespace: str, target: Target) -> bool:

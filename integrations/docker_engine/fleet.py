@@ -6,8 +6,8 @@ container's address on a bridge network (routable from the engine's host), so ea
 checked by itself. A task that sits only on overlay networks (which the host cannot reach)
 is checked on its leg on docker_gwbridge, which every container on an overlay has and the
 host can reach (tasks on other nodes of a multi-node Swarm are not reachable this way). Tasks
-behind a reverse proxy are also checked through the proxy, as the instance `proxy`, on the
-port it publishes (so a proxy that is down raises the alert).
+or a container behind a reverse proxy are also checked through the proxy, as the instance
+`proxy`, on the port it publishes (so a proxy that is down raises the alert).
 Stats are one snapshot per container (`one_shot`); CPU is the difference to the previous
 snapshot of the same container, so the first one says nothing about CPU.
 """
@@ -22,11 +22,11 @@ from typing import Any
 import docker
 from docker.errors import APIError, NotFound
 
-from bot.core.monitor.ports import Instance, Usage
+from bot.core.monitor.ports import PROXY, Instance, Usage
 from bot.core.naming import LABEL_VERSION, deployment_name, proxy_name
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.ownership import service_named as find_service
-from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
+from integrations.docker_engine.proxy_config import published
 
 GATEWAY_BRIDGE = "docker_gwbridge"
 
@@ -46,11 +46,9 @@ class DockerFleet:
         name = deployment_name(self._namespace, service, env)
         with self._engine.call(f"list the copies of {name}") as client:
             found = self._container(client, name, port, health)
-            if found is not None:
-                return [found]
-            tasks = self._tasks(client, name, port, health)
+            copies = [found] if found is not None else self._tasks(client, name, port, health)
             proxy = self._proxy(client, proxy_name(self._namespace, service, env), health)
-            return [*tasks, proxy] if proxy is not None else tasks
+            return [*copies, proxy] if proxy is not None else copies
 
     def usage(self, container_id: str) -> Usage:
         """CPU (percent of its CPU limit, or of one core) and memory (percent of its limit,
@@ -105,15 +103,12 @@ class DockerFleet:
             container = client.containers.get(name)
         except NotFound:
             return None
-        bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(
-            f"{PROXY_LISTEN}/tcp"
-        ) or [{}]
-        host, port = bindings[0].get("HostIp") or "", bindings[0].get("HostPort")
+        host, port = published(container.attrs)
         if not host or ip_address(host).is_unspecified:
             host = "127.0.0.1"
         where = f"[{host}]" if ":" in host else host
         url = f"http://{where}:{port}{health}" if port else None
-        return Instance("proxy", str(container.id), url, None)
+        return Instance(PROXY, str(container.id), url, None)
 
     @staticmethod
     def _tasks(

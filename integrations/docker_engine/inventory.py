@@ -12,6 +12,7 @@ in the background with a deadline, so they stay quick when the engine is slow an
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
@@ -76,7 +77,7 @@ class DockerInventory:
             # A container wins over a Swarm service of the same name, as in deployment().
             found.update(containers.result())
         for key, (port, host) in proxies.items():
-            if key in found and found[key].kind == "swarm" and found[key].port is None:
+            if key in found and found[key].port is None:
                 found[key] = replace(found[key], port=port, host=host)
         return found
 
@@ -170,15 +171,19 @@ class DockerInventory:
         if container is None:
             return None
         labels: Mapping[str, str] = container.labels or {}
-        port = _host_port(container.ports or {})
+        ports = container.ports or {}
+        if _host_port(ports) is None:  # behind its reverse proxy: the port is the proxy's
+            with contextlib.suppress(NotFound):
+                proxy = client.containers.get(proxy_name(self._namespace, service, env))
+                ports = proxy.ports or {}
         return Deployment(
             name=str(container.name),
             kind="container",
             state=str(container.status),
             version=labels.get(LABEL_VERSION),
             revision=self._revision(client, str(container.attrs["Image"])),
-            port=port,
-            host=_host_ip(container.ports or {}),
+            port=_host_port(ports),
+            host=_host_ip(ports),
         )
 
     def _swarm_service(

@@ -23,19 +23,20 @@ from bot.core.clock import Clock
 from bot.core.deploy.model import DeployEngine, DeployState, Outcome, Progress
 from bot.core.errors import IntegrationError, UsageError
 from bot.core.errors import NotFound as NotFound_
-from bot.core.naming import LABEL_DEPLOY_ID, LABEL_VERSION, deployment_name, proxy_name
-from bot.core.operate.model import LogBatch, LogLine, Placement, ProxyState, Status, Usage
+from bot.core.naming import LABEL_DEPLOY_ID, LABEL_VERSION, deployment_name
+from bot.core.operate.model import LogBatch, LogLine, Placement, Status, Usage
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.failures import NOT_SWARM
 from integrations.docker_engine.log_reading import read_all
 from integrations.docker_engine.operate_reads import (
     container_status,
     image_revision,
+    proxy_state,
     swarm_status,
     usage_of,
 )
 from integrations.docker_engine.ownership import container_of, swarm_service_of
-from integrations.docker_engine.proxy import LISTEN as PROXY_LISTEN
+from integrations.docker_engine.placement import refuse_unplaceable
 from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.rollout_common import POLL, SWARM_DEADLINE
 from integrations.docker_engine.task_logs import container_log_source, task_log_sources
@@ -79,13 +80,14 @@ class DockerOperations:
                 str(n.id): str(n.attrs["Description"]["Hostname"]) for n in client.nodes.list()
             }
             status = swarm_status(name, service.attrs, service.tasks(), nodes)
-            status = replace(status, proxy=_proxy_state(client, self.namespace, placement))
+            status = replace(status, proxy=proxy_state(client, self.namespace, placement))
         else:
             container = container_of(client, self.namespace, placement.service, placement.env)
             if container is None:
                 return Status(name=name, kind="container", exists=False)
             name = str(container.name)
             status = container_status(name, container.attrs)
+            status = replace(status, proxy=proxy_state(client, self.namespace, placement))
         return _with_revision(client, status)
 
     def usage(self, placement: Placement) -> list[Usage]:
@@ -173,6 +175,13 @@ class DockerOperations:
             f"`/status {placement.service} {placement.env}` shows the tasks.",
         )
 
+    def placeable(self, placement: Placement, replicas: int) -> None:
+        """UsageError (integrations.docker_engine.placement) when host-mode ports would
+        need more nodes than the Swarm has for `replicas`; nothing is changed."""
+        if placement.swarm and placement.target is not None:
+            target = placement.target
+            self._call(lambda client: refuse_unplaceable(client, target, replicas))
+
     def restart(self, placement: Placement, progress: Progress) -> Outcome:
         """Swarm: a forced update under the service's update config (one task at a time,
         rolled back on failure). Container: replaced with the same image, health-gated."""
@@ -255,22 +264,6 @@ def _proxy(
     proxy = DeploymentProxy(client, namespace, target)
     proxy.check()
     return proxy
-
-
-def _proxy_state(
-    client: docker.DockerClient, namespace: str, placement: Placement
-) -> ProxyState | None:
-    name = proxy_name(namespace, placement.service, placement.env)
-    try:
-        container = client.containers.get(name)
-    except NotFound:
-        return None
-    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(
-        f"{PROXY_LISTEN}/tcp"
-    ) or [{}]
-    port, host = bindings[0].get("HostPort"), bindings[0].get("HostIp")
-    address = (f"{host}:{port}" if host else f"port {port} of every address") if port else None
-    return ProxyState(name, str(container.status), address)
 
 
 def _container(client: docker.DockerClient, namespace: str, placement: Placement) -> Any:

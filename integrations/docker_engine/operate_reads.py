@@ -9,8 +9,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.core.naming import LABEL_VERSION, OCI_REVISION
-from bot.core.operate.model import Status, TaskState, Usage
+import docker
+from docker.errors import NotFound
+
+from bot.core.naming import LABEL_VERSION, OCI_REVISION, proxy_name
+from bot.core.operate.model import Placement, ProxyState, Status, TaskState, Usage
+from integrations.docker_engine.proxy_config import published
 
 NANO = 1_000_000_000
 
@@ -150,3 +154,18 @@ def usage_of(
         inactive = detail.get("inactive_file", detail.get("total_inactive_file", 0))
         memory = round(100.0 * max(int(figures["usage"]) - int(inactive), 0) / memory_limit, 1)
     return Usage(task_id, cpu, memory)
+
+
+def proxy_state(
+    client: docker.DockerClient, namespace: str, placement: Placement
+) -> ProxyState | None:
+    """The deployment's reverse proxy as the engine shows it (state, published address);
+    None when it has none."""
+    name = proxy_name(namespace, placement.service, placement.env)
+    try:
+        container = client.containers.get(name)
+    except NotFound:
+        return None
+    host, port = published(container.attrs)
+    address = (f"{host}:{port}" if host else f"port {port} of every address") if port else None
+    return ProxyState(name, str(container.status), address)

@@ -1,13 +1,15 @@
-"""The reverse proxy in front of a published Swarm deployment (README, Design: zero-downtime
+"""The reverse proxy in front of a published deployment (README, Design: zero-downtime
 deploys).
 
 One Caddy container per deployment, named proxy_name(...) and labelled with the namespace,
 service, env and opsloop.role=proxy, publishes the deployment's host port (its address
 honoured) and forwards to the service's tasks over an attachable overlay network of their
-own (network_name(...)); the tasks publish no host port.
+own (network_name(...)), or to a container target's one container over a bridge network
+of that name; the tasks or the container publish no host port.
 
 The upstreams are the addresses of the tasks Swarm reports running (healthy, since the
-service has a healthcheck) and wants running. They are written to the proxy's config file
+service has a healthcheck) and wants running, or of the container a rollout made healthy
+(integrations.docker_engine.proxied_container). They are written to the proxy's config file
 and loaded with `caddy reload` run inside the proxy container, against Caddy's admin API on
 the container's own loopback: the admin API is never published, not even on the host's
 loopback, and this works the same over every kind of engine connection. A reload keeps
@@ -46,72 +48,24 @@ from bot.core.naming import (
     proxy_name,
 )
 from integrations.docker_engine.ownership import refuse_foreign
+from integrations.docker_engine.proxy_config import (
+    ADMIN,
+    CONFIG_FILE,
+    LISTEN,
+    caddy_config,
+    task_upstreams,
+    upstreams_in,
+)
 from integrations.docker_engine.proxy_image import CADDY
 
-log = logging.getLogger(__name__)
+__all__ = ["ADMIN", "CONFIG_FILE", "LISTEN", "DeploymentProxy", "ProxyDown", "caddy_config"]
 
-LISTEN = 8080
-"""The port Caddy listens on inside its container."""
-ADMIN = "127.0.0.1:2019"
-CONFIG_FILE = "/etc/opsloop/caddy.json"
+log = logging.getLogger(__name__)
 NETWORK_ATTEMPTS = 10
-TRY_DURATION = "5s"
-"""How long Caddy keeps trying other upstreams for a request whose upstream went away."""
 
 
 class ProxyDown(IntegrationError):
     """The deployment's proxy exists but does not run; it is reported, never replaced."""
-
-
-def caddy_config(upstreams: Sequence[str]) -> dict[str, Any]:
-    """Caddy's JSON config: plain HTTP on LISTEN, round robin over `upstreams`
-    (`host:port`), a request retried on another upstream when its upstream refuses; 503
-    while there is no upstream."""
-    if upstreams:
-        handler: dict[str, Any] = {
-            "handler": "reverse_proxy",
-            "upstreams": [{"dial": address} for address in upstreams],
-            "load_balancing": {
-                "selection_policy": {"policy": "round_robin"},
-                "try_duration": TRY_DURATION,
-                "try_interval": "50ms",
-            },
-            "health_checks": {"passive": {"fail_duration": "2s", "max_fails": 1}},
-            "transport": {"protocol": "http", "dial_timeout": "1s"},
-        }
-    else:
-        handler = {"handler": "static_response", "status_code": 503,
-                   "body": "no healthy replica yet\n"}  # fmt: skip
-    return {
-        "admin": {"listen": ADMIN},
-        "logging": {"logs": {"default": {"level": "ERROR"}}},
-        "apps": {
-            "http": {
-                "grace_period": "30s",
-                "servers": {
-                    "opsloop": {
-                        "listen": [f":{LISTEN}"],
-                        "automatic_https": {"disable": True},
-                        "routes": [{"handle": [handler]}],
-                    }
-                },
-            }
-        },
-    }
-
-
-def task_upstreams(tasks: Sequence[dict[str, Any]], network_id: str, port: int) -> list[str]:
-    """`ip:port` of every task Swarm reports running and wants running, on the network."""
-    found = []
-    for task in tasks:
-        if task.get("DesiredState") != "running" or task["Status"]["State"] != "running":
-            continue
-        for attachment in task.get("NetworksAttachments") or []:
-            if attachment["Network"]["ID"] != network_id:
-                continue
-            for address in attachment.get("Addresses") or []:
-                found.append(f"{str(address).partition('/')[0]}:{port}")
-    return sorted(found)
 
 
 class DeploymentProxy:
@@ -168,9 +122,12 @@ class DeploymentProxy:
                 refuse_foreign(self.network, network.attrs.get("Labels"), self._namespace)
                 return str(network.id), False
         labels = {**self.labels, LABEL_ROLE: ROLE_NETWORK}
+        # A container target needs no Swarm: its network is a plain bridge on its engine.
+        swarm = self._target.kind == "swarm"
         created = self._client.networks.create(
-            self.network, driver="overlay", attachable=True, labels=labels
-        )
+            self.network, driver="overlay" if swarm else "bridge", attachable=swarm,
+            labels=labels,
+        )  # fmt: skip
         return str(created.id), True
 
     def ensure(self, upstreams: Sequence[str]) -> bool:
@@ -180,6 +137,12 @@ class DeploymentProxy:
         if self.container() is not None:
             self.check()
             return False
+        self.start(self.create(upstreams))
+        return True
+
+    def create(self, upstreams: Sequence[str]) -> Any:
+        """Create the proxy (not started) with its config pointing at `upstreams`; a
+        proxy whose config could not be written is removed again."""
         if self._image is None:
             raise IntegrationError(f"The proxy `{self.name}` is missing.")
         t = self._target
@@ -199,18 +162,24 @@ class DeploymentProxy:
             # deploy, with a hint (docker start) that could not help.
             created.remove(force=True)
             raise
+        self._loaded = sorted(upstreams)
+        return created
+
+    def start(self, created: Any) -> None:
+        """Start a proxy create() made; IntegrationError, with the proxy removed, when the
+        engine cannot bind its port (something else holds it)."""
+        t = self._target
         try:
             created.start()
         except APIError as error:
             created.remove(force=True)
+            self._loaded = None
             where = f"{t.publish_host}:{t.publish}" if t.publish_host else f"port {t.publish}"
             raise IntegrationError(
                 f"The proxy for `{t.service}` in `{t.env}` cannot publish {where} on the "
                 f"host: {error.explanation or error}. Something else holds it: free it, or "
                 "give `publish` another port. Nothing was changed."
             ) from error
-        self._loaded = list(upstreams)
-        return True
 
     def point_at(self, upstreams: Sequence[str]) -> bool:
         """Send traffic to exactly `upstreams` (`ip:port`); True when that changed them.
@@ -243,6 +212,33 @@ class DeploymentProxy:
         if network is None:
             return False
         return self.point_at(task_upstreams(service.tasks(), str(network.id), self._target.port))
+
+    def follow_container(self, container: Any) -> bool:
+        """Point the proxy at `container` alone (a container target's one copy); True
+        when that changed the upstreams. A container that is not on the deployment's
+        network (one that publishes its own port) changes nothing."""
+        address = self.address_of(container)
+        return self.point_at([address]) if address else False
+
+    def address_of(self, container: Any) -> str | None:
+        """`ip:port` of `container` on the deployment's network, None when it is not on it
+        (or not running)."""
+        container.reload()
+        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        found = str((networks.get(self.network) or {}).get("IPAddress") or "")
+        return f"{found}:{self._target.port}" if found else None
+
+    def upstreams(self) -> list[str] | None:
+        """The upstreams the proxy's config file holds now (what it serves after its
+        last reload), None when there is no proxy."""
+        found = self.container()
+        if found is None:
+            return None
+        stream, _ = found.get_archive(CONFIG_FILE)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(CONFIG_FILE.rpartition("/")[2])
+            config = json.load(member) if member is not None else {}
+        return upstreams_in(config)
 
     def remove(self, network: bool = True) -> None:
         """Remove the proxy (and the network, when asked), if there. A network that the

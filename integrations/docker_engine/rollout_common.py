@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import docker
+from docker.types import Healthcheck
 
 from bot.core.deploy.model import HealthTimings, Progress, Target
 from bot.core.naming import deployment_name
@@ -81,6 +82,58 @@ class Rollout:
         self.say = quiet(progress)
         self.client = engine.client()
         self.name = deployment_name(engine.namespace, target.service, target.env)
+
+
+def healthcheck(target: Target) -> Healthcheck:
+    """The engine's own healthcheck of the target's health path (busybox wget inside the
+    container, timings from the target's health settings): it runs over every kind of
+    engine connection, and the container's or task's state says the result."""
+    probe = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null",
+             f"http://127.0.0.1:{target.port}{target.health}"]  # fmt: skip
+    timings = target.probe
+    return Healthcheck(
+        test=probe,
+        interval=_ns(timings.interval, 1.0),
+        timeout=_ns(timings.timeout, 2.0),
+        retries=timings.retries if timings.retries is not None else 3,
+        start_period=_ns(timings.start_period, 1.0),
+    )
+
+
+def _ns(seconds: float | None, default: float) -> int:
+    return int((seconds if seconds is not None else default) * SECOND)
+
+
+def health_window(probe: HealthTimings) -> float:
+    """How long a new container may take to be reported healthy: HEALTH_DEADLINE, or with
+    timings given, the start period and retries intervals, plus one interval and probe for
+    the engine's first check (it runs one interval after the start)."""
+    if not probe.given:
+        return HEALTH_DEADLINE
+    interval = probe.interval or 1.0
+    return (
+        (probe.start_period or 0.0)
+        + interval * ((probe.retries or 3) + 1)
+        + (probe.timeout or PROBE_TIMEOUT)
+    )
+
+
+def engine_healthy(
+    container: Any, wait: Callable[[Callable[[], str | None], float], str | None], within: float
+) -> bool:
+    """Whether the engine reports `container` healthy within `within` seconds (False as soon
+    as it stops). A container with no healthcheck counts as healthy while it runs."""
+
+    def state() -> str | None:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            return "down"
+        health = (container.attrs.get("State") or {}).get("Health")
+        if health is None:
+            return "up" if container.status == "running" else None
+        return "up" if health.get("Status") == "healthy" else None
+
+    return wait(state, within) == "up"
 
 
 def host_port(container: Any, port: int) -> int | None:

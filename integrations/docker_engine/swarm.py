@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 from docker.types import (
     ContainerSpec,
     EndpointSpec,
-    Healthcheck,
     RestartPolicy,
     ServiceMode,
     TaskTemplate,
@@ -48,6 +47,7 @@ from integrations.docker_engine.rollout_common import (
     SWARM_DEADLINE,
     SWARM_SETTLED,
     Rollout,
+    healthcheck,
 )
 
 FAILED_TASKS = 3
@@ -132,16 +132,7 @@ class SwarmRollout(Rollout):
 
     def _spec(self, name: str, replicas: int) -> dict[str, Any]:
         t = self.t
-        probe = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null",
-                 f"http://127.0.0.1:{t.port}{t.health}"]  # fmt: skip
-        timings = t.probe
-        health = Healthcheck(
-            test=probe,
-            interval=_ns(timings.interval, 1.0),
-            timeout=_ns(timings.timeout, 2.0),
-            retries=timings.retries if timings.retries is not None else 3,
-            start_period=_ns(timings.start_period, 1.0),
-        )
+        health = healthcheck(t)
         host_mode = t.publish is not None and t.publish_mode == "host"
         order: Any = "stop-first" if host_mode else "start-first"
         ports: Any = None
@@ -272,10 +263,6 @@ def _publishes(service: Any) -> bool:
 def _reloaded(service: Any) -> Any:
     service.reload()
     return service
-
-
-def _ns(seconds: float | None, default: float) -> int:
-    return int((seconds if seconds is not None else default) * SECOND)
 
 
 def _current_tasks(service: Any, deploy_id: str | None) -> list[dict[str, Any]]:

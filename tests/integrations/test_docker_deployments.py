@@ -181,7 +181,8 @@ def test_progress_messages_failing_cannot_cut_a_swap_short(
     docker_client.images.push(repository, tag="1")
     port = free_port()
     service = f"swap{uuid.uuid4().hex[:6]}"
-    target = Target(service, "prod", repository, "container", 8080, "/health", port, 1)
+    target = Target(service, "prod", repository, "container", 8080, "/health", port, 1,
+                    publish_mode="host")  # fmt: skip
     engine = DockerDeployments(
         EngineConnection(None), SystemClock(), namespace=NS, health_deadline=10
     )

@@ -84,7 +84,9 @@ class Swap:
 @pytest.fixture
 def swap(docker_client: docker.DockerClient, repository: str) -> Iterator[Swap]:
     service = f"cut{uuid.uuid4().hex[:6]}"
-    target = Target(service, "prod", repository, "container", 8080, "/health", free_port(), 1)
+    # The swap of a container on its own host port (publish_mode host).
+    target = Target(service, "prod", repository, "container", 8080, "/health", free_port(), 1,
+                    publish_mode="host")  # fmt: skip
     engine = DockerDeployments(
         EngineConnection(None), SystemClock(), namespace=NS, health_deadline=10
     )

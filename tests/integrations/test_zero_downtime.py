@@ -5,78 +5,42 @@ during each operation and must see no failed request, and the old version until 
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import os
-import shutil
 import socket
-import tarfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import docker
 import pytest
 from docker.errors import NotFound
 
 from bot.core.clock import SystemClock
-from bot.core.deploy.model import DeployState, HealthTimings, Target
+from bot.core.deploy.model import DeployState, Target
 from bot.core.errors import UsageError
 from bot.core.naming import network_name, proxy_name
 from bot.core.operate.model import Placement
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.operate import DockerOperations
-from integrations.docker_engine.proxy import CONFIG_FILE, ProxyDown
+from integrations.docker_engine.proxy import ProxyDown
+from integrations.docker_engine.proxy_follower import ProxyFollower
+from tests.integrations.zero_downtime_support import (
+    FAST,
+    NS,
+    caddy,
+    deploy,
+    engine,
+    repository,
+    upstreams,
+    url,
+)
 from tests.scenarios.deploy.support import free_port, remove_deployments, swarm
 from tests.support.http_load import LoadLoop
-from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 
-__all__ = ["swarm"]
+__all__ = ["caddy", "engine", "repository", "swarm"]
 pytestmark = pytest.mark.docker
-
-NS = "zdtest"
-FAST = HealthTimings(start_period=0.0, interval=0.5, timeout=1.0, retries=2)
-
-
-@pytest.fixture(scope="module")
-def caddy() -> None:
-    if shutil.which("caddy") is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("no caddy binary: scripts/ensure-caddy installs Debian's caddy")
-        pytest.skip("no caddy binary (scripts/ensure-caddy installs it)")
-
-
-@pytest.fixture(scope="module")
-def repository(
-    swarm: docker.DockerClient,
-    registry_addr: str,
-    busybox_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str]:
-    """`1` and `2` answer /health with their version; `broken` never answers it."""
-    root = tmp_path_factory.mktemp("zero-downtime")
-    repository = f"{registry_addr}/opsloop-zd-{uuid.uuid4().hex[:8]}"
-    for version in ("1", "2", "broken"):
-        files = {"www/index.html": version} if version == "broken" else {"www/health": version}
-        context = write_busybox_context(root / version, busybox_path, files, HTTPD_DOCKERFILE_TAIL)
-        build_image(swarm, context, f"{repository}:{version}", {})
-        swarm.images.push(repository, tag=version)
-    yield repository
-    for version in ("1", "2", "broken"):
-        with contextlib.suppress(NotFound):
-            swarm.images.remove(f"{repository}:{version}", force=True)
-
-
-@pytest.fixture
-def engine(swarm: docker.DockerClient, caddy: None) -> Iterator[DockerDeployments]:
-    deployments = DockerDeployments(EngineConnection(None), SystemClock(), namespace=NS)
-    yield deployments
-    deployments.close()
 
 
 @pytest.fixture
@@ -90,37 +54,15 @@ def target(swarm: docker.DockerClient, repository: str) -> Iterator[Target]:
     remove_deployments(swarm, service)
 
 
-def _deploy(engine: DockerDeployments, target: Target, version: str) -> str:
-    ref = f"{target.image}:{version}"
-    outcome = engine.deploy(target, ref, version, uuid.uuid4().hex[:8], lambda _said: None)
-    return f"{outcome.state.value}: {outcome.detail}"
-
-
-def _url(target: Target) -> str:
-    return f"http://127.0.0.1:{target.publish}{target.health}"
-
-
-def _upstreams(client: docker.DockerClient, target: Target) -> list[str]:
-    """The upstreams in the proxy's config file, as the proxy container holds it."""
-    proxy = client.containers.get(proxy_name(NS, target.service, target.env))
-    stream, _ = proxy.get_archive(CONFIG_FILE)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        member = tar.extractfile(CONFIG_FILE.rpartition("/")[2])
-        assert member is not None
-        config = json.load(member)
-    handler = config["apps"]["http"]["servers"]["opsloop"]["routes"][0]["handle"][0]
-    return [upstream["dial"] for upstream in handler.get("upstreams", [])]
-
-
 def test_deploy_and_rollback_under_load_fail_no_request(
     swarm: docker.DockerClient, engine: DockerDeployments, target: Target
 ) -> None:
-    assert _deploy(engine, target, "1").startswith("succeeded")
-    with LoadLoop(_url(target)) as load:
+    assert deploy(engine, target, "1").startswith("succeeded")
+    with LoadLoop(url(target)) as load:
         load.wait_for(10)
-        assert _deploy(engine, target, "2").startswith("succeeded")
+        assert deploy(engine, target, "2").startswith("succeeded")
         load.wait_for(10)
-        assert _deploy(engine, target, "1").startswith("succeeded")  # the rollback
+        assert deploy(engine, target, "1").startswith("succeeded")  # the rollback
         load.wait_for(10)
     assert load.failures == []
     assert load.served() == ["1", "2", "1"]
@@ -132,10 +74,10 @@ def test_deploy_and_rollback_under_load_fail_no_request(
 def test_a_candidate_that_never_answers_leaves_the_old_version_serving(
     engine: DockerDeployments, target: Target
 ) -> None:
-    assert _deploy(engine, target, "1").startswith("succeeded")
-    with LoadLoop(_url(target)) as load:
+    assert deploy(engine, target, "1").startswith("succeeded")
+    with LoadLoop(url(target)) as load:
         load.wait_for(10)
-        said = _deploy(engine, target, "broken")
+        said = deploy(engine, target, "broken")
         load.wait_for(10)
     assert said.startswith("rolled_back"), said
     assert load.failures == []
@@ -145,17 +87,17 @@ def test_a_candidate_that_never_answers_leaves_the_old_version_serving(
 def test_scale_one_three_one_and_restart_under_load_fail_no_request(
     swarm: docker.DockerClient, engine: DockerDeployments, target: Target
 ) -> None:
-    assert _deploy(engine, target, "1").startswith("succeeded")
+    assert deploy(engine, target, "1").startswith("succeeded")
     operations = DockerOperations(EngineConnection(None), SystemClock(), engine, namespace=NS)
     placement = Placement(target.service, "prod", "swarm", target.image, 1, 5, target=target)
     try:
-        with LoadLoop(_url(target)) as load:
+        with LoadLoop(url(target)) as load:
             load.wait_for(10)
             scaled = operations.scale(placement, 3, lambda _said: None)
-            three = _upstreams(swarm, target)
+            three = upstreams(swarm, target)
             load.wait_for(10)
             down = operations.scale(placement, 1, lambda _said: None)
-            one = _upstreams(swarm, target)
+            one = upstreams(swarm, target)
             restarted = operations.restart(replace(placement, replicas=1), lambda _said: None)
             load.wait_for(10)
         status = operations.status(placement)  # what /status shows
@@ -172,15 +114,15 @@ def test_scale_one_three_one_and_restart_under_load_fail_no_request(
 def test_the_proxy_outlives_a_bot_restart_and_serves_the_next_deploy(
     swarm: docker.DockerClient, engine: DockerDeployments, target: Target
 ) -> None:
-    assert _deploy(engine, target, "1").startswith("succeeded")
+    assert deploy(engine, target, "1").startswith("succeeded")
     proxy = swarm.containers.get(proxy_name(NS, target.service, target.env))
     engine.close()  # the bot stops; the proxy does not depend on it
-    with LoadLoop(_url(target)) as load:
+    with LoadLoop(url(target)) as load:
         load.wait_for(10)
         again = DockerDeployments(EngineConnection(None), SystemClock(), namespace=NS)
         try:
             assert again.settle(target).healthy
-            assert _deploy(again, target, "2").startswith("succeeded")
+            assert deploy(again, target, "2").startswith("succeeded")
         finally:
             again.close()
         load.wait_for(10)
@@ -196,7 +138,7 @@ def test_a_host_port_taken_by_something_else_changes_nothing(
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", target.publish or 0))
         holder.listen()
-        said = _deploy(engine, target, "1")
+        said = deploy(engine, target, "1")
     assert said.startswith("failed"), said
     assert f"127.0.0.1:{target.publish}" in said and "Nothing was changed" in said
     assert swarm.services.list(filters={"name": f"opsloop-{NS}-{target.service}"}) == []
@@ -213,12 +155,12 @@ def test_a_host_port_taken_by_something_else_changes_nothing(
 def test_a_proxy_that_is_down_is_reported_not_replaced(
     swarm: docker.DockerClient, engine: DockerDeployments, target: Target
 ) -> None:
-    assert _deploy(engine, target, "1").startswith("succeeded")
+    assert deploy(engine, target, "1").startswith("succeeded")
     proxy = swarm.containers.get(proxy_name(NS, target.service, target.env))
     proxy.stop(timeout=1)
     with pytest.raises(ProxyDown, match="docker start"):
         engine.preflight(target)
-    said = _deploy(engine, target, "2")
+    said = deploy(engine, target, "2")
     assert said.startswith("failed") and "docker start" in said, said
     assert engine.running(target).version == "1"
     proxy.reload()
@@ -233,3 +175,41 @@ def test_host_mode_ports_with_more_replicas_than_nodes_are_refused_before_approv
         engine.preflight(crowded)
     assert "1 ready node" in refused.value.message
     engine.preflight(replace(crowded, replicas=1))  # one replica a node fits
+    autoscaled = replace(crowded, replicas=1, autoscale_max=3)
+    with pytest.raises(UsageError, match="autoscale up to 3") as refused:
+        engine.preflight(autoscaled)
+    assert "`autoscale.max` of at most 1" in refused.value.message
+    assert swarm.services.list(filters={"name": f"opsloop-{NS}-{target.service}"}) == []
+
+
+def test_the_proxy_follows_a_task_swarm_replaced_on_its_own(
+    swarm: docker.DockerClient, engine: DockerDeployments, target: Target
+) -> None:
+    two = replace(target, replicas=2)
+    assert deploy(engine, two, "1").startswith("succeeded")
+    before = upstreams(swarm, two)
+    follower = ProxyFollower(EngineConnection(None), NS, lambda: [two])
+    service = swarm.services.get(f"opsloop-{NS}-{two.service}-prod")
+    task = next(t for t in service.tasks() if t["Status"]["State"] == "running")
+    with LoadLoop(url(two)) as load:
+        load.wait_for(10)
+        # The task's container dies outside any deploy; Swarm starts a replacement.
+        swarm.containers.get(task["Status"]["ContainerStatus"]["ContainerID"]).kill()
+        until = time.monotonic() + 60
+        followed: list[str] = []
+        while time.monotonic() < until:
+            followed += follower.follow_all()
+            now = upstreams(swarm, two)
+            if len(now) == 2 and now != before:
+                break
+            threading.Event().wait(0.5)
+        load.wait_for(20)
+    assert set(followed) == {f"{two.service}/prod"}
+    after = upstreams(swarm, two)
+    assert len(after) == 2 and len(set(after) & set(before)) == 1, (before, after)
+    # A request in flight on the killed task (or dialled to it before Caddy left it out)
+    # can fail; the rest, and everything after the replacement joined, succeed.
+    assert len(load.failures) <= 2, load.failures
+    assert all(not hit.error for hit in load.hits[-20:])
+    assert load.served() == ["1"]
+    assert follower.follow_all() == []  # nothing more to follow: the proxy is right

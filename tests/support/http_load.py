@@ -19,6 +19,8 @@ class Hit:
     body: str
     error: str
     seconds: float
+    at: float = 0.0
+    """When it was sent (time.monotonic())."""
 
 
 class LoadLoop:
@@ -56,9 +58,12 @@ class LoadLoop:
                     reply.text.strip() if reply.is_success else "",
                     "" if reply.is_success else f"HTTP {reply.status_code}",
                     time.monotonic() - started,
+                    started,
                 )
             except httpx.HTTPError as error:
-                hit = Hit("", f"{type(error).__name__}: {error}", time.monotonic() - started)
+                hit = Hit(
+                    "", f"{type(error).__name__}: {error}", time.monotonic() - started, started
+                )
             with self._lock:
                 self._hits.append(hit)
             due += self._interval
@@ -74,6 +79,14 @@ class LoadLoop:
     def failures(self) -> list[Hit]:
         """The requests that did not get a 2xx."""
         return [hit for hit in self.hits if hit.error]
+
+    def failed_for(self) -> float:
+        """Seconds from the first failed request's start to the last one's end (0 when none
+        failed): how long the service did not answer."""
+        failed = self.failures
+        if not failed:
+            return 0.0
+        return max(hit.at + hit.seconds for hit in failed) - min(hit.at for hit in failed)
 
     def served(self) -> list[str]:
         """The bodies served, each run of equal ones said once: ["1", "2"] for a switch."""

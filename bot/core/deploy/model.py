@@ -109,14 +109,16 @@ class Target:
     publish_host: str | None = None
     """The host address that port is bound to; None for every address."""
     publish_mode: str = "proxy"
-    """How a Swarm target's port is published: `proxy` (a reverse proxy opsloop owns
-    forwards to the tasks, which publish nothing), `host` (each task binds the host port)
-    or `ingress` (Swarm's routing mesh)."""
+    """How the port is published: `proxy` (a reverse proxy opsloop owns forwards to the
+    tasks or the container, which publish nothing), `host` (each task, or the container,
+    binds the host port) or `ingress` (Swarm's routing mesh; Swarm only)."""
+    autoscale_max: int | None = None
+    """The most replicas the autoscaler may set, when it scales the deployment."""
 
     @property
     def proxied(self) -> bool:
         """Whether the deployment's published port is its reverse proxy's."""
-        return self.kind == "swarm" and self.publish is not None and self.publish_mode == "proxy"
+        return self.publish is not None and self.publish_mode == "proxy"
 
     @property
     def probe_host(self) -> str:

@@ -20,13 +20,19 @@ from bot.core.monitor.model import (
     Silence,
 )
 
+PROXY = "proxy"
+"""The instance name of a deployment's reverse proxy: it passes while its port answers at
+all (the copies behind it are checked on their own), so it fails only when the proxy is
+down."""
+
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """One running copy of a deployment: the container, or one Swarm task."""
+    """One running copy of a deployment: the container, or one Swarm task; or the reverse
+    proxy publishing its port (PROXY)."""
 
     name: str
-    """`container`, or `task-<slot>` for a Swarm task (stable across updates)."""
+    """`container`, `task-<slot>` for a Swarm task (stable across updates), or PROXY."""
     container_id: str
     url: str | None
     """Where its health path answers from this host; None when it cannot be reached."""

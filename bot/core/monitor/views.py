@@ -17,6 +17,7 @@ from bot.core.monitor.model import (
     NewAlert,
     Silence,
 )
+from bot.core.monitor.ports import PROXY
 from bot.core.values import Block, Reply
 
 ACK, SILENCE, RESOLVE, ROLLBACK = (
@@ -174,12 +175,18 @@ def check_alert(record: CheckRecord, health: str, detail: str, now: datetime) ->
         CheckKind.MEMORY: "memory above its threshold",
     }
     on = "" if record.instance == "container" else f" ({record.instance})"
+    title = titles[record.kind] + on
+    if record.instance == PROXY and record.kind is CheckKind.HTTP:
+        title = (
+            "its proxy is down: the published port does not answer (opsloop reports it and "
+            "never replaces it; `/status` names it and how to start it)"
+        )
     return NewAlert(
         source=AlertSource.CHECK,
         key=record.key,
         service=record.service,
         env=record.env,
-        title=titles[record.kind] + on,
+        title=title,
         detail=detail,
         since=record.since or now,
     )

@@ -34,7 +34,14 @@ from bot.core.monitor.model import (
     must_store,
     step,
 )
-from bot.core.monitor.ports import DeployHistory, Fleet, HttpChecker, Instance, MonitorStore
+from bot.core.monitor.ports import (
+    PROXY,
+    DeployHistory,
+    Fleet,
+    HttpChecker,
+    Instance,
+    MonitorStore,
+)
 from bot.core.monitor.views import check_alert
 from bot.core.replies import best_effort
 
@@ -214,6 +221,9 @@ class CheckLoop:
             url = instance.url
 
             def done(result: Result) -> None:
+                if instance.name == PROXY and not result.passed and result.latency_ms is not None:
+                    # The proxy answered, so it is up; what it forwards to has its own checks.
+                    result = Result(True, f"the proxy answers ({result.detail})", result.latency_ms)
                 self._hand_in(_Observed(w, instance.name, CheckKind.HTTP, result))
 
             self._http.submit(url, policy.timeout, done)

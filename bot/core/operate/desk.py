@@ -101,6 +101,7 @@ class OperateDesk:
                 f"deploy.{placement.env}.max_replicas in opsloop.yml)."
             )
         self._deploys.locks.check(placement.env, asker.user)
+        self._engine.placeable(placement, replicas)
         status = self._engine.status(placement)
         if not status.exists:
             raise Conflict(f"Nothing runs for `{placement.service}` in `{placement.env}` yet.")

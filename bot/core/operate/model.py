@@ -126,7 +126,7 @@ class Status:
 
 @dataclass(frozen=True, slots=True)
 class ProxyState:
-    """The reverse proxy in front of a Swarm deployment, as the engine shows it."""
+    """The reverse proxy in front of a deployment, as the engine shows it."""
 
     name: str
     state: str
@@ -165,6 +165,11 @@ class OperateEngine(Protocol):
 
     def scale(self, placement: Placement, replicas: int, progress: Progress) -> Outcome:
         """Set the Swarm service's replicas and wait for them to run."""
+        ...
+
+    def placeable(self, placement: Placement, replicas: int) -> None:
+        """UsageError, with the reason and the fix, when `replicas` copies could never all
+        run as the placement publishes its port (host mode, more replicas than nodes)."""
         ...
 
     def restart(self, placement: Placement, progress: Progress) -> Outcome:

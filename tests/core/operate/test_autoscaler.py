@@ -52,6 +52,9 @@ class Engine:
         self.version += 1
         return Outcome(DeployState.SUCCEEDED, "ok")
 
+    def placeable(self, placement: Placement, replicas: int) -> None:
+        pass
+
     def restart(self, placement: Placement, progress: Progress) -> Outcome:
         raise AssertionError("not used")
 

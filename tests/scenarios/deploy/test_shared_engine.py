@@ -19,6 +19,7 @@ from bot.core.naming import (
     LABEL_SERVICE,
     LABEL_VERSION,
     legacy_deployment_name,
+    proxy_name,
 )
 from bot.core.naming import deployment_name as named
 from bot.settings import Settings
@@ -132,9 +133,11 @@ def test_two_installations_deploy_the_same_names_and_leave_each_other_alone(
     a_name = named(a.namespace, service, "dev")
     before = _container(swarm, a_name)
     assert before[2][LABEL_NAMESPACE] == a.namespace and before[2][LABEL_VERSION] == GOOD
-    # publish: "127.0.0.1:<port>" binds that address only.
-    bindings = swarm.containers.get(a_name).attrs["HostConfig"]["PortBindings"]["8080/tcp"]
+    # publish: "127.0.0.1:<port>" binds that address only, on the deployment's proxy.
+    a_proxy = proxy_name(a.namespace, service, "dev")
+    bindings = swarm.containers.get(a_proxy).attrs["HostConfig"]["PortBindings"]["8080/tcp"]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(a.dev_port)}]
+    assert not swarm.containers.get(a_name).attrs["HostConfig"].get("PortBindings")
 
     # The second installation deploys the same service to the same environment names.
     b.deploy(service, NEWER, "dev", 1)

@@ -17,7 +17,7 @@ import docker
 import httpx
 import pytest
 
-from bot.core.naming import LABEL_SERVICE
+from bot.core.naming import LABEL_ROLE, LABEL_SERVICE, ROLE_PROXY
 from bot.workspace import SignedClient, SlackWorkspace
 from tests.scenarios.deploy.support import (
     BROKEN,
@@ -98,8 +98,9 @@ def _wait_alerts(ws: SlackWorkspace, *states: str) -> None:
 
 
 def _running(client: docker.DockerClient, service: str) -> list[str]:
+    """The service's running containers, not its reverse proxy."""
     containers = client.containers.list(filters={"label": f"{LABEL_SERVICE}={service}"})
-    return sorted(c.name for c in containers)
+    return sorted(c.name for c in containers if c.labels.get(LABEL_ROLE) != ROLE_PROXY)
 
 
 def test_kill_9_of_a_deploy_and_of_the_lease_holder_the_other_process_settles_and_checks(
