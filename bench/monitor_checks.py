@@ -271,15 +271,18 @@ on 2026-12-01, idle waits and the main thread's start left out). Before this cli
 httpx (a 45 s run): of the samples on the bench's working threads, 78% httpx's path (httpx,
 httpcore's pool and connections, anyio, h11, and the checker around them), 9% the rest of
 the event loop, 11% the store, 2% the check loop; that run took 37.8% of a core against
-the exporter's 15.4%. With the check client of its own (a 60 s run;
-integrations/http_checker.py: a GET over asyncio's transports, the connection kept per
-address), of those samples: 34% the check client with its
+the exporter's 15.4%. With the transport of its own (a 60 s run;
+integrations/http_check_transport.py: a GET over asyncio's transports, the connection kept
+per address; at that time without httpx's client around it), of those samples: 34% the
+check client with its
 socket calls, 14% the rest of the event loop, 35% the store (the first result of each of
 the 1,000 checks, written inside the measured window, and the failing ones' results), 9%
 the check loop's scheduling and state machine; that run took 13.5% of a core (py-spy's
 sampling included) against the exporter's 21.0%. Before either (61.7% of a core), 70% of
 the samples were in httpcore's pool, with all 1,000 checks due in the same instant; the
-first turns have been spread over the interval since."""
+first turns have been spread over the interval since. The checks now go through
+httpx.AsyncClient again, over that transport: the runs above (13.8-15.0% of a core, the
+machine also running the test suite) include the client's own cost; not profiled again."""
 
 
 def write(runs: list[dict[str, object]], name: str) -> None:

@@ -132,8 +132,10 @@ class ResponseReader:
                 raise MalformedResponse("a header line without a colon")
             key = name.strip().lower()
             value = value.strip()
-            if key in headers and key == b"content-length" and headers[key] != value:
-                raise MalformedResponse("two different Content-Length headers")
+            if key == b"content-length" and key in headers:
+                if headers[key] != value:
+                    raise MalformedResponse("two different Content-Length headers")
+                continue  # an equal repeat says nothing more (RFC 9110, 8.6)
             headers[key] = value if key not in headers else headers[key] + b", " + value
         connection = headers.get(b"connection", b"").lower()
         self.reusable = version == b"HTTP/1.1" and b"close" not in connection

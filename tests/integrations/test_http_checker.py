@@ -1,8 +1,10 @@
 """The Monitor stage's HTTP checker against real loopback servers: a hung target costs only
 its own timeout (the others' results come first), statuses and refusals are told apart, a
-redirect passes unfollowed, checks of one address share a kept connection (one the server
-closed is replaced without a failure), a chunked body is read to its end, a large one is
-not read at all, and an answer that is not HTTP or stalls fails saying so."""
+redirect passes unfollowed, the request is httpx's (the monitor's agent, the path and
+query as given) and only http(s) is checked, checks of one address share a kept
+connection (one the server closed is replaced without a failure), a chunked body is read
+to its end, a large one is not read at all, and an answer that is not HTTP or stalls
+fails saying so."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from bot.core.monitor.model import Result
 from integrations.http_checker import AsyncHttpChecker
 
 DEADLINE = 30.0
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 class Targets(ThreadingHTTPServer):
@@ -120,7 +123,35 @@ def test_a_status_of_400_or_more_and_a_refused_connection_fail_with_what_was_see
     checker.submit(f"http://127.0.0.1:{closed}/ok", 2.0, results.done_for("closed"))
     seen = dict(results.wait(2))
     assert not seen["missing"].passed and "HTTP 404" in seen["missing"].detail
-    assert not seen["closed"].passed and "unreachable" in seen["closed"].detail
+    assert not seen["closed"].passed
+    assert "unreachable (ConnectError)" in seen["closed"].detail
+
+
+def test_the_request_is_httpxs_with_the_monitors_agent_and_only_http_is_checked(
+    targets: Targets, checker: AsyncHttpChecker
+) -> None:
+    heads: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def answer_once() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+                heads.append(data)
+                connection.sendall(OK)
+
+        threading.Thread(target=answer_once, daemon=True).start()
+        result = check(checker, f"http://127.0.0.1:{port}/health?deep=1")
+    assert result.passed
+    lines = heads[0].split(b"\r\n")
+    assert lines[0] == b"GET /health?deep=1 HTTP/1.1"
+    assert f"Host: 127.0.0.1:{port}".encode() in lines
+    assert b"User-Agent: opsloop-monitor" in lines
+    ftp = check(checker, "ftp://127.0.0.1/health")
+    assert not ftp.passed and "cannot be checked: only http and https" in ftp.detail
 
 
 class Raw:
@@ -128,9 +159,17 @@ class Raw:
     is what is sent (a list: sent piece by piece), then the connection stays open for the
     next request unless `close` names the path. It counts connections and requests."""
 
-    def __init__(self, answers: dict[str, list[bytes]], close: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        answers: dict[str, list[bytes]],
+        close: frozenset[str] = frozenset(),
+        drop_second: bool = False,
+    ):
         self.answers = answers
         self.close = close
+        self.drop_second = drop_second
+        """The second request on the first connection is read, then the connection closed
+        with no answer."""
         self.paths: list[str] = []
         self.connections = 0
         self.ended = threading.Event()
@@ -171,6 +210,8 @@ class Raw:
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
                 path = head.split(b" ")[1].decode()
                 self.paths.append(path)
+                if self.drop_second and len(self.paths) == 2:
+                    return
                 try:
                     for piece in self.answers[path]:
                         connection.sendall(piece)
@@ -185,8 +226,10 @@ class Raw:
 def raw() -> Iterator[Callable[..., Raw]]:
     made: list[Raw] = []
 
-    def make(answers: dict[str, list[bytes]], close: frozenset[str] = frozenset()) -> Raw:
-        made.append(Raw(answers, close))
+    def make(
+        answers: dict[str, list[bytes]], close: frozenset[str] = frozenset(), **options: bool
+    ) -> Raw:
+        made.append(Raw(answers, close, **options))
         return made[-1]
 
     yield make
@@ -201,9 +244,6 @@ def check(checker: AsyncHttpChecker, url: str, timeout: float = 2.0) -> Result:
     seen = results.wait(1)
     assert seen, f"no result for {url}"
     return seen[0][1]
-
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 def test_a_redirect_passes_and_is_not_followed(
@@ -281,6 +321,32 @@ def test_a_kept_connection_the_server_closed_is_replaced_without_a_failure(
     for _ in range(3):
         assert check(checker, server.url("/health")).passed
     assert server.connections == 3
+
+
+def test_a_kept_connection_closed_on_the_next_request_is_retried_once_on_a_new_one(
+    raw: Callable[..., Raw], checker: AsyncHttpChecker
+) -> None:
+    # The server reads the second request on the kept connection and closes it without a
+    # byte of answer (its keep-alive ran out just as the request came): the check goes
+    # again on a new connection and passes.
+    server = raw({"/health": [OK]}, drop_second=True)
+    assert check(checker, server.url("/health")).passed
+    assert check(checker, server.url("/health")).passed
+    assert server.paths == ["/health", "/health", "/health"] and server.connections == 2
+
+
+def test_a_kept_connection_not_used_again_is_closed_after_the_idle_time(
+    raw: Callable[..., Raw],
+) -> None:
+    server = raw({"/health": [OK]})
+    checker = AsyncHttpChecker(idle_seconds=0.2)
+    checker.start()
+    try:
+        assert check(checker, server.url("/health")).passed
+        assert server.ended.wait(DEADLINE)  # closed by the checker, with no check after it
+    finally:
+        checker.stop()
+    assert server.connections == 1 and server.paths == ["/health"]
 
 
 def test_an_answer_that_is_not_http_or_stalls_fails_with_what_was_wrong(

@@ -32,6 +32,7 @@ def read(*pieces: bytes) -> ResponseReader:
             True,
         ),
         (CHUNKED, 200, True),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", 200, True),
     ],
 )
 def test_any_split_of_an_answer_reads_the_same(answer: bytes, status: int, reusable: bool) -> None:
