@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import docker
 
 from bot.core.deploy.model import Target
+from bot.core.errors import OpsloopError
 from bot.core.naming import deployment_name
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.containers import ASIDE, CANDIDATE, get_container
@@ -37,6 +38,8 @@ class ProxyFollower:
         self._engine = engine
         self._namespace = namespace
         self._targets = targets
+        self._failures: dict[str, str] = {}
+        """The last failure said per deployment, until a round of it goes through."""
 
     def follow_all(self) -> list[str]:
         """One round; the deployments whose upstreams it changed (`service/env`). One that
@@ -45,14 +48,21 @@ class ProxyFollower:
         for target in self._targets():
             if not target.proxied:
                 continue
+            key = f"{target.service}/{target.env}"
             try:
                 with self._engine.call("follow a deployment's tasks") as client:
                     if self._follow(client, target):
-                        changed.append(f"{target.service}/{target.env}")
+                        changed.append(key)
+            except OpsloopError as error:
+                # An engine that does not answer is said once, not every second in the log.
+                if self._failures.get(key) != str(error):
+                    log.warning("proxy follower: %s: %s", key, error)
+                self._failures[key] = str(error)
             except Exception:
-                log.warning(
-                    "proxy follower: %s/%s failed", target.service, target.env, exc_info=True
-                )
+                log.warning("proxy follower: %s failed", key, exc_info=True)
+            else:
+                if self._failures.pop(key, None) is not None:
+                    log.info("proxy follower: %s follows again", key)
         return changed
 
     def _follow(self, client: docker.DockerClient, target: Target) -> bool:

@@ -164,18 +164,25 @@ def remove_deployments(client: docker.DockerClient, service: str) -> None:
     their opsloop.service label, whatever their names). Works on an engine that is not in
     Swarm mode: there are no services to remove then."""
     label = {"label": f"{LABEL_SERVICE}={service}"}
-    for container in client.containers.list(all=True, filters=label):
-        with contextlib.suppress(NotFound):
-            container.remove(force=True)
+    # Services first: a task container removed under its service is replaced or is being
+    # removed by Swarm at the same moment (409 "removal ... already in progress").
     try:
         services = client.services.list(filters=label)
     except APIError as error:
-        if error.status_code == 503:  # not a swarm manager: it runs no services
-            return
-        raise
+        if error.status_code != 503:  # 503: not a swarm manager, it runs no services
+            raise
+        services = []
     for found in services:
         with contextlib.suppress(NotFound):
             found.remove()
+    for container in client.containers.list(all=True, filters=label):
+        try:
+            container.remove(force=True)
+        except NotFound:
+            pass
+        except APIError as error:
+            if error.status_code != 409:  # 409: the engine is removing it already
+                raise
     # A proxied deployment's network goes once the removed tasks let go of it.
     until = time.monotonic() + DEADLINE
     for network in client.networks.list(filters=label):
