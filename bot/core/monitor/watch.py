@@ -209,9 +209,11 @@ class CheckLoop:
         if self._history.deploying(w.service, w.env):
             return  # a planned swap: the check follows the deployment once it is done
         instances = self._fleet.instances(w.service, w.env, w.port, w.health)
-        if not instances:
-            self._nothing_runs(w)
-            return
+        # The proxy passes while its port answers at all, 502 and 503 included, so a
+        # deployment with nothing left behind it (Swarm killed the failing tasks and their
+        # replacements never leave `starting`; the container was removed) is down.
+        if all(instance.name == PROXY for instance in instances):
+            self._nothing_runs(w, behind_proxy=bool(instances))
         for instance in instances:
             self._check_instance(w, instance)
 
@@ -240,14 +242,17 @@ class CheckLoop:
             detail = f"{said} of its limit (threshold {limit:g}%)"
             self._hand_in(_Observed(w, instance.name, kind, Result(figure < limit, detail)))
 
-    def _nothing_runs(self, w: Watched) -> None:
+    def _nothing_runs(self, w: Watched, *, behind_proxy: bool) -> None:
         # Only a deployment that ran before can stop running; one never deployed is quiet.
+        # The failure goes to the checks of the copies that ran, never to the proxy's (its
+        # alert would say the proxy is down; a listed proxy is checked on its own).
         prefix = f"{w.service}/{w.env}/"
         with self._records_lock:
             known = [r for r in self._records.values() if r.key.startswith(prefix)]
+        behind = " behind its proxy" if behind_proxy else ""
+        result = Result(False, f"nothing runs{behind}: no container or task is up")
         for record in known:
-            if record.kind is CheckKind.HTTP:
-                result = Result(False, "nothing runs: no container or task is up")
+            if record.kind is CheckKind.HTTP and record.instance != PROXY:
                 self._hand_in(_Observed(w, record.instance, CheckKind.HTTP, result))
 
     # -- results -----------------------------------------------------------------------------
