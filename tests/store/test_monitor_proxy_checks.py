@@ -163,3 +163,17 @@ def test_nothing_listed_at_all_fires_the_copys_alert_not_a_proxy_is_down_one(
     assert "nothing runs:" in http_alerts[0].detail, http_alerts
     assert not any("proxy is down" in a.title for a in http_alerts), http_alerts
 
+
+def test_cpu_and_memory_are_checked_on_the_copies_never_on_the_proxy(engine: Engine) -> None:
+    fleet = Fleet("task-1")
+    http = Http(fleet, copy_status=200)
+    running = monitoring(engine, fleet, http)
+    running.start()
+    try:
+        until(running, lambda r: "task-1/cpu" in r and r["task-1/cpu"].failures >= 5)
+        until(running, lambda r: passed_often(r, "proxy/http"))
+    finally:
+        running.stop()
+    checks = {r.key for r in SqlMonitorStore(engine).checks()}
+    assert checks == {"web/prod/task-1/http", "web/prod/task-1/cpu", "web/prod/proxy/http"}
+    assert [a.key for a in alerts(engine)] == ["web/prod/task-1/cpu"]
