@@ -58,17 +58,24 @@ class Fleet:
 
 class Http:
     """The copy answers `copy_status`; the proxy answers 200 while it has a copy behind it
-    and 503 when it does not (as Caddy does with no upstream)."""
+    and 503 when it does not (as Caddy does with no upstream). With `killed_after`, the
+    copy is gone from the fleet after that many failed answers (Swarm kills a task that
+    fails its health check; its replacement never leaves `starting`)."""
 
-    def __init__(self, fleet: Fleet, copy_status: int) -> None:
+    def __init__(self, fleet: Fleet, copy_status: int, killed_after: int | None = None) -> None:
         self.fleet = fleet
         self.copy_status = copy_status
+        self.killed_after = killed_after
+        self.copy_failures = 0
 
     def submit(self, url: str, timeout: float, done: Callable[[Result], None]) -> None:
         if url == PROXY_URL:
             status = 200 if self.fleet.copy in self.fleet.listed else 503
         else:
             status = self.copy_status
+            self.copy_failures += status >= 400
+            if self.copy_failures == self.killed_after:
+                self.fleet.listed = [self.fleet.proxy]
         done(Result(status < 400, f"HTTP {status} from {url}", 1.0))
 
 
@@ -115,6 +122,11 @@ def passed_often(records: dict[str, CheckRecord], key: str) -> bool:
     return record is not None and record.passes >= 5
 
 
+def firing(records: dict[str, CheckRecord], key: str) -> bool:
+    record = records.get(key)
+    return record is not None and record.state is CheckState.FIRING
+
+
 def alerts(engine: Engine) -> list[Alert]:
     """Every alert in the store."""
     return SqlMonitorStore(engine).alerts(list(AlertState), limit=100)
@@ -125,15 +137,13 @@ def test_only_the_proxy_left_fires_one_alert_saying_nothing_runs(
     engine: Engine, copy_name: str
 ) -> None:
     fleet = Fleet(copy_name)
-    http = Http(fleet, copy_status=500)
+    # The health path breaks: two failures (fail_after is 3), then Swarm kills the task (or
+    # the container is removed), and only the proxy, answering 503, is listed.
+    http = Http(fleet, copy_status=500, killed_after=2)
     running = monitoring(engine, fleet, http)
     running.start()
     try:
-        # The health path breaks: one or two failures, then Swarm kills the task (or the
-        # container is removed), and only the proxy, answering 503, is listed.
-        until(running, lambda r: f"{copy_name}/http" in r and r[f"{copy_name}/http"].failures)
-        fleet.listed = [fleet.proxy]
-        until(running, lambda r: r[f"{copy_name}/http"].state is CheckState.FIRING)
+        until(running, lambda r: firing(r, f"{copy_name}/http"))
         # The proxy is still checked on its own: it answers 503, so it is up.
         until(running, lambda r: passed_often(r, "proxy/http")
               and "HTTP 503" in r["proxy/http"].last_detail)  # fmt: skip
