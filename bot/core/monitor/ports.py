@@ -23,7 +23,8 @@ from bot.core.monitor.model import (
 PROXY = "proxy"
 """The instance name of a deployment's reverse proxy: it passes while its port answers at
 all (the copies behind it are checked on their own), so it fails only when the proxy is
-down."""
+down. A deployment with only its proxy listed has nothing running; the proxy has no CPU or
+memory checks (it runs without limits)."""
 
 
 @dataclass(frozen=True, slots=True)
