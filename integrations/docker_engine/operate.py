@@ -124,7 +124,9 @@ class DockerOperations:
             service = swarm_service_of(client, self.namespace, placement.service, placement.env)
             if service is None:
                 return LogBatch(())
-            sources = task_log_sources(client, service.tasks(), options)
+            sources = task_log_sources(
+                client, service.tasks(), options, request_seconds=LOG_SECONDS
+            )
         else:
             container = container_of(client, self.namespace, placement.service, placement.env)
             if container is None:
