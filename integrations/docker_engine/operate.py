@@ -49,7 +49,8 @@ STATS_THREADS = 8
 
 class DockerOperations:
     """Operate's engine calls, on the shared engine connection (which reconnects after the
-    engine was down and turns its failures into the error tree)."""
+    engine was down and turns its failures into the error tree). `clock` is the machine's:
+    the times handed to the engine (/logs' `since`) are compared with its host's clock."""
 
     def __init__(
         self, engine: EngineConnection, clock: Clock, rollouts: DeployEngine, *, namespace: str
