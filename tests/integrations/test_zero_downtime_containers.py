@@ -8,12 +8,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import docker
 import pytest
 
 from bot.core.clock import SystemClock
 from bot.core.deploy.model import DeployState, Target
+from bot.core.errors import IntegrationError
 from bot.core.naming import (
     LABEL_DEPLOY_ID,
     LABEL_ENV,
@@ -180,3 +182,39 @@ def test_a_rollout_cut_short_before_the_switch_is_settled_onto_the_new_container
         network_name(NS, target.service, "prod")
     ]
     assert upstreams(docker_client, target) == [f"{address['IPAddress']}:8080"]
+
+
+class _StopsAfterItsHealthCheck(ProxiedContainerRollout):
+    """A rollout whose candidate stops right after the engine found it healthy (a crash,
+    a restart), before traffic moves to it."""
+
+    def healthy(self, container: Any) -> bool:
+        found = super().healthy(container)
+        if found and str(container.name).endswith("-next"):
+            container.stop(timeout=1)
+        return found
+
+
+def test_a_candidate_that_stops_before_the_switch_leaves_the_old_version_serving(
+    docker_client: docker.DockerClient, engine: DockerDeployments, target: Target
+) -> None:
+    assert deploy(engine, target, "1").startswith("succeeded")
+    name = deployment_name(NS, target.service, target.env)
+    old = _serving(docker_client, target)
+    before = upstreams(docker_client, target)
+    labels = {LABEL_NAMESPACE: NS, LABEL_SERVICE: target.service, LABEL_ENV: target.env,
+              LABEL_VERSION: "2", LABEL_DEPLOY_ID: "stops"}  # fmt: skip
+    rollout = _StopsAfterItsHealthCheck(
+        engine, target, f"{target.image}:2", labels, lambda _said: None
+    )
+    with LoadLoop(url(target)) as load:
+        load.wait_for(10)
+        with pytest.raises(IntegrationError, match="keeps serving"):
+            rollout.run()
+        load.wait_for(10)
+    assert load.failures == []
+    assert load.served() == ["1"]
+    # The old container kept its name and the proxy's traffic; the candidate is gone.
+    assert _containers(docker_client, target) == [name]
+    assert _serving(docker_client, target) == old
+    assert upstreams(docker_client, target) == before
