@@ -31,6 +31,7 @@ from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.operate import DockerOperations
 from integrations.docker_engine.proxied_container import ProxiedContainerRollout
+from integrations.docker_engine.proxy import DeploymentProxy
 from tests.integrations.zero_downtime_support import (
     FAST,
     NS,
@@ -218,3 +219,23 @@ def test_a_candidate_that_stops_before_the_switch_leaves_the_old_version_serving
     assert _containers(docker_client, target) == [name]
     assert _serving(docker_client, target) == old
     assert upstreams(docker_client, target) == before
+
+
+def test_a_proxy_another_process_repointed_is_pointed_back(
+    docker_client: docker.DockerClient, engine: DockerDeployments, target: Target
+) -> None:
+    assert deploy(engine, target, "1").startswith("succeeded")
+    container = docker_client.containers.get(deployment_name(NS, target.service, target.env))
+    ours = DeploymentProxy(docker_client, NS, target)
+    theirs = DeploymentProxy(docker_client, NS, target)  # the follower, in another process
+    right = upstreams(docker_client, target)
+    assert ours.address_of(container) == right[0]
+    ours.point_at(right)  # what this process wrote last
+    assert theirs.point_at(["10.255.255.1:8080"]) is True  # a list out of date
+    # This process wants its list again: the proxy no longer holds it, so it is written.
+    assert ours.point_at(right) is True
+    assert upstreams(docker_client, target) == right
+    with LoadLoop(url(target)) as load:
+        load.wait_for(10)
+    assert load.failures == []
+    assert load.served() == ["1"]
