@@ -243,3 +243,18 @@ def test_the_follower_leaves_a_service_being_updated_to_its_rollout(
     DeploymentProxy(swarm, NS, target).point_at(rollouts_list)
     assert follower.follow_all() == []
     assert upstreams(swarm, target) == rollouts_list
+
+
+def test_taking_a_service_out_from_behind_its_proxy_is_refused_before_approval(
+    swarm: docker.DockerClient, engine: DockerDeployments, target: Target
+) -> None:
+    assert deploy(engine, target, "1").startswith("succeeded")
+    before = upstreams(swarm, target)
+    for mode in ("host", "ingress"):
+        moved = replace(target, publish_mode=mode, publish_host=None)
+        with pytest.raises(UsageError, match="runs behind its proxy") as refused:
+            engine.preflight(moved)
+        assert f"publish_mode: {mode}" in refused.value.message
+        assert "Nothing was changed" in refused.value.message
+    assert engine.running(target).version == "1"
+    assert upstreams(swarm, target) == before

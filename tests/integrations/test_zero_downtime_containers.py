@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.clock import SystemClock
 from bot.core.deploy.model import DeployState, Target
-from bot.core.errors import IntegrationError
+from bot.core.errors import IntegrationError, UsageError
 from bot.core.naming import (
     LABEL_DEPLOY_ID,
     LABEL_ENV,
@@ -239,3 +239,27 @@ def test_a_proxy_another_process_repointed_is_pointed_back(
         load.wait_for(10)
     assert load.failures == []
     assert load.served() == ["1"]
+
+
+def test_moving_a_proxied_container_back_to_its_own_port_is_refused_before_approval(
+    docker_client: docker.DockerClient, engine: DockerDeployments, target: Target
+) -> None:
+    assert deploy(engine, target, "1").startswith("succeeded")
+    served, before = _serving(docker_client, target), upstreams(docker_client, target)
+    proxy = proxy_name(NS, target.service, target.env)
+    for moved in (replace(target, publish_mode="host"), replace(target, publish=None)):
+        with pytest.raises(UsageError, match="Nothing was changed") as refused:
+            engine.preflight(moved)
+        said = refused.value.message
+        assert "runs behind its proxy" in said and "publish_mode: proxy" in said, said
+        assert f"docker rm -f {proxy}" in said, said
+    # Nothing changed: the same container serves through the same proxy.
+    assert _serving(docker_client, target) == served
+    assert upstreams(docker_client, target) == before
+    assert docker_client.containers.get(proxy).status == "running"
+    # The fix the answer gives works: without the proxy the host-mode deploy goes ahead.
+    docker_client.containers.get(proxy).remove(force=True)
+    own_port = replace(target, publish_mode="host")
+    engine.preflight(own_port)
+    assert deploy(engine, own_port, "2").startswith("succeeded")
+    assert _own_ports(docker_client, target)
