@@ -1,14 +1,20 @@
 """Alertmanager's API v2, for silences created from Slack: POST /api/v2/silences and
 DELETE /api/v2/silence/{id}. Every call answers within five seconds or says Alertmanager
-did not."""
+did not.
+
+A silence's start and end are compared by Alertmanager with its own clock, so they are read
+from this machine's (kept in time as Alertmanager's host is), never from the database's
+clock the rest of opsloop tells time by: a database clock ahead would leave a new silence
+pending, one behind would end it early."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from bot.core.clock import Clock, SystemClock
 from bot.core.errors import IntegrationError
 
 TIMEOUT = 5.0
@@ -17,26 +23,27 @@ TIMEOUT = 5.0
 class AlertmanagerSilences:
     """monitor.ports.Silencer on httpx."""
 
-    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
+    def __init__(self, url: str, timeout: float = TIMEOUT, clock: Clock | None = None) -> None:
         self._base = url.rstrip("/")
         self._client = httpx.Client(timeout=timeout, trust_env=False)
+        self._clock = clock or SystemClock()
 
     def create(
         self,
         matchers: Sequence[tuple[str, str]],
-        until: datetime,
+        lasting: timedelta,
         created_by: str,
         comment: str,
-        starts: datetime,
     ) -> str:
-        """Create a silence with exact-match matchers; its id."""
+        """Create a silence with exact-match matchers, from now for `lasting`; its id."""
+        starts = self._clock.now()
         body = {
             "matchers": [
                 {"name": name, "value": value, "isRegex": False, "isEqual": True}
                 for name, value in matchers
             ],
             "startsAt": _rfc3339(starts),
-            "endsAt": _rfc3339(until),
+            "endsAt": _rfc3339(starts + lasting),
             "createdBy": created_by,
             "comment": comment,
         }
