@@ -43,13 +43,16 @@ def ensure_namespace(home: Path = HOME) -> str:
 
 
 def in_namespace(config: Config, namespace: str) -> Config:
-    """``config`` with every service's image moved under ``namespace`` in its registry:
-    ``127.0.0.1:5000/web`` becomes ``127.0.0.1:5000/<namespace>/web``."""
+    """``config`` with every service's image moved under ``namespace`` in its registry
+    (``127.0.0.1:5000/web`` becomes ``127.0.0.1:5000/<namespace>/web``) and ``namespace``
+    as its installation's name on the engine, so that what the walk deploys (containers,
+    proxies, networks) carries the state's name and ``--reset`` finds all of it."""
     services: Mapping[str, ServiceConfig] = {
         name: service.model_copy(update={"image": _namespaced(service.image, namespace)})
         for name, service in config.services.items()
     }
-    return config.model_copy(update={"services": services})
+    docker = config.docker.model_copy(update={"namespace": namespace})
+    return config.model_copy(update={"services": services, "docker": docker})
 
 
 def _namespaced(image: str, namespace: str) -> str:

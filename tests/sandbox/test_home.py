@@ -34,6 +34,9 @@ def test_the_samples_images_go_under_the_namespace(tmp_path: Path) -> None:
         "127.0.0.1:5000/sandbox-00000000/web",
         "127.0.0.1:5000/sandbox-00000000/api",
     ]
+    # What it deploys is named and labelled with the state's namespace too, the one
+    # `--reset` removes proxies and networks by.
+    assert config.namespace == "sandbox-1a2b3c4d"
 
 
 def test_a_config_of_your_own_keeps_its_images(tmp_path: Path) -> None:

@@ -229,9 +229,19 @@ def test_the_readme_walk_twice_through_the_console(
         said = _reset(folder)
         assert f"registry: deleted 127.0.0.1:5000/{first.namespace}/web:1.0.0" in said
         assert _staging_answer() == ""
+        # Nothing of the first walk is left on the engine, its proxy (which holds the
+        # staging port) included.
+        assert _publishing_staging(engine) == []
         second = _walk(folder, tmp_path / "second", engine, again=True)
         assert second.namespace != first.namespace
         assert second.revision != first.revision  # a new sample repository, released anew
     finally:
         _reset(folder)
     assert not (folder / HOME).exists()
+    assert _publishing_staging(engine) == []
+
+
+def _publishing_staging(engine: docker.DockerClient) -> list[str]:
+    """The containers that publish the sample's staging port."""
+    port = str(httpx.URL(STAGING).port)
+    return [str(c.name) for c in engine.containers.list(all=True, filters={"publish": port})]
