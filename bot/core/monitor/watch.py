@@ -140,7 +140,10 @@ class CheckLoop:
         self._engine.shutdown(wait=False, cancel_futures=True)
 
     def records(self) -> list[CheckRecord]:
-        """Every check's state now."""
+        """Every check's state now: this loop's own while it checks, else the store's (a
+        process without the lease answers /monitor with what the checking one stored)."""
+        if self._stop.is_set():
+            return self._store.checks()
         with self._records_lock:
             return list(self._records.values())
 
