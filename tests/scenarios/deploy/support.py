@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
@@ -159,6 +160,16 @@ def start(
     return Harness(bot=bot, workspace=workspace, slack=client, settings=settings)
 
 
+def _remove_container(container: Any) -> None:
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+    except APIError as error:
+        if error.status_code != 409:  # 409: the engine is removing it already
+            raise
+
+
 def remove_deployments(client: docker.DockerClient, service: str) -> None:
     """Remove every container and Swarm service the deploys of `service` created (found by
     their opsloop.service label, whatever their names). Works on an engine that is not in
@@ -171,18 +182,14 @@ def remove_deployments(client: docker.DockerClient, service: str) -> None:
     except APIError as error:
         if error.status_code != 503:  # 503: not a swarm manager, it runs no services
             raise
-        services = []
-    for found in services:
+        services = None
+    for found in services or []:
         with contextlib.suppress(NotFound):
             found.remove()
     for container in client.containers.list(all=True, filters=label):
-        try:
-            container.remove(force=True)
-        except NotFound:
-            pass
-        except APIError as error:
-            if error.status_code != 409:  # 409: the engine is removing it already
-                raise
+        _remove_container(container)
+    if services is None:
+        return  # an engine outside Swarm mode: what follows is Swarm's
     # A proxied deployment's network goes once the removed tasks let go of it.
     until = time.monotonic() + DEADLINE
     for network in client.networks.list(filters=label):
