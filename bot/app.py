@@ -25,7 +25,7 @@ from bot.core.access import Access
 from bot.core.background import Background
 from bot.core.build.runner import JobRunner
 from bot.core.build.stages import BuildStages, StageDeps, pushed_release
-from bot.core.clock import Clock, SystemClock
+from bot.core.clock import Clock
 from bot.core.delivery import OutboxCourier
 from bot.core.deploy.desk import DeployDesk, build_desk
 from bot.core.deploy.model import DeployKind
@@ -240,9 +240,7 @@ def build(
     rollouts = DockerDeployments(
         docker, clock, namespace=config.namespace, proxy_image=config.docker.proxy_image
     )
-    # The times /logs hands the engine (`since`) are compared with the engine host's clock,
-    # so they are read from this machine's, not the database's.
-    operations = DockerOperations(docker, SystemClock(), rollouts, namespace=config.namespace)
+    operations = DockerOperations(docker, clock, rollouts, namespace=config.namespace)
     fleet = operate_fleet(config)
     follower = proxy_follower(docker, config.namespace, fleet)
     deploys = _deploy_desk(

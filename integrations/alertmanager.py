@@ -1,20 +1,14 @@
 """Alertmanager's API v2, for silences created from Slack: POST /api/v2/silences and
 DELETE /api/v2/silence/{id}. Every call answers within five seconds or says Alertmanager
-did not.
-
-A silence's start and end are compared by Alertmanager with its own clock, so they are read
-from this machine's (kept in time as Alertmanager's host is), never from the database's
-clock the rest of opsloop tells time by: a database clock ahead would leave a new silence
-pending, one behind would end it early."""
+did not."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 
-from bot.core.clock import Clock, SystemClock
 from bot.core.errors import IntegrationError
 
 TIMEOUT = 5.0
@@ -23,27 +17,26 @@ TIMEOUT = 5.0
 class AlertmanagerSilences:
     """monitor.ports.Silencer on httpx."""
 
-    def __init__(self, url: str, timeout: float = TIMEOUT, clock: Clock | None = None) -> None:
+    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         self._base = url.rstrip("/")
         self._client = httpx.Client(timeout=timeout, trust_env=False)
-        self._clock = clock or SystemClock()
 
     def create(
         self,
         matchers: Sequence[tuple[str, str]],
-        lasting: timedelta,
+        until: datetime,
         created_by: str,
         comment: str,
+        starts: datetime,
     ) -> str:
-        """Create a silence with exact-match matchers, from now for `lasting`; its id."""
-        starts = self._clock.now()
+        """Create a silence with exact-match matchers; its id."""
         body = {
             "matchers": [
                 {"name": name, "value": value, "isRegex": False, "isEqual": True}
                 for name, value in matchers
             ],
             "startsAt": _rfc3339(starts),
-            "endsAt": _rfc3339(starts + lasting),
+            "endsAt": _rfc3339(until),
             "createdBy": created_by,
             "comment": comment,
         }

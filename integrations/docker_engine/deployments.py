@@ -43,7 +43,7 @@ from integrations.docker_engine.ownership import (
     labels_of_service,
     swarm_service_of,
 )
-from integrations.docker_engine.placement import refuse_leaving_proxy, refuse_unplaceable
+from integrations.docker_engine.placement import refuse_unplaceable
 from integrations.docker_engine.proxied_container import ProxiedContainerRollout, settle_proxied
 from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.proxy_image import caddy_available, proxy_image
@@ -91,8 +91,8 @@ class DockerDeployments:
     def preflight(self, target: Target) -> None:
         """Before approval: the engine answers; for a Swarm target it is an active Swarm
         manager and host-mode ports fit its nodes; a proxied one's proxy is not down
-        (ProxyDown) and can be built, and one behind its proxy stays there (UsageError);
-        the deployment's name is not another installation's (ForeignDeployment)."""
+        (ProxyDown) and can be built; the deployment's name is not another installation's
+        (ForeignDeployment)."""
         name = deployment_name(self.namespace, target.service, target.env)
         with self._engine.call(f"check `{name}`") as client:
             if target.kind == "swarm":
@@ -109,8 +109,6 @@ class DockerDeployments:
                 DeploymentProxy(client, self.namespace, target).check()
                 if self._proxy_image is None:
                     caddy_available()
-            else:
-                refuse_leaving_proxy(client, self.namespace, target)
 
     def proxy(self, target: Target) -> DeploymentProxy:
         """The target's reverse proxy on the shared client; its image is built (or the

@@ -49,8 +49,7 @@ STATS_THREADS = 8
 
 class DockerOperations:
     """Operate's engine calls, on the shared engine connection (which reconnects after the
-    engine was down and turns its failures into the error tree). `clock` is the machine's:
-    the times handed to the engine (/logs' `since`) are compared with its host's clock."""
+    engine was down and turns its failures into the error tree)."""
 
     def __init__(
         self, engine: EngineConnection, clock: Clock, rollouts: DeployEngine, *, namespace: str
@@ -125,9 +124,7 @@ class DockerOperations:
             service = swarm_service_of(client, self.namespace, placement.service, placement.env)
             if service is None:
                 return LogBatch(())
-            sources = task_log_sources(
-                client, service.tasks(), options, request_seconds=LOG_SECONDS
-            )
+            sources = task_log_sources(client, service.tasks(), options)
         else:
             container = container_of(client, self.namespace, placement.service, placement.env)
             if container is None:

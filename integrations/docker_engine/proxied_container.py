@@ -210,15 +210,7 @@ class ProxiedContainerRollout(Rollout):
             old.rename(self.name + ASIDE)
         candidate.rename(self.name)
         try:
-            # Without an address (the candidate stopped or is restarting since it was
-            # healthy) there is nothing to point the proxy at: the old one must stay.
-            address = proxy.address_of(candidate)
-            if address is None:
-                raise IntegrationError(
-                    f"The new version stopped ({candidate.status}) before traffic moved to "
-                    "it, so it was removed; the running version keeps serving."
-                )
-            proxy.point_at([address])
+            proxy.follow_container(candidate)
         except OpsloopError:
             # The proxy still serves the old container: it takes its name back.
             candidate.remove(force=True)

@@ -84,6 +84,7 @@ class DeploymentProxy:
         self._image = image
         self.name = proxy_name(namespace, target.service, target.env)
         self.network = network_name(namespace, target.service, target.env)
+        self._loaded: list[str] | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -161,6 +162,7 @@ class DeploymentProxy:
             # deploy, with a hint (docker start) that could not help.
             created.remove(force=True)
             raise
+        self._loaded = sorted(upstreams)
         return created
 
     def start(self, created: Any) -> None:
@@ -171,6 +173,7 @@ class DeploymentProxy:
             created.start()
         except APIError as error:
             created.remove(force=True)
+            self._loaded = None
             where = f"{t.publish_host}:{t.publish}" if t.publish_host else f"port {t.publish}"
             raise IntegrationError(
                 f"The proxy for `{t.service}` in `{t.env}` cannot publish {where} on the "
@@ -180,28 +183,21 @@ class DeploymentProxy:
 
     def point_at(self, upstreams: Sequence[str]) -> bool:
         """Send traffic to exactly `upstreams` (`ip:port`); True when that changed them.
-        A no-op when there is no proxy; ProxyDown when it does not run.
-
-        Compared with what the proxy's config file holds now, never with what this object
-        wrote last: the follower and an Operate or deploy change (maybe in another process)
-        both write it, so the last write may be another's."""
+        A no-op when there is no proxy; ProxyDown when it does not run."""
         wanted = sorted(upstreams)
+        if wanted == self._loaded:
+            return False
         found = self.container()
         if found is None:
-            return False
-        before = _config_upstreams(found)
-        if wanted == before:
             return False
         self.check()
         self._write(found, wanted)
         code, output = found.exec_run([CADDY, "reload", "--config", CONFIG_FILE,
                                        "--address", ADMIN])  # fmt: skip
         if code != 0:
-            # The file keeps saying what the proxy serves, so the next change is compared
-            # with the truth.
-            self._write(found, before)
             said = output.decode("utf-8", "replace").strip()[-300:]
             raise IntegrationError(f"The proxy `{self.name}` refused its new upstreams: {said}")
+        self._loaded = wanted
         return True
 
     def follow(self, service: Any) -> bool:
@@ -236,7 +232,13 @@ class DeploymentProxy:
         """The upstreams the proxy's config file holds now (what it serves after its
         last reload), None when there is no proxy."""
         found = self.container()
-        return None if found is None else _config_upstreams(found)
+        if found is None:
+            return None
+        stream, _ = found.get_archive(CONFIG_FILE)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(CONFIG_FILE.rpartition("/")[2])
+            config = json.load(member) if member is not None else {}
+        return upstreams_in(config)
 
     def remove(self, network: bool = True) -> None:
         """Remove the proxy (and the network, when asked), if there. A network that the
@@ -273,12 +275,3 @@ class DeploymentProxy:
             info.size, info.mode = len(data), 0o644
             tar.addfile(info, io.BytesIO(data))
         container.put_archive("/", buffer.getvalue())
-
-
-def _config_upstreams(container: Any) -> list[str]:
-    """The upstreams in the config file of the proxy `container`."""
-    stream, _ = container.get_archive(CONFIG_FILE)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        member = tar.extractfile(CONFIG_FILE.rpartition("/")[2])
-        config = json.load(member) if member is not None else {}
-    return upstreams_in(config)

@@ -6,9 +6,7 @@ rest of the time, as singleton work under the lease (bot/app.py), every FOLLOW_S
 
 Everything is read from the engine each round (the tasks, and the proxy's own config file),
 so it holds nothing in memory that a restart or another process could make stale, and a
-round that finds the proxy already right changes nothing. A deployment a rollout is
-changing (a Swarm update or rollback under way, a container's `-next` or `-old` present) is
-left to that rollout.
+round that finds the proxy already right changes nothing.
 """
 
 from __future__ import annotations
@@ -28,10 +26,6 @@ from integrations.docker_engine.proxy import DeploymentProxy
 from integrations.docker_engine.proxy_config import task_upstreams
 
 FOLLOW_SECONDS = 1.0
-CHANGING = frozenset({"updating", "rollback_started"})
-"""UpdateStatus states of a Swarm service whose tasks a rollout is replacing: the rollout
-points the proxy at them every POLL seconds, and a round of this, read a moment earlier,
-would undo that with a list already out of date."""
 log = logging.getLogger(__name__)
 
 
@@ -77,8 +71,9 @@ class ProxyFollower:
         if box is None or box.status != "running":
             return False  # a missing or stopped proxy is reported (Monitor, /status), not made
         wanted = self._wanted(client, proxy, target)
-        if wanted is None or not proxy.point_at(wanted):
+        if wanted is None or wanted == proxy.upstreams():
             return False
+        proxy.point_at(wanted)
         log.info("proxy follower: %s/%s now forwards to %s", target.service, target.env, wanted)
         return True
 
@@ -92,8 +87,6 @@ class ProxyFollower:
             network = next((n for n in networks if n.name == proxy.network), None)
             if service is None or network is None:
                 return None
-            if (service.attrs.get("UpdateStatus") or {}).get("State") in CHANGING:
-                return None  # the rollout follows the tasks it replaces (maybe in another process)
             return task_upstreams(service.tasks(), str(network.id), target.port)
         name = deployment_name(self._namespace, target.service, target.env)
         if any(get_container(client, name + s) is not None for s in (CANDIDATE, ASIDE)):

@@ -15,7 +15,6 @@ from dataclasses import replace
 import docker
 import pytest
 from docker.errors import NotFound
-from docker.types import Healthcheck
 
 from bot.core.clock import SystemClock
 from bot.core.deploy.model import DeployState, Target
@@ -25,7 +24,7 @@ from bot.core.operate.model import Placement
 from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.operate import DockerOperations
-from integrations.docker_engine.proxy import DeploymentProxy, ProxyDown
+from integrations.docker_engine.proxy import ProxyDown
 from integrations.docker_engine.proxy_follower import ProxyFollower
 from tests.integrations.zero_downtime_support import (
     FAST,
@@ -42,7 +41,6 @@ from tests.support.http_load import LoadLoop
 
 __all__ = ["caddy", "engine", "repository", "swarm"]
 pytestmark = pytest.mark.docker
-SECOND = 1_000_000_000
 
 
 @pytest.fixture
@@ -215,46 +213,3 @@ def test_the_proxy_follows_a_task_swarm_replaced_on_its_own(
     assert all(not hit.error for hit in load.hits[-20:])
     assert load.served() == ["1"]
     assert follower.follow_all() == []  # nothing more to follow: the proxy is right
-
-
-def test_the_follower_leaves_a_service_being_updated_to_its_rollout(
-    swarm: docker.DockerClient, engine: DockerDeployments, target: Target
-) -> None:
-    assert deploy(engine, target, "1").startswith("succeeded")
-    follower = ProxyFollower(EngineConnection(None), NS, lambda: [target])
-    assert follower.follow_all() == []
-    service = swarm.services.get(f"opsloop-{NS}-{target.service}-prod")
-    # An update that stays under way: its new task waits out a long health start period.
-    waits = Healthcheck(test=["CMD", "/bin/busybox", "false"], interval=SECOND,
-                        start_period=120 * SECOND, retries=1)  # fmt: skip
-    service.update(image=f"{target.image}:2", healthcheck=waits)
-
-    def updating() -> bool:
-        service.reload()
-        return (service.attrs.get("UpdateStatus") or {}).get("State") == "updating"
-
-    until = time.monotonic() + 60
-    while not updating() and time.monotonic() < until:
-        threading.Event().wait(0.25)
-    assert updating()
-    # The rollout (another process's, say) points the proxy as the tasks change; a round
-    # of the follower must not write over it with what it read a moment before.
-    rollouts_list = ["10.255.255.1:8080"]
-    DeploymentProxy(swarm, NS, target).point_at(rollouts_list)
-    assert follower.follow_all() == []
-    assert upstreams(swarm, target) == rollouts_list
-
-
-def test_taking_a_service_out_from_behind_its_proxy_is_refused_before_approval(
-    swarm: docker.DockerClient, engine: DockerDeployments, target: Target
-) -> None:
-    assert deploy(engine, target, "1").startswith("succeeded")
-    before = upstreams(swarm, target)
-    for mode in ("host", "ingress"):
-        moved = replace(target, publish_mode=mode, publish_host=None)
-        with pytest.raises(UsageError, match="runs behind its proxy") as refused:
-            engine.preflight(moved)
-        assert f"publish_mode: {mode}" in refused.value.message
-        assert "Nothing was changed" in refused.value.message
-    assert engine.running(target).version == "1"
-    assert upstreams(swarm, target) == before

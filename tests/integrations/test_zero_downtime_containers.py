@@ -8,14 +8,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import docker
 import pytest
 
 from bot.core.clock import SystemClock
 from bot.core.deploy.model import DeployState, Target
-from bot.core.errors import IntegrationError, UsageError
 from bot.core.naming import (
     LABEL_DEPLOY_ID,
     LABEL_ENV,
@@ -31,7 +29,6 @@ from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.operate import DockerOperations
 from integrations.docker_engine.proxied_container import ProxiedContainerRollout
-from integrations.docker_engine.proxy import DeploymentProxy
 from tests.integrations.zero_downtime_support import (
     FAST,
     NS,
@@ -183,83 +180,3 @@ def test_a_rollout_cut_short_before_the_switch_is_settled_onto_the_new_container
         network_name(NS, target.service, "prod")
     ]
     assert upstreams(docker_client, target) == [f"{address['IPAddress']}:8080"]
-
-
-class _StopsAfterItsHealthCheck(ProxiedContainerRollout):
-    """A rollout whose candidate stops right after the engine found it healthy (a crash,
-    a restart), before traffic moves to it."""
-
-    def healthy(self, container: Any) -> bool:
-        found = super().healthy(container)
-        if found and str(container.name).endswith("-next"):
-            container.stop(timeout=1)
-        return found
-
-
-def test_a_candidate_that_stops_before_the_switch_leaves_the_old_version_serving(
-    docker_client: docker.DockerClient, engine: DockerDeployments, target: Target
-) -> None:
-    assert deploy(engine, target, "1").startswith("succeeded")
-    name = deployment_name(NS, target.service, target.env)
-    old = _serving(docker_client, target)
-    before = upstreams(docker_client, target)
-    labels = {LABEL_NAMESPACE: NS, LABEL_SERVICE: target.service, LABEL_ENV: target.env,
-              LABEL_VERSION: "2", LABEL_DEPLOY_ID: "stops"}  # fmt: skip
-    rollout = _StopsAfterItsHealthCheck(
-        engine, target, f"{target.image}:2", labels, lambda _said: None
-    )
-    with LoadLoop(url(target)) as load:
-        load.wait_for(10)
-        with pytest.raises(IntegrationError, match="keeps serving"):
-            rollout.run()
-        load.wait_for(10)
-    assert load.failures == []
-    assert load.served() == ["1"]
-    # The old container kept its name and the proxy's traffic; the candidate is gone.
-    assert _containers(docker_client, target) == [name]
-    assert _serving(docker_client, target) == old
-    assert upstreams(docker_client, target) == before
-
-
-def test_a_proxy_another_process_repointed_is_pointed_back(
-    docker_client: docker.DockerClient, engine: DockerDeployments, target: Target
-) -> None:
-    assert deploy(engine, target, "1").startswith("succeeded")
-    container = docker_client.containers.get(deployment_name(NS, target.service, target.env))
-    ours = DeploymentProxy(docker_client, NS, target)
-    theirs = DeploymentProxy(docker_client, NS, target)  # the follower, in another process
-    right = upstreams(docker_client, target)
-    assert ours.address_of(container) == right[0]
-    ours.point_at(right)  # what this process wrote last
-    assert theirs.point_at(["10.255.255.1:8080"]) is True  # a list out of date
-    # This process wants its list again: the proxy no longer holds it, so it is written.
-    assert ours.point_at(right) is True
-    assert upstreams(docker_client, target) == right
-    with LoadLoop(url(target)) as load:
-        load.wait_for(10)
-    assert load.failures == []
-    assert load.served() == ["1"]
-
-
-def test_moving_a_proxied_container_back_to_its_own_port_is_refused_before_approval(
-    docker_client: docker.DockerClient, engine: DockerDeployments, target: Target
-) -> None:
-    assert deploy(engine, target, "1").startswith("succeeded")
-    served, before = _serving(docker_client, target), upstreams(docker_client, target)
-    proxy = proxy_name(NS, target.service, target.env)
-    for moved in (replace(target, publish_mode="host"), replace(target, publish=None)):
-        with pytest.raises(UsageError, match="Nothing was changed") as refused:
-            engine.preflight(moved)
-        said = refused.value.message
-        assert "runs behind its proxy" in said and "publish_mode: proxy" in said, said
-        assert f"docker rm -f {proxy}" in said, said
-    # Nothing changed: the same container serves through the same proxy.
-    assert _serving(docker_client, target) == served
-    assert upstreams(docker_client, target) == before
-    assert docker_client.containers.get(proxy).status == "running"
-    # The fix the answer gives works: without the proxy the host-mode deploy goes ahead.
-    docker_client.containers.get(proxy).remove(force=True)
-    own_port = replace(target, publish_mode="host")
-    engine.preflight(own_port)
-    assert deploy(engine, own_port, "2").startswith("succeeded")
-    assert _own_ports(docker_client, target)

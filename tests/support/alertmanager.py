@@ -100,11 +100,3 @@ def silence(url: str, silence_id: str) -> dict[str, Any]:
     answer.raise_for_status()
     found: dict[str, Any] = answer.json()
     return found
-
-
-def silences(url: str) -> list[dict[str, Any]]:
-    """Every silence Alertmanager holds, with its status (pending, active, expired)."""
-    answer = httpx.get(f"{url}/api/v2/silences", timeout=5, trust_env=False)
-    answer.raise_for_status()
-    found: list[dict[str, Any]] = answer.json()
-    return found

@@ -130,8 +130,7 @@ class AlertDesk:
         matchers = self._matchers(service, env, alert)
         remote = None
         if self._silencer is not None and matchers:
-            lasting = timedelta(seconds=seconds)
-            remote = self._silencer.create(matchers, lasting, user, reason or "opsloop")
+            remote = self._silencer.create(matchers, until, user, reason or "opsloop", now)
         silence = self.store.add_silence(
             Silence(id=0, service=service, env=env, alert_id=alert_id, until=until,
                     reason=reason, created_by=user, created_at=now, alertmanager_id=remote,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core.monitor.model import (
@@ -175,10 +175,9 @@ class MonitorStore(Protocol):
 class Silencer(Protocol):
     """Alertmanager's silences (API v2)."""
 
-    def create(self, matchers: Sequence[tuple[str, str]], lasting: timedelta, created_by: str,
-               comment: str) -> str:  # fmt: skip
-        """Create a silence from now (Alertmanager's now) for `lasting`; its id.
-        IntegrationError when Alertmanager does not answer in 5 s."""
+    def create(self, matchers: Sequence[tuple[str, str]], until: datetime, created_by: str,
+               comment: str, starts: datetime) -> str:  # fmt: skip
+        """Create a silence; its id. IntegrationError when Alertmanager does not answer in 5 s."""
         ...
 
     def expire(self, silence_id: str) -> None:

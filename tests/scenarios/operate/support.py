@@ -23,7 +23,6 @@ from docker.types import EndpointSpec, Resources, RestartPolicy, ServiceMode, Up
 
 from bot.app import build
 from bot.config import Config, parse_config
-from bot.core.clock import Clock
 from bot.core.naming import (
     LABEL_ENV,
     LABEL_NAMESPACE,
@@ -246,12 +245,10 @@ def start_bot(
     settings: Settings,
     config: str | Config,
     autoscale_seconds: float = 15.0,
-    clock: Clock | None = None,
 ) -> Harness:
-    """A started bot whose autoscaler evaluates every `autoscale_seconds` (on `clock`, when
-    given, instead of the database's)."""
+    """A started bot whose autoscaler evaluates every `autoscale_seconds`."""
     parsed = parse_config(config, {}) if isinstance(config, str) else config
-    bot = build(settings, parsed, clock=clock, autoscale_seconds=autoscale_seconds)
+    bot = build(settings, parsed, autoscale_seconds=autoscale_seconds)
     server = bot.start()
     client = SignedClient(server.events_url, settings.signing_secret, workspace)
     workspace.connect_bot(client)

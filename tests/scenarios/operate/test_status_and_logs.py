@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
-import docker
-
-from bot.settings import Settings
-from bot.workspace import SlackWorkspace
 from bot.workspace.model import Message
-from tests.scenarios.deploy.support import ShiftableClock
 from tests.scenarios.operate.support import (
     BURST_LINES,
     DEADLINE,
@@ -19,13 +13,9 @@ from tests.scenarios.operate.support import (
     Bot,
     Images,
     bot,
-    config_text,
-    create_container,
     create_service,
     operate_images,
     poll,
-    remove_all,
-    start_bot,
     swarm,
     wait_running,
 )
@@ -185,31 +175,6 @@ def test_since_leaves_out_older_lines(bot: Bot, operate_images: Images) -> None:
     # Once the burst is more than three seconds old, --since 3s shows none of it.
     quiet = _ask_until(bot, f"{bot.service} staging --since 3s --tail 1000", ": 0 line(s)")
     assert "burst" not in quiet
-
-
-def test_since_is_counted_on_this_machines_clock_not_the_databases(
-    workspace: SlackWorkspace,
-    settings: Settings,
-    operate_images: Images,
-    swarm: docker.DockerClient,
-) -> None:
-    # opsloop tells time by the database's clock, here an hour ahead of this machine's;
-    # the engine compares `since` with its own host's clock.
-    database_clock = ShiftableClock()
-    database_clock.advance(3600)
-    service = f"op{uuid.uuid4().hex[:6]}"
-    harness = start_bot(workspace, settings, config_text(service, operate_images.web),
-                        clock=database_clock)  # fmt: skip
-    try:
-        create_container(swarm, service, "box", operate_images.web)  # a line every 0.1 s
-        said = _ask_until(
-            Bot(harness, service, swarm), f"{service} box --since 1m --tail 5", "tick "
-        )
-        assert "token=" in said and SECRET not in said
-    finally:
-        harness.bot.stop()
-        harness.slack.close()
-        remove_all(swarm, service)
 
 
 def test_a_chatty_service_is_cut_at_the_size_cap(bot: Bot, operate_images: Images) -> None:
