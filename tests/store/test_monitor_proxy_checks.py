@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -23,16 +23,17 @@ from bot.core.monitor.model import (
     CheckPolicy,
     CheckRecord,
     CheckState,
-    DeployFacts,
     Result,
     Watched,
 )
 from bot.core.monitor.ports import PROXY, Instance, Usage
 from bot.core.monitor.stage import Monitoring, MonitorSettings, build_monitoring
 from bot.core.outbox import Outbox
-from bot.store.db import open_store
 from bot.store.monitor import SqlMonitorStore
 from bot.store.outbox import SqlOutboxStore
+from tests.store.test_monitor_checks import NoDeploys, engine
+
+__all__ = ["engine"]
 
 POLICY = CheckPolicy(interval=0.05, timeout=0.05, fail_after=3, resolve_after=2, cpu=80)
 DEADLINE = 30.0
@@ -77,21 +78,6 @@ class Http:
             if self.copy_failures == self.killed_after:
                 self.fleet.listed = [self.fleet.proxy]
         done(Result(status < 400, f"HTTP {status} from {url}", 1.0))
-
-
-class NoDeploys:
-    def last_deploy(self, service: str, env: str) -> DeployFacts | None:
-        return None
-
-    def deploying(self, service: str, env: str) -> bool:
-        return False
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    opened = open_store(database_url)
-    yield opened
-    opened.dispose()
 
 
 def monitoring(engine: Engine, fleet: Fleet, http: Http) -> Monitoring:
