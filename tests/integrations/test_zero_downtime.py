@@ -8,7 +8,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -27,16 +26,16 @@ from integrations.docker_engine.operate import DockerOperations
 from integrations.docker_engine.proxy import ProxyDown
 from integrations.docker_engine.proxy_follower import ProxyFollower
 from tests.integrations.zero_downtime_support import (
-    FAST,
     NS,
     caddy,
     deploy,
     engine,
+    published_target,
     repository,
     upstreams,
     url,
 )
-from tests.scenarios.deploy.support import free_port, remove_deployments, swarm
+from tests.scenarios.deploy.support import remove_deployments, swarm
 from tests.support.http_load import LoadLoop
 
 __all__ = ["caddy", "engine", "repository", "swarm"]
@@ -45,13 +44,9 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def target(swarm: docker.DockerClient, repository: str) -> Iterator[Target]:
-    service = f"zd{uuid.uuid4().hex[:6]}"
-    yield Target(
-        service=service, env="prod", image=repository, kind="swarm", port=8080,
-        health="/health", publish=free_port(), replicas=1, probe=FAST,
-        publish_host="127.0.0.1",
-    )  # fmt: skip
-    remove_deployments(swarm, service)
+    made = published_target("swarm", "zd", repository)
+    yield made
+    remove_deployments(swarm, made.service)
 
 
 def test_deploy_and_rollback_under_load_fail_no_request(

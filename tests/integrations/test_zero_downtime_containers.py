@@ -5,7 +5,6 @@ version until the switch (issue 12)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -30,16 +29,16 @@ from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.operate import DockerOperations
 from integrations.docker_engine.proxied_container import ProxiedContainerRollout
 from tests.integrations.zero_downtime_support import (
-    FAST,
     NS,
     caddy,
     deploy,
     engine,
+    published_target,
     repository,
     upstreams,
     url,
 )
-from tests.scenarios.deploy.support import free_port, remove_deployments
+from tests.scenarios.deploy.support import remove_deployments
 from tests.support.http_load import LoadLoop
 
 __all__ = ["caddy", "engine", "repository"]
@@ -51,13 +50,9 @@ MOVE_GAP = 1.5
 
 @pytest.fixture
 def target(docker_client: docker.DockerClient, repository: str) -> Iterator[Target]:
-    service = f"zc{uuid.uuid4().hex[:6]}"
-    yield Target(
-        service=service, env="prod", image=repository, kind="container", port=8080,
-        health="/health", publish=free_port(), replicas=1, probe=FAST,
-        publish_host="127.0.0.1",
-    )  # fmt: skip
-    remove_deployments(docker_client, service)
+    made = published_target("container", "zc", repository)
+    yield made
+    remove_deployments(docker_client, made.service)
 
 
 def _containers(client: docker.DockerClient, target: Target) -> list[str]:

@@ -25,10 +25,21 @@ from integrations.docker_engine.connection import EngineConnection
 from integrations.docker_engine.deployments import DockerDeployments
 from integrations.docker_engine.proxy import CONFIG_FILE
 from integrations.docker_engine.proxy_config import upstreams_in
+from tests.scenarios.deploy.support import free_port
 from tests.support.images import HTTPD_DOCKERFILE_TAIL, build_image, write_busybox_context
 
 NS = "zdtest"
 FAST = HealthTimings(start_period=0.0, interval=0.5, timeout=1.0, retries=2)
+
+
+def published_target(kind: str, prefix: str, repository: str) -> Target:
+    """A deployment of `repository` published on a free loopback port, with a fresh name
+    starting with `prefix`, fast health timings and one replica."""
+    return Target(
+        service=f"{prefix}{uuid.uuid4().hex[:6]}", env="prod", image=repository, kind=kind,
+        port=8080, health="/health", publish=free_port(), replicas=1, probe=FAST,
+        publish_host="127.0.0.1",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
